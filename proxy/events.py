@@ -1,0 +1,435 @@
+"""The vocabulary every layer speaks: frozen dataclasses, one per thing that happened.
+
+The sans-IO core (``proxy.session``) turns :class:`Datagram` values into these
+events; the relay adds its own (:class:`Notice`, :class:`FaultApplied`); the
+exporters, the verdict rules and the TUI only ever consume them.
+
+Every event has ``ts`` (seconds since the epoch, UTC, supplied by the caller:
+capture time offline, receive time live) and ``session`` (a short id such as
+``"s1"``; empty for events that belong to no session). ``EVENT`` is the name used
+as ``"event"`` in the JSONL schema (``docs/log-schema.md``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, ClassVar
+
+Address = tuple[str, int]
+"""A UDP endpoint: (host, port). IPv6 hosts are written without brackets."""
+
+
+def format_address(addr: Address) -> str:
+    """``host:port``, with brackets around IPv6 hosts."""
+    host, port = addr
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Datagram:
+    """One UDP payload that crossed the proxy (or a capture), with where and when."""
+
+    ts: float
+    """Receive (or capture) time, seconds since the epoch."""
+    src: Address
+    """Sender."""
+    dst: Address
+    """Receiver as the sender addressed it (the proxy's socket when live)."""
+    data: bytes
+    """The UDP payload, exactly as received."""
+    frame: int
+    """1-based number: capture frame offline, a per-run counter live."""
+    side: str | None = None
+    """Live relay only: the configured label of the side that received it (e.g. "a")."""
+
+
+class Event:
+    """Base of all events (marker class; every subclass is a frozen dataclass)."""
+
+    EVENT: ClassVar[str] = "event"
+    ts: float
+    session: str
+
+
+# --------------------------------------------------------------------- traffic
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOpened(Event):
+    """A new pair of endpoints started talking (first datagram between them)."""
+
+    EVENT: ClassVar[str] = "session_opened"
+    ts: float
+    session: str
+    endpoints: tuple[str, str]
+    """``host:port`` of the first sender and of its peer."""
+    labels: tuple[str, str]
+    """Display names of the two endpoints (configured side names, or the addresses)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionClosed(Event):
+    """The session ended (idle timeout, relay shutdown, end of capture)."""
+
+    EVENT: ClassVar[str] = "session_closed"
+    ts: float
+    session: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DatagramSeen(Event):
+    """A non-media datagram (DTLS, STUN, other). RTP/RTCP are only counted (MediaStats)."""
+
+    EVENT: ClassVar[str] = "datagram"
+    ts: float
+    session: str
+    frame: int
+    dir: str
+    """Direction label, e.g. ``client->server``, or ``browser->janus`` before roles are known."""
+    kind: str
+    """RFC 7983 class: ``dtls``, ``stun``, ``rtp``, ``rtcp``, ``zrtp``, ``turn``, ``other``."""
+    size: int
+    data: bytes = field(repr=False, default=b"")
+    """The payload (kept so a session can be exported as pcapng; not for media)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSeen(Event):
+    """One DTLS record inside a datagram."""
+
+    EVENT: ClassVar[str] = "record"
+    ts: float
+    session: str
+    frame: int
+    dir: str
+    offset: int
+    """Offset of the record in its datagram."""
+    content_type: int
+    content_type_name: str
+    version: int
+    """Record-layer version (0xFEFD, 0xFEFF, 0x0100...); 0 for a DTLS 1.3 unified header."""
+    epoch: int
+    sequence: int
+    length: int
+    encrypted: bool
+    unified: bool = False
+    """DTLS 1.3 unified header (``001CSLEE``): epoch holds only its low two bits."""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSeen(Event):
+    """A handshake message (reassembled), a ChangeCipherSpec, or an encrypted record
+    taken for a message (``[Finished (encrypted)]``).
+
+    Copies (retransmissions) are events too, with ``copy`` > 1 and the same body.
+    """
+
+    EVENT: ClassVar[str] = "message"
+    ts: float
+    session: str
+    dir: str
+    flight: int | None
+    type: str
+    """RFC name: ClientHello, ServerKeyExchange, ChangeCipherSpec, Finished, ApplicationData..."""
+    msg_type: int | None
+    """Handshake type number; None for ChangeCipherSpec, application data, encrypted records."""
+    message_seq: int | None
+    epoch: int
+    encrypted: bool
+    copy: int
+    """1 = first transmission; n = the n-th copy of the same message."""
+    frames: tuple[int, ...]
+    """Frames (datagrams) that carried this copy of the message."""
+    length: int
+    """Body length (handshake) or record payload length."""
+    raw: bytes = field(repr=False, default=b"")
+    """The message as if unfragmented: 12-byte DTLS handshake header + body (empty if encrypted)."""
+    body: Any = field(repr=False, default=None, compare=False)
+    """The parsed body dataclass from :mod:`proxy.dtls.messages`, or None."""
+    error: str | None = None
+    """Why the body could not be parsed (the raw bytes are still kept)."""
+    differs: bool = False
+    """A copy whose bytes differ from the first transmission (never legitimate)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FlightComplete(Event):
+    """A flight's last message arrived (or the other side started the next flight)."""
+
+    EVENT: ClassVar[str] = "flight"
+    ts: float
+    session: str
+    dir: str
+    flight: int
+    messages: tuple[str, ...]
+    frames: tuple[int, ...]
+    first_ts: float
+    """Time of its first datagram (``ts`` is the time of the last)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FlightRetransmitted(Event):
+    """A flight was sent again (all or part of it): the copy number and who stays silent."""
+
+    EVENT: ClassVar[str] = "flight_retransmitted"
+    ts: float
+    session: str
+    dir: str
+    flight: int
+    copy: int
+    frames: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSeen(Event):
+    """A DTLS alert (content type 21): plaintext with level and description, or encrypted."""
+
+    EVENT: ClassVar[str] = "alert"
+    ts: float
+    session: str
+    dir: str
+    frames: tuple[int, ...]
+    epoch: int
+    encrypted: bool
+    level: int | None
+    level_name: str | None
+    description: int | None
+    description_name: str | None
+    """RFC name (``decrypt_error``), or None when encrypted."""
+    answers_flight: int | None
+    """The other side's last flight before this alert: the one the alert answers."""
+    flight: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Malformed(Event):
+    """Something that could not be decoded. The datagram was still forwarded."""
+
+    EVENT: ClassVar[str] = "malformed"
+    ts: float
+    session: str
+    frame: int
+    dir: str
+    layer: str
+    """``record``, ``handshake``, ``message``, ``stun``, ``rtp``."""
+    offset: int
+    """Offset in the datagram where decoding failed."""
+    reason: str
+    data: bytes = field(repr=False, default=b"")
+
+
+@dataclass(frozen=True, slots=True)
+class StunSeen(Event):
+    """A STUN message (ICE connectivity check or answer)."""
+
+    EVENT: ClassVar[str] = "stun"
+    ts: float
+    session: str
+    frame: int
+    dir: str
+    method: str
+    """``binding`` etc."""
+    cls: str
+    """``request``, ``success``, ``error``, ``indication``."""
+    transaction_id: str
+    attributes: Mapping[str, str]
+    """Selected attributes, rendered: USERNAME, XOR-MAPPED-ADDRESS, USE-CANDIDATE,
+    ICE-CONTROLLING / ICE-CONTROLLED, ERROR-CODE, PRIORITY."""
+
+
+@dataclass(frozen=True, slots=True)
+class MediaStats(Event):
+    """RTP/RTCP counted over one interval (never one event per packet)."""
+
+    EVENT: ClassVar[str] = "media"
+    ts: float
+    session: str
+    dir: str
+    interval: float
+    """Seconds covered (the interval ends at ``ts``)."""
+    rtp_packets: int
+    rtp_bytes: int
+    rtcp_packets: int
+    ssrcs: Mapping[str, int]
+    """Packets per SSRC (``0x1234abcd``) in this interval."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary(Event):
+    """The session's state as now known; emitted whenever it changes."""
+
+    EVENT: ClassVar[str] = "session"
+    ts: float
+    session: str
+    state: str
+    """``idle`` (no DTLS yet), ``handshaking``, ``established``, ``failed``, ``alert``,
+    ``stalled``."""
+    client: str | None
+    server: str | None
+    client_label: str | None
+    server_label: str | None
+    version: str | None
+    """Negotiated version name (``DTLS 1.2``)."""
+    offered_versions: tuple[str, ...] = ()
+    cipher_suite: str | None = None
+    group: str | None = None
+    signature_schemes: tuple[str, ...] = ()
+    srtp_profile: str | None = None
+    extended_master_secret: bool | None = None
+    encrypt_then_mac: bool | None = None
+    cookie: bool = False
+    resumption: bool = False
+    fingerprints: Mapping[str, str] = field(default_factory=dict)
+    """Role (``client``/``server``) -> SHA-256 fingerprint of its end-entity certificate."""
+    counters: Mapping[str, int] = field(default_factory=dict)
+    """Datagrams per kind and direction, e.g. ``rtp client->server``."""
+    note: str | None = None
+    """One human sentence, e.g. "client offered DTLS 1.3 and 1.2; server chose 1.2"."""
+
+
+# ------------------------------------------------------------------ findings
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One verification step and its outcome (part of a verdict's evidence)."""
+
+    name: str
+    """e.g. ``client CertificateVerify signature``."""
+    passed: bool | None
+    """True passed, False failed, None could not be run (``detail`` says why)."""
+    detail: str
+    values: Mapping[str, str] = field(default_factory=dict)
+    """What was compared (fingerprints, lists, algorithm names...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CulpritRef:
+    """Points at the message a verdict blames."""
+
+    dir: str
+    flight: int | None
+    type: str
+    message_seq: int | None
+    frames: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict(Event):
+    """Our finding: which message caused the failure, why, and the evidence."""
+
+    EVENT: ClassVar[str] = "verdict"
+    ts: float
+    session: str
+    code: str
+    """Stable identifier of the rule, e.g. ``certificate_verify_bad_signature``."""
+    culprit: CulpritRef | None
+    reason: str
+    """One sentence a WebRTC engineer understands."""
+    evidence: tuple[Check, ...] = ()
+    certain: bool = False
+    to_be_certain: str | None = None
+    """What would make it certain, e.g. "give a key log to check the Finished"."""
+
+
+@dataclass(frozen=True, slots=True)
+class FaultApplied(Event):
+    """A fault rule changed traffic (so nobody mistakes it for a real failure)."""
+
+    EVENT: ClassVar[str] = "fault"
+    ts: float
+    session: str
+    rule: str
+    action: str
+    frame: int
+    dir: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice(Event):
+    """Something the relay wants the user to know (latching, refusals, silence, errors)."""
+
+    EVENT: ClassVar[str] = "notice"
+    ts: float
+    session: str
+    level: str
+    """``info``, ``warning`` or ``error``."""
+    code: str
+    """e.g. ``latched``, ``refused``, ``icmp_unreachable``, ``silent_side``, ``one_way``."""
+    message: str
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.EVENT: cls
+    for cls in (
+        SessionOpened,
+        SessionClosed,
+        DatagramSeen,
+        RecordSeen,
+        MessageSeen,
+        FlightComplete,
+        FlightRetransmitted,
+        AlertSeen,
+        Malformed,
+        StunSeen,
+        MediaStats,
+        SessionSummary,
+        Verdict,
+        FaultApplied,
+        Notice,
+    )
+}
+"""``"event"`` name -> class, for readers of JSONL (``dtlsproxy view``)."""
+
+
+# ----------------------------------------------------------------- rendering
+
+
+def iso_time(ts: float) -> str:
+    """ISO 8601 UTC with microseconds, e.g. ``2015-05-01T16:32:06.123456Z``."""
+    return _dt.datetime.fromtimestamp(ts, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def jsonable(value: Any) -> Any:
+    """Turn event fields (dataclasses, bytes, enums, tuples) into JSON-ready values.
+
+    Bytes become lowercase hex. Dataclasses become dicts of their fields, except
+    fields whose metadata says ``{"json": False}`` and names starting with ``_``.
+    An object with ``__json__()`` renders itself.
+    """
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, Enum):
+        return value.name
+    to_json = getattr(value, "__json__", None)
+    if callable(to_json):
+        return to_json()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: jsonable(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not f.name.startswith("_") and f.metadata.get("json", True)
+        }
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    return str(value)
+
+
+def event_to_dict(ev: Event) -> dict[str, Any]:
+    """The JSONL object for one event: ``event``, ``ts`` (ISO 8601), ``session``, fields."""
+    out: dict[str, Any] = {"event": ev.EVENT, "ts": iso_time(ev.ts), "session": ev.session}
+    for f in dataclasses.fields(ev):  # type: ignore[arg-type]
+        if f.name in ("ts", "session"):
+            continue
+        out[f.name] = jsonable(getattr(ev, f.name))
+    return out
