@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import os
+import select
+import socket
 import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -632,6 +636,29 @@ CASES = {
         "ecdsa_sha1",
         sigalgs=b"ECDSA+SHA1",
     ),
+    # DTLS 1.0 needs @SECLEVEL=0 in OpenSSL 4: MD5+SHA1 PRF, no signature algorithm fields
+    "dtls10-rsa-cbc-etm": Case(
+        "ECDHE-RSA-AES128-SHA:@SECLEVEL=0",
+        "rsa2048",
+        "rsa2048",
+        "cbc",
+        "sha256",
+        "rsa_pkcs1_md5sha1",
+        "rsa_pkcs1_md5sha1",
+        etm=True,
+        version=0xFEFF,
+    ),
+    "dtls10-ecdsa-cbc": Case(
+        "ECDHE-ECDSA-AES256-SHA:@SECLEVEL=0",
+        "p256",
+        "p256",
+        "cbc",
+        "sha256",
+        "ecdsa_sha1",
+        "ecdsa_sha1",
+        options=OP_NO_ENCRYPT_THEN_MAC,
+        version=0xFEFF,
+    ),
 }
 
 
@@ -692,3 +719,197 @@ def test_pyopenssl_handshake(name: str, identities: dict[str, Identity]) -> None
         ]
     )
     assert cv.reason.startswith(f"{case.cv_algorithm} signature verifies under the client")
+
+
+# ----------------------------------------------------------------- (c) openssl CLI on loopback
+
+
+class LoopbackRecorder:
+    """A loopback UDP relay between s_client and s_server that records every datagram."""
+
+    def __init__(self, server_port: int) -> None:
+        self.front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.front.bind(("127.0.0.1", 0))
+        self.back = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.back.connect(("127.0.0.1", server_port))
+        self.port = self.front.getsockname()[1]
+        self.datagrams: list[tuple[str, bytes]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        client: tuple[str, int] | None = None
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self.front, self.back], [], [], 0.05)
+            for sock in ready:
+                try:
+                    data, addr = sock.recvfrom(65536)
+                except OSError:  # ICMP port unreachable once the server has exited
+                    continue
+                if sock is self.front:
+                    client = addr
+                    self.datagrams.append(("client", data))
+                    self.back.send(data)
+                elif client is not None:
+                    self.datagrams.append(("server", data))
+                    self.front.sendto(data, client)
+
+    def close(self) -> list[tuple[str, bytes]]:
+        self._stop.set()
+        self._thread.join()
+        self.front.close()
+        self.back.close()
+        return self.datagrams
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_private(path: Path, data: bytes) -> Path:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return path
+
+
+def write_identity(tmp: Path, name: str, ident: Identity) -> tuple[Path, Path]:
+    key = ident.key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    cert = tmp / f"{name}.crt"
+    cert.write_bytes(ident.cert.public_bytes(serialization.Encoding.PEM))
+    return cert, write_private(tmp / f"{name}.key", key)
+
+
+def openssl_dtls(
+    tmp: Path, server_args: list[str], client_args: list[str]
+) -> tuple[list[tuple[str, bytes]], KeyLog]:
+    """s_server and s_client (-dtls1_2) through a recording relay; the client sends one
+    line of application data and closes. Returns the datagrams and the client's key log."""
+    openssl = require_tool("openssl")
+    port = free_udp_port()
+    server = subprocess.Popen(
+        [
+            openssl,
+            "s_server",
+            "-dtls1_2",
+            "-accept",
+            f"127.0.0.1:{port}",
+            "-naccept",
+            "1",
+            *server_args,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    recorder = LoopbackRecorder(port)
+    keylog = write_private(tmp / "client.keys", b"")
+    try:
+        assert server.stdout is not None
+        for line in server.stdout:  # wait until it listens
+            if line.startswith(b"ACCEPT"):
+                break
+        client = subprocess.run(
+            [
+                openssl,
+                "s_client",
+                "-dtls1_2",
+                "-connect",
+                f"127.0.0.1:{recorder.port}",
+                "-keylogfile",
+                str(keylog),
+                *client_args,
+            ],
+            input=b"hello from s_client\n",
+            capture_output=True,
+            timeout=20,
+        )
+        assert client.returncode == 0, client.stderr.decode(errors="replace")[
+            -2000:
+        ]  # stdout has Master-Key
+        server.wait(timeout=20)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        datagrams = recorder.close()
+    return datagrams, KeyLog.load(keylog)
+
+
+def test_openssl_cli_rsa_pkcs1_gcm_sha384(tmp_path: Path, identities: dict[str, Identity]) -> None:
+    scert, skey = write_identity(tmp_path, "server", identities["rsa2048"])
+    ccert, ckey = write_identity(tmp_path, "client", identities["p384"])
+    suite = "ECDHE-RSA-AES256-GCM-SHA384"
+    datagrams, log = openssl_dtls(
+        tmp_path,
+        [
+            "-cert",
+            str(scert),
+            "-key",
+            str(skey),
+            "-Verify",
+            "1",
+            "-cipher",
+            suite,
+            "-client_sigalgs",
+            "ECDSA+SHA384",
+        ],
+        [
+            "-cert",
+            str(ccert),
+            "-key",
+            str(ckey),
+            "-cipher",
+            suite,
+            "-sigalgs",
+            "RSA+SHA256:ECDSA+SHA384",
+        ],
+    )
+    plain = collect(datagrams, None)
+    assert plain.suite == 0xC030
+    assert [m.msg_type for m in plain.messages][:2] == [CLIENT_HELLO, SERVER_HELLO]  # HVR gone
+    assert any(d[0] == "server" and d[1][13] == HVR for d in datagrams)  # s_server sent one
+    ms = log.master_secret(plain.client_random)
+    params = cipher_params(plain.suite)
+    assert ms is not None and params is not None and params.prf_hash == "sha384"
+    keys = key_block(ms, plain.client_random, plain.server_random, params)
+    hs = collect(datagrams, keys)
+    check_finished(hs, ms, "sha384")
+    assert (hs.plaintexts[0][0].sender, hs.plaintexts[0][1][0]) == ("client", FINISHED)
+    app = [p for r, p in hs.plaintexts if r.content_type == APPDATA]
+    assert app == [b"hello from s_client\n"]
+    check_every_record_fails_when_flipped(hs, keys)
+    cv, ske = check_signatures(hs)
+    assert (cv.algorithm, cv.key_type) == ("ecdsa_secp384r1_sha384", "EC P-384")
+    assert (ske.algorithm, ske.key_type, ske.key_bits) == ("rsa_pkcs1_sha256", "RSA", 2048)
+
+
+def test_openssl_cli_psk_extended_master_secret(tmp_path: Path) -> None:
+    psk = bytes(range(1, 17))
+    suite = "PSK-AES128-CCM"
+    datagrams, log = openssl_dtls(
+        tmp_path,
+        ["-nocert", "-psk", psk.hex(), "-cipher", suite],
+        ["-psk", psk.hex(), "-cipher", suite],
+    )
+    plain = collect(datagrams, None)
+    assert plain.suite == 0xC0A4 and 0x0017 in plain.server_extensions()  # EMS by default
+    ms = log.master_secret(plain.client_random)
+    assert ms is not None
+    cke = plain.first(CKE)
+    session_hash = transcript_hash([*plain.before(cke), cke.wire], "sha256")
+    pre = psk_premaster(psk)
+    cr, sr = plain.client_random, plain.server_random
+    assert master_secret_from_premaster(pre, cr, sr, ems_session_hash=session_hash) == ms
+    assert master_secret_from_premaster(pre, cr, sr) != ms  # the classic EMS mismatch
+    params = cipher_params(plain.suite)
+    assert params is not None and params.mode == "ccm"
+    hs = collect(datagrams, key_block(ms, cr, sr, params))
+    check_finished(hs, ms, "sha256")
