@@ -1,0 +1,182 @@
+"""pytest side of the bed: run one scenario in its own namespace, check nothing is left.
+
+:func:`run_bed` starts ``unshare --net --fork --kill-child -- python -m tests.janus.bed``
+in its own process group, tagged with a unique ``DTLSPROXY_BED`` environment value
+that every child (Janus, the relay) inherits. After the driver exits, or after it
+was killed on timeout, :func:`leftovers` scans ``/proc`` for any process still
+carrying the tag or still living in the bed's network namespace; the namespace
+itself disappears with its last process (``unshare`` names none).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.janus import netns
+
+ROOT = Path(__file__).resolve().parents[2]
+TAG_VAR = "DTLSPROXY_BED"
+
+
+@dataclass
+class BedResult:
+    """What one bed run produced: the driver's JSON, Janus's log, the work directory."""
+
+    data: dict[str, Any]
+    workdir: Path
+    returncode: int | None
+    leftovers: list[str] = field(default_factory=list)
+    """Processes or namespace still alive after the run (must be empty)."""
+
+    @property
+    def call(self) -> dict[str, Any]:
+        """The echotest call's facts (see :func:`tests.janus.peer.echotest_call`)."""
+        call: dict[str, Any] = self.data.get("call", {})
+        return call
+
+    @property
+    def relay(self) -> dict[str, Any]:
+        """The relay's summary (addresses, peers, counts), if a relay ran."""
+        relay: dict[str, Any] = self.data.get("relay", {})
+        return relay
+
+    @property
+    def janus_log(self) -> str:
+        """Janus's log file."""
+        path = self.workdir / "janus.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def janus_events(self) -> list[str]:
+        """Names of the Janus API events of the call, in order."""
+        return [str(e.get("janus")) for e in self.call.get("janus_events", [])]
+
+    def janus_remote_candidates(self) -> set[tuple[str, int]]:
+        """Every remote candidate Janus added (from its log, level >= 5)."""
+        found = re.findall(
+            r"Adding remote candidate component:\d+ stream:\d+ type:\S+ (\S+):(\d+)", self.janus_log
+        )
+        return {(h, int(p)) for h, p in found}
+
+    def explain(self) -> str:
+        """A short failure message: error, crash, tail of Janus's log."""
+        tail = "\n".join(self.janus_log.splitlines()[-25:])
+        return (
+            f"rc={self.returncode} crash={self.data.get('crash')} "
+            f"error={self.call.get('error')} leftovers={self.leftovers}\n"
+            f"--- janus.log tail ({self.workdir}) ---\n{tail}"
+        )
+
+
+def _proc_environ_has(pid: str, needle: bytes) -> bool:
+    try:
+        return needle in Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+
+
+def _proc_netns(pid: str) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        return None
+
+
+def leftovers(tag: str, netns_inode: int | None) -> list[str]:
+    """Processes still tagged with ``tag`` or still inside the namespace ``netns_inode``."""
+    needle = f"{TAG_VAR}={tag}".encode()
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        if pid == str(os.getpid()):
+            continue
+        in_ns = netns_inode is not None and _proc_netns(pid) == netns_inode
+        if in_ns or _proc_environ_has(pid, needle):
+            try:
+                comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            except OSError:
+                continue
+            found.append(f"{pid} {comm}" + (" (in the bed's netns)" if in_ns else ""))
+    return found
+
+
+def _kill_tagged(tag: str) -> None:
+    needle = f"{TAG_VAR}={tag}".encode()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        if _proc_environ_has(pid, needle):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(pid), signal.SIGKILL)
+
+
+def run_bed(
+    workdir: Path,
+    *,
+    relay: str = "none",
+    dtls_role: str = "server",
+    scenario: str = "clean",
+    call_timeout: float = 15.0,
+    timeout: float = 60.0,
+    kill_when_ready: bool = False,
+) -> BedResult:
+    """Run one scenario in a fresh namespace; always cleans up, even on timeout.
+
+    ``kill_when_ready``: SIGKILL the driver's process group as soon as it has written
+    ``result.json`` (the ``hang`` scenario writes it once Janus is up), to prove a
+    killed bed leaves nothing behind.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    tag = uuid.uuid4().hex
+    cmd = [
+        *netns.unshare_prefix(),
+        sys.executable, "-m", "tests.janus.bed",
+        "--workdir", str(workdir),
+        "--outer-netns", str(netns.netns_inode()),
+        "--relay", relay,
+        "--dtls-role", dtls_role,
+        "--scenario", scenario,
+        "--timeout", str(call_timeout),
+    ]  # fmt: skip
+    env = {**os.environ, TAG_VAR: tag, "PYTHONPATH": str(ROOT)}
+    with (workdir / "driver.log").open("wb") as log:
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        rc: int | None = None
+        deadline = time.monotonic() + timeout
+        try:
+            if kill_when_ready:
+                while proc.poll() is None and time.monotonic() < deadline:
+                    if (workdir / "result.json").exists():
+                        break
+                    time.sleep(0.05)
+            else:
+                rc = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    result_path = workdir / "result.json"
+    data: dict[str, Any] = json.loads(result_path.read_text()) if result_path.exists() else {}
+    if rc is None and not kill_when_ready:
+        data.setdefault("crash", f"bed driver killed after {timeout}s")
+    inode = data.get("netns", {}).get("inode")
+    left = leftovers(tag, inode)
+    for _ in range(40):  # children killed by PDEATHSIG may take a moment to go
+        if not left:
+            break
+        time.sleep(0.05)
+        left = leftovers(tag, inode)
+    if left:
+        _kill_tagged(tag)
+    return BedResult(data=data, workdir=workdir, returncode=rc, leftovers=left)
