@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import dpkt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -48,6 +47,7 @@ from proxy.dtls.crypto import (
 )
 from proxy.dtls.reader import DecodeError
 from proxy.keylog import KeyLog
+from proxy.pcap import read_capture
 from tests.conftest import require_tool
 
 HANDSHAKE, CCS, ALERT, APPDATA = 22, 20, 21, 23
@@ -292,23 +292,21 @@ def check_signatures(hs: Handshake) -> tuple[SignatureCheck, SignatureCheck]:
 PSK = bytes.fromhex("ca19e028a8a372ad2d325f950fcaceed")  # Wireshark test/suite_decryption.py
 
 
-def read_udp(path: Path) -> list[tuple[int, bytes]]:
-    out = []
-    with path.open("rb") as f:
-        reader: Any = dpkt.pcapng.Reader(f) if path.suffix == ".pcapng" else dpkt.pcap.Reader(f)
-        for _ts, buf in reader:
-            eth = dpkt.ethernet.Ethernet(buf)
-            udp = eth.data.data
-            if isinstance(udp, dpkt.udp.UDP):
-                out.append((udp.sport, bytes(udp.data)))
-    return out
+def capture_datagrams(path: Path) -> list[tuple[str, bytes]]:
+    """DTLS datagrams of the first flow in a capture, named by role (first sender = client)."""
+    with read_capture(path) as cap:
+        dtls = [d for d in cap if 20 <= d.data[0] <= 63]
+    client, server = dtls[0].src, dtls[0].dst
+    return [
+        ("client" if d.src == client else "server", d.data)
+        for d in dtls
+        if {d.src, d.dst} == {client, server}
+    ]
 
 
 @pytest.fixture(scope="module")
 def gnutls_capture(captures_dir: Path) -> list[tuple[str, bytes]]:
-    frames = read_udp(captures_dir / "dtls12-aes128ccm8-dsb.pcapng")
-    client_port = frames[0][0]
-    return [("client" if port == client_port else "server", d) for port, d in frames]
+    return capture_datagrams(captures_dir / "dtls12-aes128ccm8-dsb.pcapng")
 
 
 def test_gnutls_psk_ccm8_capture(
@@ -354,6 +352,49 @@ def test_structurally_impossible_record_is_decode_error(
         decrypt_record(keys, "client->server", APPDATA, 0xFEFD, 1, 1, bytes(15))
     with pytest.raises(AuthenticationFailed, match="CCM8 tag does not verify"):
         decrypt_record(keys, "client->server", APPDATA, 0xFEFD, 1, 1, bytes(16))
+
+
+# ----------------------------------------------------------------- browsers' captures, no secret
+
+REAL = {
+    # capture: (CertificateVerify algorithm and key, ServerKeyExchange algorithm and key)
+    "capture-chrome-Chromium_123.0.6312.0_.pcap": (
+        ("ecdsa_secp256r1_sha256", "EC P-256"),
+        ("ecdsa_secp256r1_sha256", "EC P-256"),
+    ),
+    "capture-firefox-Mozilla_Firefox_125.0.pcap": (
+        ("ecdsa_secp256r1_sha256", "EC P-256"),
+        ("ecdsa_secp256r1_sha256", "EC P-256"),
+    ),
+    # DTLS 1.0 WebRTC: RSA client signs MD5||SHA1 raw, ECDSA server signs SHA-1
+    "webrtc-stun.pcap": (("rsa_pkcs1_md5sha1", "RSA"), ("ecdsa_sha1", "EC P-256")),
+    "stun_dtls_rtp.pcapng": (
+        ("ecdsa_secp256r1_sha256", "EC P-256"),
+        ("rsa_pss_rsae_sha256", "RSA"),
+    ),
+}
+
+
+@pytest.mark.parametrize("capture", list(REAL))
+def test_real_capture_signatures(captures_dir: Path, capture: str) -> None:
+    hs = collect(capture_datagrams(captures_dir / capture), None)
+    cv, ske = check_signatures(hs)
+    assert ((cv.algorithm, cv.key_type), (ske.algorithm, ske.key_type)) == REAL[capture]
+
+
+def test_real_capture_server_key_exchange_rsa(captures_dir: Path) -> None:
+    hs = collect(capture_datagrams(captures_dir / "dtls1_2.pcap"), None)
+    params, scheme, sig = ske_parts(hs)
+    cert = hs.leaf_cert("server")
+    ok = verify_server_key_exchange(cert, scheme, sig, hs.client_random, hs.server_random, params)
+    assert ok.passed, ok.reason
+    bad = verify_server_key_exchange(
+        cert, scheme, sig, hs.client_random, hs.server_random, flip(params, 5)
+    )
+    assert not bad.passed
+    assert bad.reason == (
+        f"RSA signature does not verify under the server certificate's RSA {ok.key_bits}-bit key"
+    )
 
 
 # ----------------------------------------------------------------- PRF vs openssl kdf
