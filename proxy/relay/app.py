@@ -1,0 +1,176 @@
+"""The programmatic relay: ``start_relay(config, bus) -> Relay``.
+
+Used by ``dtlsproxy run``, ``dtlsproxy demo`` and the tests (port 0 = ephemeral
+ports, read back from ``Relay.side_a_addr`` / ``side_b_addr`` / ``listen_addr``).
+It binds every socket (or raises :class:`RelayError` with a user-facing message),
+starts a 1 s tick (tracker time events, silence/one-way warnings, idle clients) and
+publishes every event on the given bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from proxy.bus import Bus
+from proxy.config import RelayConfig
+from proxy.events import Address, format_address
+from proxy.faults import FaultEngine
+from proxy.relay.recorder import Recorder, Tap, TrackerLike, make_tracker
+from proxy.relay.reverse import UPSTREAM_LABEL, ReverseRelay
+from proxy.relay.sockets import RelayError
+from proxy.relay.twosided import Call
+
+TICK_SECONDS = 1.0
+
+
+class Relay:
+    """A running relay. Close it with ``await relay.close()``."""
+
+    def __init__(self, config: RelayConfig, recorder: Recorder) -> None:
+        self.config = config
+        self.recorder = recorder
+        self.calls: list[Call] = []
+        self.reverse: ReverseRelay | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self.closed = asyncio.Event()
+
+    @property
+    def side_a_addr(self) -> Address:
+        """Bound address of side A of the first call."""
+        return self.calls[0].a.addr
+
+    @property
+    def side_b_addr(self) -> Address:
+        """Bound address of side B of the first call."""
+        return self.calls[0].b.addr
+
+    @property
+    def listen_addr(self) -> Address:
+        """Reverse mode: bound listen address."""
+        assert self.reverse is not None
+        return self.reverse.listen_addr
+
+    @property
+    def frames(self) -> int:
+        """Datagrams relayed (and numbered) so far."""
+        return self.recorder.frames
+
+    def add_tap(self, tap: Tap) -> None:
+        """Give every relayed datagram's legs to ``tap`` (after forwarding, batched)."""
+        self.recorder.taps.append(tap)
+
+    def tick(self, now: float | None = None) -> None:
+        """Run the periodic checks now (the relay also does it every second)."""
+        now = time.time() if now is None else now
+        self.recorder.tick(now)
+        for call in self.calls:
+            call.tick(now)
+        if self.reverse is not None:
+            self.reverse.tick(now)
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            self.tick()
+
+    async def close(self) -> None:
+        """Stop relaying, close sessions (SessionClosed events), release the sockets."""
+        if self.closed.is_set():
+            return
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        for call in self.calls:
+            call.close()
+        if self.reverse is not None:
+            self.reverse.close()
+        self.recorder.finish()
+        self.closed.set()
+        await asyncio.sleep(0)
+
+    async def wait_closed(self) -> None:
+        """Wait until :meth:`close` ran."""
+        await self.closed.wait()
+
+
+async def start_relay(
+    config: RelayConfig, bus: Bus, *, tracker: TrackerLike | None = None
+) -> Relay:
+    """Bind every socket of ``config`` and start relaying.
+
+    ``tracker`` defaults to ``proxy.session.Tracker`` (with the config's labels and
+    key log), or to a forwarding-only stand-in when ``config.decode`` is False.
+    Raises :class:`RelayError` (a user-facing message) when a socket cannot be bound.
+    """
+    warning = None
+    if tracker is None:
+        if config.decode:
+            labels: dict[Address, str] = {}
+            for c in config.calls:
+                for side_cfg in (c.a, c.b):
+                    if side_cfg.peer is not None and side_cfg.label not in ("a", "b"):
+                        labels[side_cfg.peer] = side_cfg.label
+            if config.upstream is not None:
+                labels[config.upstream] = UPSTREAM_LABEL
+            tracker, warning = make_tracker(labels, config.keylog)
+        else:
+            from proxy.relay.recorder import NullTracker
+
+            tracker = NullTracker()
+    recorder = Recorder(bus, tracker, decode=config.decode)
+    relay = Relay(config, recorder)
+    if warning:
+        recorder.notice("warning", "decoder", warning)
+    try:
+        if config.mode == "reverse":
+            if config.listen is None or config.upstream is None:
+                raise RelayError("reverse mode needs --listen and --upstream")
+            rev = ReverseRelay(
+                config.listen, config.upstream, recorder,
+                rcvbuf=config.rcvbuf, idle_timeout=config.idle_timeout,
+                max_sessions=config.max_sessions, rules=config.faults,
+                fault_seed=config.fault_seed,
+            )
+            await rev.open()
+            relay.reverse = rev
+            recorder.notice(
+                "info", "listening",
+                f"reverse mode: listening on {format_address(rev.listen_addr)} -> upstream "
+                f"{format_address(config.upstream)} (receive buffer granted {rev.granted} "
+                f"bytes, asked {config.rcvbuf})",
+            )
+        else:
+            if not config.calls:
+                raise RelayError("two-sided mode needs --side-a and --side-b")
+            for i, call_cfg in enumerate(config.calls):
+                engine = (
+                    FaultEngine(config.faults, config.fault_seed + i) if config.faults else None
+                )
+                call = Call(
+                    call_cfg, recorder, rcvbuf=config.rcvbuf, faults=engine,
+                    engine=config.engine, silence_after=config.silence_after,
+                )
+                try:
+                    await call.open()
+                except BaseException:
+                    call.close()
+                    raise
+                relay.calls.append(call)
+                for side in call.sides:
+                    peer = (f"peer {format_address(side.peer)} ({side.cfg.policy})"
+                            if side.peer else f"peer latched ({side.cfg.policy})")
+                    recorder.notice(
+                        "info", "listening",
+                        f"{call.name} side {side.name.upper()} ({side.label}) on "
+                        f"{format_address(side.addr)}, {peer}; receive buffer granted "
+                        f"{call.granted[side.name]} bytes (asked {config.rcvbuf})",
+                    )
+    except BaseException:
+        for call in relay.calls:
+            call.close()
+        raise
+    relay._ticker = asyncio.get_running_loop().create_task(relay._tick_forever())
+    return relay

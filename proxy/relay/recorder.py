@@ -1,0 +1,200 @@
+"""The relay's second stage: what happens AFTER a datagram was forwarded.
+
+The forwarding callbacks only append ``(ts, src, dst, data, side, legs)`` to a list
+and schedule one :meth:`Recorder.drain` per event-loop iteration; the drain feeds
+the Tracker (decoding), publishes its events on the bus and hands the datagram to
+taps (the pcapng writer). A decoder exception is reported once as a Notice and
+never reaches the forwarding path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import importlib
+import inspect
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from proxy.bus import Bus
+from proxy.events import Address, Datagram, Event, FaultApplied, Notice
+
+Leg = tuple[Address, Address, bytes]
+"""One UDP hop as it crossed the wire: (source, destination, payload)."""
+
+Tap = Callable[[float, list[Leg]], None]
+"""Called with the receive time and the legs of one relayed datagram (in, then out)."""
+
+
+class TrackerLike(Protocol):
+    """What the relay needs of ``proxy.session.Tracker``."""
+
+    def receive(self, d: Datagram) -> list[Event]: ...
+
+    def tick(self, now: float) -> list[Event]: ...
+
+    def finish(self, now: float) -> list[Event]: ...
+
+
+class NullTracker:
+    """Stand-in when no decoder is wanted (benchmarks) or available."""
+
+    def receive(self, d: Datagram) -> list[Event]:
+        return []
+
+    def tick(self, now: float) -> list[Event]:
+        return []
+
+    def finish(self, now: float) -> list[Event]:
+        return []
+
+
+def make_tracker(
+    labels: dict[Address, str], keylog: Path | None
+) -> tuple[TrackerLike, str | None]:
+    """``proxy.session.Tracker(labels=...)`` (with ``keylog=`` when it takes one).
+
+    Returns the tracker and a warning to show, if any.
+    """
+    try:
+        mod = importlib.import_module("proxy.session")
+    except ImportError:
+        mod = None
+    cls = getattr(mod, "Tracker", None)
+    if cls is None:
+        return NullTracker(), "decoder (proxy.session.Tracker) not available: forwarding only"
+    kwargs: dict[str, Any] = {"labels": labels}
+    warning = None
+    if keylog is not None:
+        if "keylog" in inspect.signature(cls).parameters:
+            kwargs["keylog"] = keylog
+        else:
+            warning = "--keylog given but this decoder does not take a key log yet"
+    tracker: TrackerLike = cls(**kwargs)
+    return tracker, warning
+
+
+class Recorder:
+    """Deferred decode + publish + taps, batched once per loop iteration."""
+
+    def __init__(self, bus: Bus, tracker: TrackerLike, *, decode: bool = True) -> None:
+        self.bus = bus
+        self.tracker = tracker
+        self.decode = decode
+        self.taps: list[Tap] = []
+        self.frames = 0
+        self.decoder_errors = 0
+        self._pending: list[
+            tuple[int, float, Address, Address, bytes, str, list[Leg], list[FaultApplied]]
+        ] = []
+        self._scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether relayed datagrams need recording at all."""
+        return self.decode or bool(self.taps)
+
+    def set_label(self, addr: Address, label: str) -> None:
+        """Name a latched peer in the decoder's output (when the tracker keeps labels)."""
+        labels = getattr(self.tracker, "labels", None)
+        if isinstance(labels, dict) and addr not in labels:
+            labels[addr] = label
+
+    def next_frame(self) -> int:
+        """Number the next datagram (1-based, per run)."""
+        self.frames += 1
+        return self.frames
+
+    def record(
+        self,
+        ts: float,
+        src: Address,
+        dst: Address,
+        data: bytes,
+        side: str,
+        legs: list[Leg],
+        *,
+        frame: int = 0,
+        extra: list[FaultApplied] | None = None,
+    ) -> None:
+        """Queue one relayed datagram (called right after it was forwarded).
+
+        ``extra`` (faults applied to it) is published after the decoder's events for
+        the same datagram, with the decoder's session id filled in.
+        """
+        if not frame:
+            self.frames += 1
+            frame = self.frames
+        self._pending.append((frame, ts, src, dst, data, side, legs, extra or []))
+        if not self._scheduled:
+            self._scheduled = True
+            if self._loop is None:
+                self._loop = asyncio.get_running_loop()
+            self._loop.call_soon(self.drain)
+
+    def drain(self) -> None:
+        """Decode and publish everything queued so far."""
+        self._scheduled = False
+        batch, self._pending = self._pending, []
+        out: list[Event] = []
+        for frame, ts, src, dst, data, side, legs, extra in batch:
+            for tap in self.taps:
+                try:
+                    tap(ts, legs)
+                except Exception as exc:  # a broken exporter must not stop the relay
+                    self.taps.remove(tap)
+                    out.append(self._error("tap_failed", f"exporter stopped: {exc!r}", ts))
+            events: list[Event] = []
+            if self.decode:
+                d = Datagram(ts=ts, src=src, dst=dst, data=data, frame=frame, side=side)
+                try:
+                    events = self.tracker.receive(d)
+                except Exception as exc:  # decoding is best effort; forwarding already happened
+                    self.decoder_errors += 1
+                    if self.decoder_errors == 1:
+                        msg = f"decoder failed on frame {frame}: {exc!r}"
+                        out.append(self._error("decoder_error", msg, ts))
+                out.extend(events)
+            if extra:
+                session = next((e.session for e in events if e.session), "")
+                out.extend(dataclasses.replace(f, session=session) for f in extra)
+        self.bus.publish(out)
+
+    def tick(self, now: float) -> None:
+        """Let the tracker emit time-driven events (media stats, stalls)."""
+        if self._pending:
+            self.drain()
+        if self.decode:
+            try:
+                self.bus.publish(self.tracker.tick(now))
+            except Exception as exc:
+                msg = f"tracker tick failed: {exc!r}"
+                self.bus.publish([self._error("decoder_error", msg, now)])
+
+    def finish(self) -> None:
+        """Flush and close every session."""
+        if self._pending:
+            self.drain()
+        if self.decode:
+            try:
+                self.bus.publish(self.tracker.finish(time.time()))
+            except Exception as exc:
+                msg = f"tracker finish failed: {exc!r}"
+                self.bus.publish([self._error("decoder_error", msg, time.time())])
+
+    def notice(self, level: str, code: str, message: str, session: str = "") -> Notice:
+        """Publish a Notice now (and return it)."""
+        n = Notice(ts=time.time(), session=session, level=level, code=code, message=message)
+        self.bus.publish([n])
+        return n
+
+    def publish(self, events: list[Event]) -> None:
+        """Publish relay events (FaultApplied...)."""
+        self.bus.publish(events)
+
+    @staticmethod
+    def _error(code: str, message: str, ts: float) -> Notice:
+        return Notice(ts=ts, session="", level="error", code=code, message=message)

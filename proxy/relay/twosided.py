@@ -1,0 +1,394 @@
+"""Two-sided mode: socket A (given to one peer) <-> socket B (given to the other).
+
+What arrives on A goes out of B to B's peer, and the reverse. Each side's peer is
+fixed, latched from the first datagram (``latch-first``), or any source of an
+allow-list (``allow``: the latest allowed sender is the destination). Anything else
+is dropped and reported, never forwarded.
+
+Once a side knows its peer, a second socket on the same port, connected to that
+peer (SO_REUSEPORT), carries the peer's traffic both ways: the kernel gives it the
+peer's datagrams and reports an ICMP port unreachable on it (ConnectionRefusedError),
+on uvloop as on the stdlib loop. The unconnected socket keeps receiving everyone else
+(latching, refusals).
+
+Forward first: ``datagram_received`` sends before anything else; the decode work is
+queued to the :class:`~proxy.relay.recorder.Recorder`. The decoder sees each relayed
+datagram as the two peers would without the proxy: ``src`` = the sender's address,
+``dst`` = the other side's peer, ``side`` = the receiving side's label. A datagram
+that cannot be forwarded yet (the other side has no peer) is dropped, reported once,
+and not decoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import time
+from typing import Any
+
+import asyncio_dgram
+
+from proxy.config import CallConfig, Network, SideConfig
+from proxy.events import Address, format_address
+from proxy.faults import FaultEngine
+from proxy.relay.recorder import Leg, Recorder
+from proxy.relay.sockets import Endpoint, bind_socket, open_connected, open_endpoint
+
+MAX_PEER_SOCKETS = 8
+"""Connected per-peer sockets kept per side (allow-list policy may see several)."""
+
+REFUSAL_REPORT_EVERY = 10.0
+"""Seconds between reports of further refusals from the same source."""
+
+
+def _allowed(addr: Address, allow: tuple[Network | Address, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(addr[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for entry in allow:
+        if isinstance(entry, tuple):
+            if ipaddress.ip_address(entry[0]) == ip and entry[1] == addr[1]:
+                return True
+        elif ip in entry:
+            return True
+    return False
+
+
+class SideProtocol(asyncio.DatagramProtocol):
+    """Receives one socket's datagrams and forwards them to the other side's peer."""
+
+    def __init__(self, side: Side, connected_to: Address | None = None) -> None:
+        self.side = side
+        self.connected_to = connected_to
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:  # the hot path
+        side = self.side
+        if addr != side.peer and not side.admit(addr):
+            return
+        other = side.other
+        dst = other.peer
+        engine = side.call.faults
+        if dst is not None and engine is None:
+            other.send_transport.sendto(data, dst)
+        ts = time.time()
+        side.rx += 1
+        side.last_rx = ts
+        if engine is not None:
+            side.call.forward_with_faults(side, data, addr, ts)
+            return
+        if dst is None:
+            side.call.no_peer(side, ts)
+            return
+        rec = side.call.recorder
+        if rec.active:
+            rec.record(
+                ts, addr, dst, data, side.label,
+                [(addr, side.addr, data), (other.addr, dst, data)],
+            )
+
+    def error_received(self, exc: Exception) -> None:
+        self.side.call.on_error(self.side, exc, self.connected_to)
+
+
+class Side:
+    """One socket of a call and what it knows about its peer."""
+
+    def __init__(self, call: Call, name: str, cfg: SideConfig) -> None:
+        self.call = call
+        self.name = name
+        self.cfg = cfg
+        self.label = cfg.label
+        self.peer: Address | None = cfg.peer
+        self.endpoint: Endpoint | None = None
+        self.addr: Address = cfg.bind
+        self.send_transport: asyncio.DatagramTransport
+        self.peer_endpoints: dict[Address, Endpoint] = {}
+        self.other: Side = self
+        self.rx = 0
+        self.last_rx: float | None = None
+        self.refused: dict[Address, list[float]] = {}
+        """source -> [count, last report time]"""
+        self.warned = False
+
+    def admit(self, addr: Address) -> bool:
+        """Policy check for a datagram from ``addr`` that is not the current peer."""
+        cfg = self.cfg
+        if cfg.policy == "latch-first" and self.peer is None:
+            self.peer = addr
+            if self.label != self.name:
+                self.call.recorder.set_label(addr, self.label)
+            self.call.recorder.notice(
+                "info", "latched",
+                f"side {self.name.upper()} ({self.label}) peer is {format_address(addr)} "
+                "(latched from its first datagram)",
+            )
+            self.call.open_peer_socket(self, addr)
+            return True
+        if cfg.policy == "allow" and _allowed(addr, cfg.allow):
+            if addr not in self.peer_endpoints:
+                if self.label != self.name:
+                    self.call.recorder.set_label(addr, self.label)
+                self.call.recorder.notice(
+                    "info", "latched",
+                    f"side {self.name.upper()} ({self.label}) now sends to {format_address(addr)} "
+                    "(allowed source)",
+                )
+                self.call.open_peer_socket(self, addr)
+            self.peer = addr
+            ep = self.peer_endpoints.get(addr)
+            self.send_transport = ep.transport if ep else self._main_transport()
+            return True
+        self._refuse(addr)
+        return False
+
+    def _main_transport(self) -> asyncio.DatagramTransport:
+        assert self.endpoint is not None
+        return self.endpoint.transport
+
+    def _refuse(self, addr: Address) -> None:
+        now = time.time()
+        entry = self.refused.get(addr)
+        if entry is None:
+            self.refused[addr] = [0, now]
+            peer = format_address(self.peer) if self.peer else "?"
+            why = {
+                "latch-first": f"side is latched to {peer}",
+                "fixed": f"side's peer is fixed to {peer}",
+                "allow": "source not in the allow-list",
+            }[self.cfg.policy]
+            self.call.recorder.notice(
+                "warning", "refused",
+                f"datagram from {format_address(addr)} on side {self.name.upper()} "
+                f"({self.label}) refused and dropped: {why}",
+            )
+            return
+        entry[0] += 1
+        if now - entry[1] >= REFUSAL_REPORT_EVERY:
+            self.call.recorder.notice(
+                "warning", "refused",
+                f"{int(entry[0])} more datagrams from {format_address(addr)} on side "
+                f"{self.name.upper()} refused and dropped",
+            )
+            entry[0], entry[1] = 0, now
+
+    def close(self) -> None:
+        for ep in self.peer_endpoints.values():
+            ep.close()
+        self.peer_endpoints.clear()
+        if self.endpoint is not None:
+            self.endpoint.close()
+
+
+class Call:
+    """One pair of sockets relaying one call."""
+
+    def __init__(
+        self,
+        cfg: CallConfig,
+        recorder: Recorder,
+        *,
+        rcvbuf: int,
+        faults: FaultEngine | None = None,
+        engine: str = "protocol",
+        silence_after: float = 10.0,
+    ) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        self.recorder = recorder
+        self.rcvbuf = rcvbuf
+        self.faults = faults
+        self.engine = engine
+        self.silence_after = silence_after
+        self.a = Side(self, "a", cfg.a)
+        self.b = Side(self, "b", cfg.b)
+        self.a.other, self.b.other = self.b, self.a
+        self.started = time.time()
+        self.granted: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._icmp_reported: dict[Address, float] = {}
+        self._no_peer_reported: set[str] = set()
+        self.closed = False
+
+    @property
+    def sides(self) -> tuple[Side, Side]:
+        return (self.a, self.b)
+
+    def direction(self, side: Side) -> str:
+        """``labelA->labelB`` for datagrams received on ``side``."""
+        return f"{side.label}->{side.other.label}"
+
+    async def open(self) -> None:
+        """Bind both sockets (raises RelayError with a clear message)."""
+        socks = []
+        try:
+            for side in self.sides:
+                sock = bind_socket(side.cfg.bind, self.rcvbuf, f"side {side.name.upper()}")
+                socks.append(sock)
+                self.granted[side.name] = int(sock.getsockopt(1, 8))  # SOL_SOCKET, SO_RCVBUF
+        except Exception:
+            for s in socks:
+                s.close()
+            raise
+        for side, sock in zip(self.sides, socks, strict=True):
+            ep = await open_endpoint(sock)
+            side.endpoint = ep
+            side.addr = ep.sockname
+            side.send_transport = ep.transport
+            self._attach(ep, SideProtocol(side))
+        for side in self.sides:
+            if side.peer is not None:
+                self.open_peer_socket(side, side.peer)
+        self.started = time.time()
+
+    def _attach(self, ep: Endpoint, proto: SideProtocol) -> None:
+        if self.engine == "dgram":
+            task = asyncio.get_running_loop().create_task(_pump(ep, proto))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        else:
+            ep.attach(proto)
+
+    def open_peer_socket(self, side: Side, peer: Address) -> None:
+        """Start opening a connected socket to ``peer`` on ``side``'s port."""
+        if self.closed or peer in side.peer_endpoints:
+            return
+        task = asyncio.get_running_loop().create_task(self._open_peer(side, peer))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _open_peer(self, side: Side, peer: Address) -> None:
+        try:
+            ep = await open_connected(side.addr, peer, self.rcvbuf)
+        except OSError as exc:
+            self.recorder.notice(
+                "warning", "peer_socket",
+                f"side {side.name.upper()}: no connected socket to {format_address(peer)} "
+                f"({exc}); ICMP errors from it will not be reported",
+            )
+            return
+        if self.closed:
+            ep.close()
+            return
+        side.peer_endpoints[peer] = ep
+        self._attach(ep, SideProtocol(side, connected_to=peer))
+        if side.peer == peer:
+            side.send_transport = ep.transport
+        while len(side.peer_endpoints) > MAX_PEER_SOCKETS:
+            oldest = next(iter(side.peer_endpoints))
+            if oldest == side.peer:
+                break
+            side.peer_endpoints.pop(oldest).close()
+
+    def forward_with_faults(self, side: Side, data: bytes, src: Address, ts: float) -> None:
+        """Forward through the fault engine (only when rules are configured)."""
+        assert self.faults is not None
+        other = side.other
+        dst = other.peer
+        frame = self.recorder.next_frame()
+        emissions, events = self.faults.apply(
+            data, side.name, label=side.label, frame=frame, ts=ts, dir=self.direction(side)
+        )
+        legs: list[Leg] = [(src, side.addr, data)]
+        if dst is not None:
+            transport = other.send_transport
+            loop = asyncio.get_running_loop()
+            for e in emissions:
+                if e.delay > 0:
+                    loop.call_later(e.delay, _send_later, other, e.data)
+                else:
+                    transport.sendto(e.data, dst)
+                legs.append((other.addr, dst, e.data))
+        else:
+            self.no_peer(side, ts)
+            self.recorder.publish(list(events))
+            return
+        seen = emissions[0].data if emissions else data
+        self.recorder.record(ts, src, dst, seen, side.label, legs, frame=frame, extra=list(events))
+
+    def no_peer(self, side: Side, ts: float) -> None:
+        """A datagram arrived but the other side has no peer yet: dropped, said once."""
+        other = side.other
+        if other.name in self._no_peer_reported:
+            return
+        self._no_peer_reported.add(other.name)
+        self.recorder.notice(
+            "warning", "no_peer",
+            f"datagram from side {side.name.upper()} dropped: side {other.name.upper()} "
+            f"({other.label}) has no peer yet; it latches on the first datagram that "
+            f"arrives at {format_address(other.addr)}",
+        )
+
+    def on_error(self, side: Side, exc: Exception, peer: Address | None) -> None:
+        """An error from a socket: ICMP port unreachable is reported, never fatal."""
+        now = time.time()
+        target = peer or side.peer
+        if isinstance(exc, ConnectionRefusedError):
+            key = target or side.addr
+            last = self._icmp_reported.get(key)
+            if last is not None and now - last < 5.0:
+                return
+            self._icmp_reported[key] = now
+            who = format_address(target) if target else "the peer"
+            self.recorder.notice(
+                "error", "icmp_unreachable",
+                f"ICMP port unreachable from {who} (side {side.name.upper()}, {side.label}): "
+                "nothing listens there; is that peer running, and on that port?",
+            )
+            return
+        self.recorder.notice(
+            "error", "socket_error", f"side {side.name.upper()} socket error: {exc!r}"
+        )
+
+    def tick(self, now: float) -> None:
+        """Silence and one-way warnings."""
+        if self.silence_after <= 0 or now - self.started < self.silence_after:
+            return
+        for side in self.sides:
+            if side.warned or side.rx > 0:
+                continue
+            side.warned = True
+            other = side.other
+            where = format_address(side.addr)
+            if other.rx > 0:
+                self.recorder.notice(
+                    "warning", "one_way",
+                    f"one-way traffic: {other.rx} datagrams {other.label}->{side.label}, "
+                    f"nothing back from side {side.name.upper()} ({side.label}) in "
+                    f"{self.silence_after:g} s; is its peer pointed at {where}? One-way "
+                    "traffic usually means a peer bypasses the proxy (rewrite BOTH offer "
+                    "and answer: dtlsproxy sdp rewrite)",
+                )
+            else:
+                self.recorder.notice(
+                    "warning", "silent_side",
+                    f"nothing from side {side.name.upper()} ({side.label}) yet; "
+                    f"is the peer pointed at {where}?",
+                )
+
+    def close(self) -> None:
+        self.closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        for side in self.sides:
+            side.close()
+
+
+def _send_later(side: Side, data: bytes) -> None:
+    if side.peer is not None and not side.call.closed:
+        side.send_transport.sendto(data, side.peer)
+
+
+async def _pump(ep: Endpoint, proto: asyncio.DatagramProtocol) -> None:
+    """engine=dgram: asyncio-dgram's own recv() loop feeding the same handler."""
+    while True:
+        try:
+            data, addr = await ep.stream.recv()
+        except asyncio_dgram.TransportClosed:
+            return
+        except OSError as exc:
+            proto.error_received(exc)
+            continue
+        proto.datagram_received(data, addr)
