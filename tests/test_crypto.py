@@ -954,3 +954,122 @@ def test_openssl_cli_psk_extended_master_secret(tmp_path: Path) -> None:
     assert params is not None and params.mode == "ccm"
     hs = collect(datagrams, key_block(ms, cr, sr, params))
     check_finished(hs, ms, "sha256")
+
+
+# ----------------------------------------------------------------- signature findings
+
+DATA = b"handshake messages up to CertificateVerify" * 10
+
+
+def test_key_type_and_scheme_mismatch_is_a_finding(identities: dict[str, Identity]) -> None:
+    p256, rsa_id = identities["p256"], identities["rsa2048"]
+    sig = p256.key.sign(DATA, ec.ECDSA(hashes.SHA256()))
+    got = verify_certificate_verify(rsa_id.der, 0x0403, sig, DATA)
+    assert not got.passed and (got.key_type, got.key_bits) == ("RSA", 2048)
+    assert got.reason == (
+        "client certificate key is RSA but signature scheme is ecdsa_secp256r1_sha256"
+    )
+    got = verify_server_key_exchange(p256.der, 0x0804, sig, b"c" * 32, b"s" * 32, b"params")
+    assert got.reason == (
+        "server certificate key is EC P-256 but signature scheme is rsa_pss_rsae_sha256"
+    )
+    assert verify_certificate_verify(p256.der, 0x0403, sig, DATA).passed
+
+
+def test_raw_ecdsa_signature_instead_of_der(identities: dict[str, Identity]) -> None:
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    p256 = identities["p256"]
+    r, s = decode_dss_signature(p256.key.sign(DATA, ec.ECDSA(hashes.SHA256())))
+    raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    got = verify_certificate_verify(p256.der, 0x0403, raw, DATA)
+    assert not got.passed and "not a DER SEQUENCE" in got.reason
+
+
+def test_unreadable_inputs_never_raise(identities: dict[str, Identity]) -> None:
+    got = verify_certificate_verify(b"\x30\x03\x02\x01\x00", 0x0403, b"sig", DATA)
+    assert not got.passed and got.reason.startswith("cannot read the client certificate")
+    p256 = identities["p256"]
+    got = verify_certificate_verify(p256.der, None, b"sig", DATA)
+    assert got.reason == "no signature algorithm given (DTLS 1.2 requires one)"
+    got = verify_certificate_verify(p256.der, 0x0999, b"sig", DATA)
+    assert got.reason == "unknown signature scheme 0x0999"
+    got = verify_certificate_verify(identities["rsa2048"].der, 0x0401, b"", DATA)
+    assert not got.passed
+
+
+@pytest.mark.parametrize("kind", ["ed25519", "ed448"])
+def test_eddsa_certificate_verify(kind: str) -> None:
+    # OpenSSL's DTLS 1.2 does not negotiate EdDSA certificates ("no shared cipher"),
+    # so these signatures come from cryptography's OpenSSL directly.
+    key: Any = (
+        ed25519.Ed25519PrivateKey.generate()
+        if kind == "ed25519"
+        else (ed448.Ed448PrivateKey.generate())
+    )
+    ident = Identity(key, make_cert(key, kind))
+    scheme = 0x0807 if kind == "ed25519" else 0x0808
+    sig = key.sign(DATA)
+    got = verify_certificate_verify(ident.der, scheme, sig, DATA)
+    assert got.passed and got.algorithm == kind and got.key_type == kind.capitalize()
+    bad = verify_certificate_verify(ident.der, scheme, sig, flip(DATA, 0))
+    assert bad.reason == (
+        f"{kind.capitalize()} signature does not verify under the client certificate's "
+        f"{kind.capitalize()} key"
+    )
+
+
+def test_rsa_pss_certificate_from_openssl(tmp_path: Path, identities: dict[str, Identity]) -> None:
+    openssl = require_tool("openssl")
+    key, crt = tmp_path / "pss.key", tmp_path / "pss.der"
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa-pss",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-keyout",
+            str(key),
+            "-outform",
+            "DER",
+            "-out",
+            str(crt),
+            "-nodes",
+            "-subj",
+            "/CN=pss",
+            "-days",
+            "10",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    data = tmp_path / "data"
+    data.write_bytes(DATA)
+    sig = subprocess.run(
+        [
+            openssl,
+            "dgst",
+            "-sha256",
+            "-sign",
+            str(key),
+            "-sigopt",
+            "rsa_padding_mode:pss",
+            "-sigopt",
+            "rsa_pss_saltlen:digest",
+            str(data),
+        ],
+        check=True,
+        capture_output=True,
+    ).stdout
+    der = crt.read_bytes()
+    got = verify_certificate_verify(der, 0x0809, sig, DATA)
+    assert got.passed and got.key_type == "RSA-PSS", got.reason
+    assert not verify_certificate_verify(der, 0x0809, flip(sig, 7), DATA).passed
+    got = verify_certificate_verify(der, 0x0804, sig, DATA)
+    assert not got.passed and "only signs with rsa_pss_pss_*" in got.reason
+    rsae = identities["rsa2048"]
+    got = verify_certificate_verify(rsae.der, 0x0809, sig, DATA)
+    assert not got.passed and "needs an RSASSA-PSS certificate key" in got.reason
