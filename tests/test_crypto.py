@@ -352,6 +352,13 @@ def test_structurally_impossible_record_is_decode_error(
         decrypt_record(keys, "client->server", APPDATA, 0xFEFD, 1, 1, bytes(15))
     with pytest.raises(AuthenticationFailed, match="CCM8 tag does not verify"):
         decrypt_record(keys, "client->server", APPDATA, 0xFEFD, 1, 1, bytes(16))
+    cbc = cipher_params(0xC013)  # TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA
+    assert cbc is not None
+    cbc_keys = key_block(bytes(48), plain.client_random, plain.server_random, cbc)
+    with pytest.raises(DecodeError, match="not IV \\+ whole 16-byte blocks"):
+        decrypt_record(cbc_keys, "server", APPDATA, 0xFEFD, 1, 1, bytes(40))
+    with pytest.raises(AuthenticationFailed):
+        decrypt_record(cbc_keys, "server", APPDATA, 0xFEFD, 1, 1, bytes(48))
 
 
 # ----------------------------------------------------------------- browsers' captures, no secret
@@ -676,6 +683,18 @@ CASES = {
         "ecdsa_sha1",
         "ecdsa_sha1",
         sigalgs=b"ECDSA+SHA1",
+    ),
+    # OpenSSL 4 answers encrypt_then_mac even for a NULL suite (RFC 7366 says only
+    # block ciphers); for NULL both orders authenticate the same bytes
+    "null-sha": Case(
+        "ECDHE-ECDSA-NULL-SHA:@SECLEVEL=0",
+        "p256",
+        "p256",
+        "null",
+        "sha256",
+        "ecdsa_secp256r1_sha256",
+        "ecdsa_secp256r1_sha256",
+        etm=True,
     ),
     # DTLS 1.0 needs @SECLEVEL=0 in OpenSSL 4: MD5+SHA1 PRF, no signature algorithm fields
     "dtls10-rsa-cbc-etm": Case(

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from proxy.dtls.reader import DecodeError
+from proxy.dtls.registry import CipherSuiteInfo, cipher_suite_info
 
 PRF_HASHES = ("md5sha1", "sha256", "sha384")
 """Hash names :func:`prf` accepts (``md5sha1`` = the TLS 1.0/1.1 PRF, used by DTLS 1.0)."""
@@ -109,92 +109,54 @@ class CipherParams:
     """PRF hash of TLS/DTLS 1.2 (``sha256`` or ``sha384``); DTLS 1.0 always uses md5sha1."""
 
 
-_HASH_LEN = {"sha1": 20, "sha256": 32, "sha384": 48, "md5": 16}
-_BULK = re.compile(
-    r"^(?P<cipher>AES|3DES_EDE|CHACHA20|NULL)(?:_(?P<bits>\d+))?"
-    r"_(?P<mode>GCM|CCM_8|CCM|CBC|POLY1305)?_?(?P<hash>SHA384|SHA256|SHA|MD5)?$"
-)
+_MAC_HASH = {"SHA": "sha1", "SHA256": "sha256", "SHA384": "sha384", "MD5": "md5"}
 
 
-def cipher_params_from_name(name: str) -> CipherParams | None:
-    """Derive :class:`CipherParams` from an IANA suite name (``TLS_*_WITH_<bulk>_<hash>``);
-    None for names this module cannot decrypt (TLS 1.3 suites, ARIA, Camellia, ...)."""
-    if "_WITH_" not in name:
+def cipher_params_from_info(info: CipherSuiteInfo) -> CipherParams | None:
+    """:class:`CipherParams` for a registry entry; None when this module cannot decrypt
+    it (TLS 1.3 suites, ARIA, Camellia, SM4, RC4, DES, IDEA, SEED...)."""
+    prf_hash = info.prf_hash.lower()
+    if info.tls13 or prf_hash not in ("sha256", "sha384"):
         return None
-    bulk = name.split("_WITH_", 1)[1]
-    m = _BULK.match(bulk)
-    if m is None:
+    c = info.cipher
+    mac = None if info.aead else _MAC_HASH.get(info.mac)
+    mode: Mode
+    if c == "CHACHA20_POLY1305":
+        mode, algo = "chacha20", "CHACHA20"
+    elif c in ("AES_128_GCM", "AES_256_GCM"):
+        mode, algo = "gcm", "AES"
+    elif c in ("AES_128_CCM", "AES_256_CCM"):
+        mode, algo = "ccm", "AES"
+    elif c in ("AES_128_CCM_8", "AES_256_CCM_8"):
+        mode, algo = "ccm8", "AES"
+    elif c in ("AES_128_CBC", "AES_256_CBC") and mac is not None:
+        mode, algo = "cbc", "AES"
+    elif c == "3DES_EDE_CBC" and mac is not None:
+        mode, algo = "cbc", "3DES"
+    elif c == "NULL" and mac is not None:
+        mode, algo = "null", "NULL"
+    else:
         return None
-    cipher, bits, mode_s, hash_s = m["cipher"], m["bits"], m["mode"], m["hash"] or "SHA"
-    mac_hash = {"SHA": "sha1", "SHA256": "sha256", "SHA384": "sha384", "MD5": "md5"}[hash_s]
-    prf_hash = "sha384" if hash_s == "SHA384" else "sha256"
-    if cipher == "CHACHA20" and mode_s == "POLY1305":
-        return CipherParams(name, "chacha20", "CHACHA20", 32, 12, 0, 16, None, 0, prf_hash)
-    if cipher == "AES" and bits in ("128", "256"):
-        key = int(bits) // 8
-        if mode_s == "GCM":
-            return CipherParams(name, "gcm", "AES", key, 4, 8, 16, None, 0, prf_hash)
-        if mode_s in ("CCM", "CCM_8"):
-            tag = 8 if mode_s == "CCM_8" else 16
-            mode: Mode = "ccm8" if tag == 8 else "ccm"
-            return CipherParams(name, mode, "AES", key, 4, 8, tag, None, 0, prf_hash)
-        if mode_s == "CBC":
-            return CipherParams(
-                name, "cbc", "AES", key, 0, 16, 0, mac_hash, _HASH_LEN[mac_hash], prf_hash
-            )
-    if cipher == "3DES_EDE" and mode_s == "CBC":
-        return CipherParams(
-            name, "cbc", "3DES", 24, 0, 8, 0, mac_hash, _HASH_LEN[mac_hash], prf_hash
-        )
-    if cipher == "NULL" and mode_s is None:
-        mac_len = _HASH_LEN[mac_hash]
-        return CipherParams(name, "null", "NULL", 0, 0, 0, 0, mac_hash, mac_len, prf_hash)
-    return None
-
-
-_FALLBACK_NAMES: dict[int, str] = {
-    0x000A: "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
-    0x002F: "TLS_RSA_WITH_AES_128_CBC_SHA",
-    0x0035: "TLS_RSA_WITH_AES_256_CBC_SHA",
-    0x003C: "TLS_RSA_WITH_AES_128_CBC_SHA256",
-    0x003D: "TLS_RSA_WITH_AES_256_CBC_SHA256",
-    0x008C: "TLS_PSK_WITH_AES_128_CBC_SHA",
-    0x009C: "TLS_RSA_WITH_AES_128_GCM_SHA256",
-    0x009D: "TLS_RSA_WITH_AES_256_GCM_SHA384",
-    0x00A8: "TLS_PSK_WITH_AES_128_GCM_SHA256",
-    0x00AE: "TLS_PSK_WITH_AES_128_CBC_SHA256",
-    0xC009: "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
-    0xC00A: "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
-    0xC012: "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA",
-    0xC013: "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
-    0xC014: "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
-    0xC023: "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
-    0xC024: "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384",
-    0xC027: "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
-    0xC028: "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384",
-    0xC02B: "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
-    0xC02C: "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
-    0xC02F: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-    0xC030: "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-    0xC0A4: "TLS_PSK_WITH_AES_128_CCM",
-    0xC0A5: "TLS_PSK_WITH_AES_256_CCM",
-    0xC0A8: "TLS_PSK_WITH_AES_128_CCM_8",
-    0xC0A9: "TLS_PSK_WITH_AES_256_CCM_8",
-    0xC0AC: "TLS_ECDHE_ECDSA_WITH_AES_128_CCM",
-    0xC0AD: "TLS_ECDHE_ECDSA_WITH_AES_256_CCM",
-    0xC0AE: "TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8",
-    0xC0AF: "TLS_ECDHE_ECDSA_WITH_AES_256_CCM_8",
-    0xCCA8: "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
-    0xCCA9: "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
-    0xCCAB: "TLS_PSK_WITH_CHACHA20_POLY1305_SHA256",
-}
+    return CipherParams(
+        name=info.name,
+        mode=mode,
+        cipher=algo,
+        key_length=info.key_length,
+        fixed_iv_length=info.fixed_iv_length,
+        record_iv_length=info.record_iv_length,
+        tag_length=info.tag_length,
+        mac=mac,
+        mac_length=info.mac_length,
+        prf_hash=prf_hash,
+    )
 
 
 def cipher_params(code: int) -> CipherParams | None:
-    """Record-protection parameters for cipher suite ``code``; None when unknown or
-    not decryptable here."""
-    name = _FALLBACK_NAMES.get(code)
-    return None if name is None else cipher_params_from_name(name)
+    """Record-protection parameters for cipher suite ``code`` (from
+    :func:`proxy.dtls.registry.cipher_suite_info`); None when unknown or not decryptable
+    here."""
+    info = cipher_suite_info(code)
+    return None if info is None else cipher_params_from_info(info)
 
 
 # ------------------------------------------------------------------ key block
