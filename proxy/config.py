@@ -220,6 +220,8 @@ class _Section:
                 )
 
     def key(self, key: str) -> str:
+        if self.name == "flags":
+            return "--" + key.replace("_", "-")
         return f"[{self.name}] {key}"
 
     def has(self, key: str) -> bool:
@@ -490,6 +492,13 @@ def apply_flags(cfg: RelayConfig, flags: Mapping[str, Any]) -> RelayConfig:
         changes["mode"] = flag_sec.text("mode", None, MODES)
     elif "listen" in changes or "upstream" in changes:
         changes["mode"] = "reverse"
+    for k in ("log_max_bytes", "log_backups"):
+        if flags.get(k) is not None:
+            v = flags[k]
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                flag = "--" + k.replace("_", "-")
+                raise ConfigError(flag, f"expected an integer >= 0, got {v!r}")
+            changes[k] = v
     for k in ("log_file", "pcap", "keylog"):
         if flags.get(k) is not None:
             changes[k] = Path(flags[k])

@@ -1,0 +1,109 @@
+"""Human-readable lines on stderr for ``dtlsproxy run --headless``.
+
+One line per flight, per retransmission, per DTLS alert, per relay notice, per
+applied fault, per verdict, and one when a session's state changes (established,
+failed...). Datagrams, records, messages and media are not printed one by one.
+Colour (ANSI) only when the stream is a TTY and ``NO_COLOR`` is unset.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import TextIO
+
+from proxy.events import (
+    AlertSeen,
+    Event,
+    FaultApplied,
+    FlightComplete,
+    FlightRetransmitted,
+    Notice,
+    SessionClosed,
+    SessionOpened,
+    SessionSummary,
+    Verdict,
+)
+
+_COLOURS = {
+    "dim": "2",
+    "red": "31",
+    "green": "32",
+    "yellow": "33",
+    "blue": "34",
+    "magenta": "35",
+    "cyan": "36",
+    "bold": "1",
+}
+
+
+def _clock(ts: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int(ts * 1000) % 1000:03d}"
+
+
+class ConsoleRenderer:
+    """Formats the interesting events as one line each."""
+
+    def __init__(self, stream: TextIO | None = None, colour: bool | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        if colour is None:
+            colour = self.stream.isatty() and "NO_COLOR" not in os.environ
+        self.colour = colour
+        self._states: dict[str, str] = {}
+
+    def _c(self, name: str, text: str) -> str:
+        if not self.colour:
+            return text
+        return f"\x1b[{_COLOURS[name]}m{text}\x1b[0m"
+
+    def line(self, ev: Event) -> str | None:
+        """The line for ``ev``, or None when it is not shown."""
+        head = f"{self._c('dim', _clock(ev.ts))} {ev.session or '--'}"
+        if isinstance(ev, FlightComplete):
+            msgs = ", ".join(ev.messages)
+            frames = ",".join(str(f) for f in ev.frames)
+            flight = self._c("cyan", f"flight {ev.flight}")
+            return f"{head} {ev.dir} {flight}: {msgs} [frames {frames}]"
+        if isinstance(ev, FlightRetransmitted):
+            return (f"{head} {ev.dir} {self._c('yellow', f'flight {ev.flight} retransmitted')} "
+                    f"(copy {ev.copy})")
+        if isinstance(ev, AlertSeen):
+            if ev.encrypted:
+                what = "encrypted alert"
+            else:
+                what = f"{ev.level_name or ev.level} {ev.description_name or ev.description}"
+            answers = f" (answers flight {ev.answers_flight})" if ev.answers_flight else ""
+            return f"{head} {ev.dir} {self._c('red', 'ALERT ' + what)}{answers}"
+        if isinstance(ev, Notice):
+            colour = {"error": "red", "warning": "yellow"}.get(ev.level, "blue")
+            return f"{head} {self._c(colour, ev.level.upper())} {ev.code}: {ev.message}"
+        if isinstance(ev, FaultApplied):
+            return (f"{head} {ev.dir} {self._c('magenta', 'FAULT ' + ev.action)} frame "
+                    f"{ev.frame}: {ev.detail} [rule {ev.rule}]")
+        if isinstance(ev, Verdict):
+            certain = "" if ev.certain else " (probable)"
+            return f"{head} {self._c('bold', 'VERDICT')} {ev.code}{certain}: {ev.reason}"
+        if isinstance(ev, SessionOpened):
+            return f"{head} session opened {ev.labels[0]} <-> {ev.labels[1]}"
+        if isinstance(ev, SessionClosed):
+            return f"{head} session closed ({ev.reason})"
+        if isinstance(ev, SessionSummary):
+            if self._states.get(ev.session) == ev.state:
+                return None
+            self._states[ev.session] = ev.state
+            if ev.state == "idle":
+                return None
+            colour = {"established": "green", "handshaking": "blue"}.get(ev.state, "red")
+            parts = [p for p in (ev.version, ev.cipher_suite, ev.srtp_profile) if p]
+            detail = f" {', '.join(parts)}" if parts else ""
+            note = f" -- {ev.note}" if ev.note else ""
+            return f"{head} {self._c(colour, ev.state)}{detail}{note}"
+        return None
+
+    def write(self, events: list[Event]) -> None:
+        """Print the lines of ``events``."""
+        out = [line for ev in events if (line := self.line(ev)) is not None]
+        if out:
+            self.stream.write("\n".join(out) + "\n")
+            self.stream.flush()

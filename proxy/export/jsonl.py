@@ -1,0 +1,115 @@
+"""JSONL event log through structlog, with a size cap and rotation.
+
+One line per event, exactly ``json.dumps(event_to_dict(ev))`` (:func:`render_line`,
+the schema of ``docs/log-schema.md``, the same as ``dtlsproxy analyze --format
+jsonl``). structlog is configured once, here: a processor turns the event object
+into its dict, ``JSONRenderer`` serialises it, and a size-capped file logger writes
+it. When the file would pass ``max_bytes`` it is rotated (``log.jsonl`` ->
+``log.jsonl.1`` ... ``.N``, ``backups`` kept; 0 = start the file again). The file
+is created mode 0600. Media is never logged per packet: the decoder only emits
+MediaStats, and key material never enters an event.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from proxy.events import Event, event_to_dict
+
+FILE_MODE = 0o600
+
+
+def render_line(ev: Event) -> str:
+    """The JSONL line of one event (without the newline)."""
+    return json.dumps(event_to_dict(ev), ensure_ascii=False)
+
+
+class RotatingFileLogger:
+    """A structlog logger that appends lines to a file, rotating at ``max_bytes``."""
+
+    def __init__(self, path: Path, max_bytes: int, backups: int) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.backups = backups
+        self.rotations = 0
+        self._open()
+
+    def _open(self) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+        os.fchmod(fd, FILE_MODE)
+        self._f = os.fdopen(fd, "a", encoding="utf-8", newline="\n")
+        self.size = self._f.tell()
+
+    def _rotate(self) -> None:
+        self._f.close()
+        self.rotations += 1
+        if self.backups > 0:
+            for i in range(self.backups - 1, 0, -1):
+                src = self.path.with_name(f"{self.path.name}.{i}")
+                if src.exists():
+                    src.replace(self.path.with_name(f"{self.path.name}.{i + 1}"))
+            self.path.replace(self.path.with_name(f"{self.path.name}.1"))
+        else:
+            self.path.unlink(missing_ok=True)
+        self._open()
+
+    def msg(self, message: str) -> None:
+        """Write one line (structlog calls this with the rendered JSON)."""
+        n = len(message.encode("utf-8")) + 1
+        if self.max_bytes and self.size > 0 and self.size + n > self.max_bytes:
+            self._rotate()
+        self._f.write(message + "\n")
+        self.size += n
+
+    info = msg
+
+    def flush(self) -> None:
+        self._f.flush()
+
+    def close(self) -> None:
+        if not self._f.closed:
+            self._f.close()
+
+
+def _event_processor(
+    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: replace the call's dict with the event's JSONL dict."""
+    ev = event_dict["event"]
+    return event_to_dict(ev) if isinstance(ev, Event) else event_dict
+
+
+class JsonlWriter:
+    """Writes events as JSONL through a structlog logger (configured once, here)."""
+
+    def __init__(self, path: Path, max_bytes: int = 100 * 1024 * 1024, backups: int = 3) -> None:
+        self.file = RotatingFileLogger(path, max_bytes, backups)
+        self.log = structlog.wrap_logger(
+            self.file,
+            processors=[
+                _event_processor,
+                structlog.processors.JSONRenderer(serializer=_dumps),
+            ],
+            cache_logger_on_first_use=True,
+        )
+        self.count = 0
+
+    def write(self, events: list[Event]) -> None:
+        """Log each event (one line each) and flush."""
+        for ev in events:
+            self.log.msg(ev)
+            self.count += 1
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _dumps(obj: Any, **kw: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False)
