@@ -1,18 +1,111 @@
-"""`dtlsproxy analyze` (placeholder until its issue lands)."""
+"""``dtlsproxy analyze CAPTURE``: decode a pcap/pcapng offline, as a ladder or JSONL.
+
+Exit codes: 0 analysed (also when no DTLS was found: the summary says so),
+1 the file is not a readable capture, 2 usage error.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from typing import Any
+import time
+from typing import IO, Any
+
+from proxy.analyze import analyze_capture
+from proxy.events import Event, SessionOpened, event_to_dict
+from proxy.ladder import render_ladder
+from proxy.pcap import CaptureError
+
+EXIT_OK = 0
+EXIT_BAD_CAPTURE = 1
 
 
 def add_parser(sub: Any) -> None:
-    """Register `analyze`."""
-    sub.add_parser("analyze", help="(not yet available)")
+    """Register ``analyze``."""
+    p = sub.add_parser(
+        "analyze",
+        help="decode a capture file (pcap/pcapng) offline",
+        description="Decode every DTLS handshake in a capture (any port: DTLS is found by "
+        "content) and print a ladder per session, or JSONL events (same schema as the live "
+        "log, docs/log-schema.md). Exit codes: 0 ok (also when no DTLS was found), "
+        "1 not a readable capture, 2 usage.",
+        epilog="example: dtlsproxy analyze call.pcapng --format jsonl -o call.jsonl",
+    )
+    p.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file")
+    p.add_argument(
+        "--keylog", action="append", default=[], metavar="FILE",
+        help="NSS key log (CLIENT_RANDOM lines); repeatable, e.g. one per peer",
+    )
+    p.add_argument("--sdp", action="append", default=[], metavar="FILE",
+                   help="SDP offer/answer whose a=fingerprint lines the certificates must match")
+    p.add_argument("--format", choices=("text", "jsonl"), default="text", help="output format")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument("-v", "--verbose", action="store_true", help="show every retransmitted copy")
+
+
+class _Progress:
+    """A frame counter on stderr when it is a terminal (large files)."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self._next = time.monotonic() + 0.5
+
+    def __call__(self, frame: int) -> None:
+        if self.enabled and time.monotonic() >= self._next:
+            self._next = time.monotonic() + 0.5
+            print(f"\ranalyzing: frame {frame}", end="", file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if self.enabled:
+            print("\r\x1b[K", end="", file=sys.stderr, flush=True)
 
 
 def main(args: argparse.Namespace) -> int:
-    """Not yet available."""
-    print("dtlsproxy analyze: not yet available", file=sys.stderr)
-    return 2
+    """Run the analysis; see the module docstring for exit codes."""
+    from proxy.session import Tracker
+    from proxy.verdict import build_hook
+
+    warnings: list[str] = []
+    try:
+        hook = build_hook(keylogs=args.keylog, sdp_files=args.sdp)
+    except (OSError, ValueError) as e:
+        print(f"dtlsproxy analyze: {e}", file=sys.stderr)
+        return 2
+    progress = _Progress()
+    try:
+        events = list(
+            analyze_capture(
+                args.capture,
+                tracker=Tracker(verdict_hook=hook),
+                on_warning=warnings.append,
+                on_frame=progress,
+            )
+        )
+    except CaptureError as e:
+        progress.done()
+        print(f"dtlsproxy analyze: {e}", file=sys.stderr)
+        return EXIT_BAD_CAPTURE
+    progress.done()
+    out: IO[str] = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    try:
+        if args.format == "jsonl":
+            write_jsonl(events, out)
+        else:
+            lines = render_ladder(events, verbose=args.verbose)
+            sessions = sum(1 for e in events if isinstance(e, SessionOpened))
+            if sessions == 0:
+                lines = [f"no DTLS or STUN found in {args.capture}"]
+            out.write("\n".join(lines) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    return EXIT_OK
+
+
+def write_jsonl(events: list[Event], out: IO[str]) -> None:
+    """One JSON object per event (docs/log-schema.md)."""
+    for ev in events:
+        out.write(json.dumps(event_to_dict(ev), separators=(",", ":")) + "\n")

@@ -1,0 +1,223 @@
+"""Text rendering of events as a ladder per session, like the diagram in the seed thread:
+
+    Client                                     Server
+    ClientHello ------------>
+                <------------ ServerHello, Certificate, ..., ServerHelloDone
+    [Finished (encrypted)] -->
+                <------------ Alert (fatal, decrypt_error)
+
+Sans-IO: events in, lines out (used by ``dtlsproxy analyze --format text``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from proxy.events import (
+    AlertSeen,
+    Event,
+    FaultApplied,
+    FlightRetransmitted,
+    Malformed,
+    MediaStats,
+    MessageSeen,
+    Notice,
+    SessionOpened,
+    SessionSummary,
+    StunSeen,
+    Verdict,
+)
+
+ARROW = "-" * 12
+
+
+@dataclass
+class _Row:
+    ts: float
+    client_side: bool | None
+    """True: sent by the client (left), False: by the server (right), None: a note."""
+    flight: int | None
+    text: str
+
+
+@dataclass
+class _SessionView:
+    opened: SessionOpened | None = None
+    summary: SessionSummary | None = None
+    rows: list[_Row] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+    stun: int = 0
+    rtp: int = 0
+    rtcp: int = 0
+    malformed: int = 0
+    first_ts: float | None = None
+
+
+def message_label(ev: MessageSeen) -> str:
+    """``ClientHello``, ``[Finished (encrypted)]``, ``Certificate (copy 2)``."""
+    name = f"[{ev.type} (encrypted)]" if ev.encrypted and ev.type != "ChangeCipherSpec" else ev.type
+    if ev.copy > 1:
+        name += f" (copy {ev.copy})"
+    if ev.error:
+        name += " (malformed)"
+    return name
+
+
+def alert_label(ev: AlertSeen) -> str:
+    """``Alert (fatal, decrypt_error)`` or ``[Alert (encrypted, epoch 1)]``."""
+    if ev.encrypted:
+        return f"[Alert (encrypted, epoch {ev.epoch})]"
+    return f"Alert ({ev.level_name}, {ev.description_name})"
+
+
+def render_ladder(events: Iterable[Event], *, verbose: bool = False) -> list[str]:
+    """Human-readable ladders, one block per session with DTLS or STUN."""
+    views: dict[str, _SessionView] = {}
+    order: list[str] = []
+    for ev in events:
+        if not ev.session:
+            continue
+        v = views.get(ev.session)
+        if v is None:
+            v = views[ev.session] = _SessionView()
+            order.append(ev.session)
+        if v.first_ts is None:
+            v.first_ts = ev.ts
+        _absorb(v, ev, verbose)
+    lines: list[str] = []
+    for sid in order:
+        lines.extend(_render_session(sid, views[sid]))
+    return lines
+
+
+def _absorb(v: _SessionView, ev: Event, verbose: bool) -> None:
+    if isinstance(ev, SessionOpened):
+        v.opened = ev
+    elif isinstance(ev, SessionSummary):
+        v.summary = ev
+    elif isinstance(ev, Verdict):
+        v.verdicts.append(ev)
+    elif isinstance(ev, MessageSeen):
+        side = _side(ev.dir)
+        if ev.copy > 1 and not verbose and v.rows and v.rows[-1].text.startswith("(copy"):
+            return
+        text = message_label(ev)
+        if v.rows and ev.copy == 1 and side is not None:
+            last = v.rows[-1]
+            if last.client_side == side and last.flight == ev.flight and ev.flight is not None:
+                _append(last, text)
+                return
+        v.rows.append(_Row(ev.ts, side, ev.flight, text))
+    elif isinstance(ev, FlightRetransmitted):
+        v.rows.append(
+            _Row(ev.ts, _side(ev.dir), ev.flight, f"(copy {ev.copy} of flight {ev.flight})")
+        )
+    elif isinstance(ev, AlertSeen):
+        v.rows.append(_Row(ev.ts, _side(ev.dir), ev.flight, alert_label(ev)))
+    elif isinstance(ev, FaultApplied):
+        v.rows.append(_Row(ev.ts, None, None, f"!! injected fault: {ev.rule}: {ev.detail}"))
+    elif isinstance(ev, Malformed):
+        v.malformed += 1
+        v.rows.append(
+            _Row(ev.ts, None, None, f"?? malformed {ev.layer} in frame {ev.frame} "
+                 f"at offset {ev.offset}: {ev.reason}")
+        )
+    elif isinstance(ev, StunSeen):
+        v.stun += 1
+    elif isinstance(ev, MediaStats):
+        v.rtp += ev.rtp_packets
+        v.rtcp += ev.rtcp_packets
+    elif isinstance(ev, Notice):
+        v.rows.append(_Row(ev.ts, None, None, f"** {ev.level}: {ev.message}"))
+
+
+def _append(row: _Row, text: str) -> None:
+    """Add a message to a flight row; repeats of the last one become ``x2``, ``x3``..."""
+    head, sep, count = row.text.rpartition(" x")
+    last = row.text.rsplit(", ", 1)[-1]
+    if sep and count.isdigit() and head.rsplit(", ", 1)[-1] == text:
+        row.text = f"{head} x{int(count) + 1}"
+    elif last == text:
+        row.text += " x2"
+    else:
+        row.text += f", {text}"
+
+
+def _side(d: str) -> bool | None:
+    if d.startswith("client->"):
+        return True
+    if d.startswith("server->"):
+        return False
+    return None
+
+
+def _render_session(sid: str, v: _SessionView) -> list[str]:
+    s = v.summary
+    out: list[str] = []
+    title = f"Session {sid}"
+    if s is not None and s.client:
+        title += f": client {s.client_label or s.client}  <->  server {s.server_label or s.server}"
+    elif v.opened is not None:
+        title += f": {v.opened.labels[0]}  <->  {v.opened.labels[1]}"
+    out.append(title)
+    if s is not None:
+        facts = [f"state {s.state}"]
+        for label, value in (
+            ("version", s.version),
+            ("suite", s.cipher_suite),
+            ("group", s.group),
+            ("SRTP", s.srtp_profile),
+        ):
+            if value:
+                facts.append(f"{label} {value}")
+        if s.extended_master_secret is not None:
+            facts.append(f"EMS {'yes' if s.extended_master_secret else 'no'}")
+        if s.cookie:
+            facts.append("cookie exchange")
+        if s.resumption:
+            facts.append("resumed")
+        out.append("  " + ", ".join(facts))
+        if s.note:
+            out.append(f"  {s.note}")
+        for role, fp in sorted(s.fingerprints.items()):
+            out.append(f"  {role} certificate sha-256 {fp}")
+    for verdict in v.verdicts:
+        out.append(f"  VERDICT: {verdict.reason}")
+        if verdict.culprit is not None:
+            c = verdict.culprit
+            frames = ", ".join(str(f) for f in c.frames)
+            out.append(
+                f"    culprit: {c.dir} flight {c.flight} {c.type}"
+                + (f" (message_seq {c.message_seq})" if c.message_seq is not None else "")
+                + (f", frames {frames}" if frames else "")
+            )
+        for check in verdict.evidence:
+            mark = {True: "ok  ", False: "FAIL", None: "n/a "}[check.passed]
+            out.append(f"    [{mark}] {check.name}: {check.detail}")
+        if verdict.to_be_certain:
+            out.append(f"    to be certain: {verdict.to_be_certain}")
+    counters = []
+    if v.stun:
+        counters.append(f"{v.stun} STUN")
+    if v.rtp or v.rtcp:
+        counters.append(f"{v.rtp} RTP, {v.rtcp} RTCP")
+    if counters:
+        out.append("  media/ICE: " + ", ".join(counters))
+    left = s.client_label if s is not None and s.client_label else "Client"
+    right = s.server_label if s is not None and s.server_label else "Server"
+    out.append("")
+    out.append(f"  {'time':>9}  {'flight':<6}  {left:<40}{right}")
+    t0 = v.first_ts or 0.0
+    for row in v.rows:
+        flight = "" if row.flight is None else str(row.flight)
+        t = f"+{row.ts - t0:.3f}s"
+        if row.client_side is True:
+            body = f"{row.text} {ARROW}>"
+        elif row.client_side is False:
+            body = f"{'':<14}<{ARROW} {row.text}"
+        else:
+            body = row.text
+        out.append(f"  {t:>9}  {flight:<6}  {body}")
+    out.append("")
+    return out

@@ -1,0 +1,507 @@
+"""One session: the DTLS conversation between two endpoints, turned into events.
+
+Sans-IO: :meth:`Session.receive_dtls` takes a datagram's bytes with its time and
+frame number and returns events. Roles come from who sent ClientHello; flights
+are numbered by :mod:`proxy.session.flights`; the transcript is kept for the
+verdict rules; retransmissions are recognised as copies, never decoded as new
+messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from proxy.dtls import registry
+from proxy.dtls.handshake import AssembledMessage, Reassembler, parse_fragments
+from proxy.dtls.messages import HelloRetryRequest, ParseContext, parse_body
+from proxy.dtls.reader import DecodeError
+from proxy.dtls.record import (
+    CT_ALERT,
+    CT_APPLICATION_DATA,
+    CT_CHANGE_CIPHER_SPEC,
+    CT_HANDSHAKE,
+    MalformedRecord,
+    Record,
+    parse_records,
+)
+from proxy.events import (
+    AlertSeen,
+    Event,
+    FlightComplete,
+    FlightRetransmitted,
+    Malformed,
+    MessageSeen,
+    RecordSeen,
+)
+from proxy.session.flights import FLIGHT_ENDERS, Flight, next_flight_number
+from proxy.session.summary import Negotiation
+from proxy.session.transcript import Transcript
+
+HT_CLIENT_HELLO = 1
+HT_SERVER_HELLO = 2
+HT_HELLO_VERIFY_REQUEST = 3
+HT_FINISHED = 20
+
+MAX_FLIGHTS = 64
+"""Flights kept per session (a long renegotiating call must not grow memory)."""
+
+
+@dataclass
+class Direction:
+    """What one endpoint has sent."""
+
+    reassembler: Reassembler = field(default_factory=Reassembler)
+    ccs_seen: int = 0
+    """ChangeCipherSpec records sent (copies included)."""
+    epoch_records: dict[int, int] = field(default_factory=dict)
+    """Encrypted handshake records per epoch (the first of epoch 1 is the Finished)."""
+    encrypted_finished_len: int | None = None
+    app_data_records: int = 0
+    app_data_bytes: int = 0
+    last_ts: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    """A first-copy message as the verdict rules see it."""
+
+    sender: int
+    flight: int | None
+    type: str
+    msg_type: int | None
+    message_seq: int | None
+    frames: tuple[int, ...]
+    ts: float
+    body: Any
+    raw: bytes
+    encrypted: bool = False
+    epoch: int = 0
+
+
+class Session:
+    """The DTLS side of one session (STUN and media are counted by the tracker)."""
+
+    def __init__(self, sid: str, endpoints: tuple[str, str], labels: tuple[str, str]) -> None:
+        self.sid = sid
+        self.endpoints = endpoints
+        self.labels = labels
+        self.dirs = (Direction(), Direction())
+        self.client: int | None = None
+        """Index (0/1) of the endpoint that sent ClientHello first."""
+        self.clienthello_senders: set[int] = set()
+        self.flights: list[Flight] = []
+        self.current: Flight | None = None
+        self.flight_of: dict[tuple[int, int], int] = {}
+        """(sender, message_seq) -> flight number of its first copy."""
+        self.transcript = Transcript()
+        self.messages: list[MessageRecord] = []
+        """First copies of every message of the current handshake, in order."""
+        self.neg = Negotiation()
+        self.cookie_exchange = False
+        self.alerts: list[AlertSeen] = []
+        self.handshakes = 1
+
+    # ------------------------------------------------------------------ naming
+
+    def dir_label(self, sender: int) -> str:
+        """``client->server`` once roles are known, else ``<label>-><label>``."""
+        if self.client is not None:
+            return "client->server" if sender == self.client else "server->client"
+        return f"{self.labels[sender]}->{self.labels[1 - sender]}"
+
+    def role(self, idx: int) -> str | None:
+        """``client`` / ``server`` for endpoint ``idx`` once known."""
+        if self.client is None:
+            return None
+        return "client" if idx == self.client else "server"
+
+    def _ctx(self) -> ParseContext:
+        return ParseContext(
+            version=self.neg.version,
+            cipher_suite=self.neg.cipher_suite,
+            is_dtls13=self.neg.version == 0xFEFC,
+        )
+
+    # ---------------------------------------------------------------- records
+
+    def receive_dtls(self, sender: int, data: bytes, ts: float, frame: int) -> list[Event]:
+        """Decode one DTLS datagram from endpoint ``sender``."""
+        out: list[Event] = []
+        d = self.dirs[sender]
+        d.last_ts = ts
+        dirl = self.dir_label(sender)
+        for rec in parse_records(data):
+            if isinstance(rec, MalformedRecord):
+                out.append(
+                    Malformed(ts, self.sid, frame, dirl, "record", rec.offset, rec.reason, rec.data)
+                )
+                continue
+            encrypted = rec.epoch > 0 or rec.unified
+            out.append(
+                RecordSeen(
+                    ts, self.sid, frame, dirl, rec.offset, rec.content_type,
+                    registry.name(registry.CONTENT_TYPES, rec.content_type),
+                    rec.version, rec.epoch, rec.sequence, rec.length, encrypted, rec.unified,
+                )
+            )
+            if rec.unified:
+                out.extend(self._unified(sender, rec, ts, frame))
+            elif rec.content_type == CT_HANDSHAKE and rec.epoch == 0:
+                out.extend(self._handshake_record(sender, rec, ts, frame))
+                dirl = self.dir_label(sender)  # roles may be known now
+            elif rec.content_type == CT_HANDSHAKE:
+                out.extend(self._encrypted_handshake(sender, rec, ts, frame))
+            elif rec.content_type == CT_CHANGE_CIPHER_SPEC:
+                out.extend(self._ccs(sender, rec, ts, frame))
+            elif rec.content_type == CT_ALERT:
+                out.append(self._alert(sender, rec, ts, frame))
+            elif rec.content_type == CT_APPLICATION_DATA:
+                out.extend(self._app_data(sender, rec, ts, frame))
+            else:
+                name = registry.name(registry.CONTENT_TYPES, rec.content_type)
+                out.extend(self._encrypted_record(sender, rec, ts, frame, _camel(name)))
+        return out
+
+    def _handshake_record(self, sender: int, rec: Record, ts: float, frame: int) -> list[Event]:
+        out: list[Event] = []
+        try:
+            frags = parse_fragments(rec.fragment, rec.payload_offset)
+        except DecodeError as e:
+            return [
+                Malformed(
+                    ts, self.sid, frame, self.dir_label(sender), "handshake", e.offset, e.reason,
+                    rec.fragment,
+                )
+            ]
+        for frag in frags:
+            msg, problem = self.dirs[sender].reassembler.add(frag, frame)
+            if problem is not None:
+                out.append(
+                    Malformed(
+                        ts, self.sid, frame, self.dir_label(sender), "handshake", frag.offset,
+                        f"message_seq {problem.message_seq}: {problem.reason}",
+                    )
+                )
+            if msg is not None:
+                out.extend(self._message(sender, msg, ts))
+        return out
+
+    # --------------------------------------------------------------- messages
+
+    def _message(self, sender: int, msg: AssembledMessage, ts: float) -> list[Event]:
+        type_name = _handshake_name(msg.msg_type)
+        body: Any = None
+        error: str | None = None
+        try:
+            body = parse_body(msg.msg_type, msg.body, self._ctx())
+        except DecodeError as e:
+            error = f"offset {e.offset} in {type_name} body: {e.reason}"
+        if isinstance(body, HelloRetryRequest):
+            type_name = "HelloRetryRequest"
+
+        new_handshake = (
+            msg.msg_type == HT_CLIENT_HELLO
+            and msg.copy > 1
+            and msg.differs
+            and not self.cookie_exchange
+        )
+        if new_handshake:
+            self._restart_handshake()
+            msg = AssembledMessage(
+                msg.msg_type, msg.message_seq, msg.body, msg.frames, 1, msg.fragmented
+            )
+        out: list[Event] = []
+        if msg.copy > 1:
+            flight_no = self.flight_of.get((sender, msg.message_seq))
+            out.extend(self._copy_seen(sender, flight_no, msg.copy, msg.frames, ts))
+            out.append(
+                MessageSeen(
+                    ts, self.sid, self.dir_label(sender), flight_no, type_name, msg.msg_type,
+                    msg.message_seq, 0, False, msg.copy, msg.frames, len(msg.body), msg.raw,
+                    body, error, msg.differs,
+                )
+            )
+            return out
+
+        if msg.msg_type == HT_CLIENT_HELLO:
+            self.clienthello_senders.add(sender)
+            if self.client is None:
+                self.client = sender
+        elif msg.msg_type == HT_HELLO_VERIFY_REQUEST:
+            self.cookie_exchange = True
+            self.transcript.restart_after_cookie()
+        if type_name == "HelloRetryRequest":
+            self.cookie_exchange = True
+        if body is not None:
+            self.neg.observe(self.role(sender), body)
+
+        flight, started = self._place(sender, type_name, ts)
+        out.extend(started)
+        flight.add_frames(msg.frames)
+        flight.messages.append(type_name)
+        flight.last_ts = ts
+        self.flight_of[(sender, msg.message_seq)] = flight.number
+        if type_name not in ("HelloVerifyRequest",):
+            self.transcript.add(sender, msg.msg_type, msg.message_seq, msg.raw)
+        self.messages.append(
+            MessageRecord(
+                sender, flight.number, type_name, msg.msg_type, msg.message_seq, msg.frames, ts,
+                body, msg.raw,
+            )
+        )
+        out.append(
+            MessageSeen(
+                ts, self.sid, self.dir_label(sender), flight.number, type_name, msg.msg_type,
+                msg.message_seq, 0, False, 1, msg.frames, len(msg.body), msg.raw, body, error,
+            )
+        )
+        if msg.msg_type in FLIGHT_ENDERS:
+            out.extend(self._complete(flight, ts))
+        return out
+
+    def _restart_handshake(self) -> None:
+        """A new ClientHello (new random, message_seq restarted): a new handshake."""
+        self.handshakes += 1
+        self.dirs = (Direction(), Direction())
+        self.client = None
+        self.clienthello_senders = set()
+        self.flights.clear()
+        self.current = None
+        self.flight_of.clear()
+        self.transcript = Transcript()
+        self.messages.clear()
+        self.neg = Negotiation()
+        self.cookie_exchange = False
+        self.alerts.clear()
+
+    def _place(self, sender: int, type_name: str, ts: float) -> tuple[Flight, list[Event]]:
+        """The flight a new first-copy message belongs to (starting one if needed)."""
+        out: list[Event] = []
+        cur = self.current
+        if cur is not None and cur.dir_key == sender and not cur.complete:
+            return cur, out
+        if cur is not None and not cur.complete:
+            out.extend(self._complete(cur, ts))
+        number = next_flight_number(
+            cur.number if cur is not None else 0,
+            type_name,
+            cookie_exchange=self.cookie_exchange,
+            resumption=self.neg.resumption,
+        )
+        flight = Flight(number, sender, ts, last_ts=ts)
+        self.flights.append(flight)
+        if len(self.flights) > MAX_FLIGHTS:
+            del self.flights[0]
+        self.current = flight
+        return flight, out
+
+    def _complete(self, flight: Flight, ts: float) -> list[Event]:
+        if flight.complete:
+            return []
+        flight.complete = True
+        return [
+            FlightComplete(
+                flight.last_ts, self.sid, self.dir_label(flight.dir_key), flight.number,
+                tuple(flight.messages), tuple(flight.frames), flight.first_ts,
+            )
+        ]
+
+    def _flight(self, number: int | None, sender: int) -> Flight | None:
+        for f in reversed(self.flights):
+            if f.number == number and f.dir_key == sender:
+                return f
+        return None
+
+    def _copy_seen(
+        self, sender: int, number: int | None, copy: int, frames: tuple[int, ...], ts: float
+    ) -> list[Event]:
+        flight = self._flight(number, sender)
+        if flight is None or number is None or copy <= flight.copies:
+            return []
+        flight.copies = copy
+        return [
+            FlightRetransmitted(ts, self.sid, self.dir_label(sender), number, copy, frames)
+        ]
+
+    # ------------------------------------------------- CCS, encrypted, alerts
+
+    def _ccs(self, sender: int, rec: Record, ts: float, frame: int) -> list[Event]:
+        d = self.dirs[sender]
+        d.ccs_seen += 1
+        out: list[Event] = []
+        if d.ccs_seen == 1:
+            flight, started = self._place(sender, "ChangeCipherSpec", ts)
+            out.extend(started)
+            flight.add_frames((frame,))
+            flight.messages.append("ChangeCipherSpec")
+            flight.last_ts = ts
+            number: int | None = flight.number
+            self.messages.append(
+                MessageRecord(sender, number, "ChangeCipherSpec", None, None, (frame,), ts,
+                              None, rec.fragment, epoch=rec.epoch)
+            )
+        else:
+            number = self._ccs_flight(sender)
+            out.extend(self._copy_seen(sender, number, d.ccs_seen, (frame,), ts))
+        out.append(
+            MessageSeen(
+                ts, self.sid, self.dir_label(sender), number, "ChangeCipherSpec", None, None,
+                rec.epoch, rec.epoch > 0, d.ccs_seen, (frame,), rec.length, rec.fragment,
+            )
+        )
+        return out
+
+    def _ccs_flight(self, sender: int) -> int | None:
+        for m in self.messages:
+            if m.sender == sender and m.type == "ChangeCipherSpec":
+                return m.flight
+        return None
+
+    def _encrypted_handshake(
+        self, sender: int, rec: Record, ts: float, frame: int
+    ) -> list[Event]:
+        """An epoch>0 handshake record: in DTLS 1.2 the first one is the Finished."""
+        d = self.dirs[sender]
+        n = d.epoch_records.get(rec.epoch, 0) + 1
+        d.epoch_records[rec.epoch] = n
+        type_name = "Finished" if rec.epoch == 1 else "EncryptedHandshake"
+        out: list[Event] = []
+        if n == 1:
+            flight, started = self._place(sender, type_name, ts)
+            out.extend(started)
+            flight.add_frames((frame,))
+            flight.messages.append(type_name)
+            flight.last_ts = ts
+            number: int | None = flight.number
+            d.encrypted_finished_len = rec.length
+            self.messages.append(
+                MessageRecord(sender, number, type_name, HT_FINISHED, None, (frame,), ts, None,
+                              rec.fragment, encrypted=True, epoch=rec.epoch)
+            )
+            copy = 1
+        else:
+            number = self._encrypted_flight(sender, type_name)
+            copy = n
+            out.extend(self._copy_seen(sender, number, copy, (frame,), ts))
+        out.append(
+            MessageSeen(
+                ts, self.sid, self.dir_label(sender), number, type_name,
+                HT_FINISHED if type_name == "Finished" else None, None, rec.epoch, True, copy,
+                (frame,), rec.length, b"",
+            )
+        )
+        if n == 1 and type_name == "Finished":
+            cur = self.current
+            if cur is not None:
+                out.extend(self._complete(cur, ts))
+        return out
+
+    def _encrypted_flight(self, sender: int, type_name: str) -> int | None:
+        for m in self.messages:
+            if m.sender == sender and m.type == type_name and m.encrypted:
+                return m.flight
+        return None
+
+    def _unified(self, sender: int, rec: Record, ts: float, frame: int) -> list[Event]:
+        """A DTLS 1.3 ciphertext record: its epoch's low bits tell the phase
+        (2 = handshake traffic keys, 3 = first application traffic keys)."""
+        if rec.epoch == 3:
+            return self._app_data(sender, rec, ts, frame)
+        if rec.epoch != 2:
+            return self._encrypted_record(sender, rec, ts, frame, "EncryptedRecord")
+        d = self.dirs[sender]
+        d.epoch_records[2] = d.epoch_records.get(2, 0) + 1
+        flight, started = self._place(sender, "EncryptedHandshake", ts)
+        flight.add_frames((frame,))
+        if "EncryptedHandshake" not in flight.messages:
+            flight.messages.append("EncryptedHandshake")
+        flight.last_ts = ts
+        return [
+            *started,
+            MessageSeen(
+                ts, self.sid, self.dir_label(sender), flight.number, "EncryptedHandshake", None,
+                None, rec.epoch, True, 1, (frame,), rec.length, b"",
+            ),
+        ]
+
+    def _encrypted_record(
+        self, sender: int, rec: Record, ts: float, frame: int, type_name: str
+    ) -> list[Event]:
+        """A record we cannot read (DTLS 1.3 ciphertext, heartbeat, ack, tls12_cid)."""
+        cur = self.current
+        flight = cur.number if cur is not None and cur.dir_key == sender else None
+        return [
+            MessageSeen(
+                ts, self.sid, self.dir_label(sender), flight, type_name, None, None, rec.epoch,
+                True, 1, (frame,), rec.length, b"",
+            )
+        ]
+
+    def _app_data(self, sender: int, rec: Record, ts: float, frame: int) -> list[Event]:
+        """Application data is counted; only the first record per direction is an event."""
+        d = self.dirs[sender]
+        d.app_data_records += 1
+        d.app_data_bytes += rec.length
+        if d.app_data_records > 1:
+            return []
+        return [
+            MessageSeen(
+                ts, self.sid, self.dir_label(sender), None, "ApplicationData", None, None,
+                rec.epoch, rec.epoch > 0, 1, (frame,), rec.length, b"",
+            )
+        ]
+
+    def _alert(self, sender: int, rec: Record, ts: float, frame: int) -> AlertSeen:
+        answers = None
+        for f in reversed(self.flights):
+            if f.dir_key != sender:
+                answers = f.number
+                break
+        cur = self.current
+        own_flight = cur.number if cur is not None and cur.dir_key == sender else None
+        if rec.epoch == 0 and rec.length == 2:
+            level, desc = rec.fragment[0], rec.fragment[1]
+            ev = AlertSeen(
+                ts, self.sid, self.dir_label(sender), (frame,), rec.epoch, False, level,
+                registry.name(registry.ALERT_LEVELS, level), desc,
+                registry.name(registry.ALERT_DESCRIPTIONS, desc), answers, own_flight,
+            )
+        else:
+            ev = AlertSeen(
+                ts, self.sid, self.dir_label(sender), (frame,), rec.epoch, True, None, None,
+                None, None, answers, own_flight,
+            )
+        self.alerts.append(ev)
+        return ev
+
+    # ------------------------------------------------------------------ state
+
+    def established(self) -> bool:
+        """Both sides sent their (encrypted) Finished and no fatal alert came."""
+        if self.neg.version == 0xFEFC:
+            return all(d.app_data_records > 0 or d.epoch_records for d in self.dirs) and any(
+                d.app_data_records for d in self.dirs
+            )
+        return all(d.epoch_records.get(1, 0) > 0 for d in self.dirs)
+
+    def fatal_alert(self) -> AlertSeen | None:
+        """The first plaintext fatal alert, or an encrypted alert before establishment."""
+        for a in self.alerts:
+            if a.level == 2:
+                return a
+        return None
+
+
+def _handshake_name(t: int) -> str:
+    return registry.name(registry.HANDSHAKE_TYPES, t)
+
+
+def _camel(name: str) -> str:
+    """``client_hello`` -> ``ClientHello`` (RFC message names as the schema uses)."""
+    if "_" not in name and name[:1].isupper():
+        return name
+    special = {"hello_verify_request": "HelloVerifyRequest"}
+    if name in special:
+        return special[name]
+    return "".join(p[:1].upper() + p[1:] for p in name.split("_"))

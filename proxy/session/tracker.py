@@ -1,0 +1,265 @@
+"""The sans-IO engine: datagrams (with their time) in, events out.
+
+``dtlsproxy analyze`` (offline) and ``dtlsproxy run`` (live) both feed every
+datagram to :meth:`Tracker.receive` (aioquic's ``receive_datagram(data, addr,
+now)`` habit): no sockets, no clock, no asyncio here. RFC 7983 demultiplexing
+decides what is decoded: DTLS fully, STUN lightly, RTP/RTCP only counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from proxy.demux import classify
+from proxy.dtls import registry
+from proxy.dtls.reader import DecodeError
+from proxy.events import (
+    Address,
+    AlertSeen,
+    Datagram,
+    DatagramSeen,
+    Event,
+    Malformed,
+    MediaStats,
+    SessionClosed,
+    SessionOpened,
+    SessionSummary,
+    StunSeen,
+    format_address,
+)
+from proxy.rtp import MediaCounter, MediaInterval, parse_rtp_header
+from proxy.session.session import Session
+from proxy.stun import parse_stun
+
+VerdictHook = Callable[[Session, list[Event], float, bool], list[Event]]
+"""Called with (session, new events, now, final) -> verdict events (see proxy.verdict)."""
+
+
+@dataclass
+class _Entry:
+    session: Session
+    addrs: tuple[Address, Address]
+    media: MediaCounter
+    counters: dict[tuple[str, int], int] = field(default_factory=dict)
+    last_summary: tuple[object, ...] | None = None
+    last_dtls_ts: float = 0.0
+    first_ts: float = 0.0
+    stalled: bool = False
+    closed: bool = False
+
+
+class Tracker:
+    """Routes datagrams to sessions (one per pair of endpoints) and returns events.
+
+    ``labels`` names endpoints (e.g. the relay's configured side names, or
+    ``{addr: "janus"}``); unnamed endpoints are shown as ``host:port``.
+    ``stall_after``: seconds without DTLS progress after which a handshaking
+    session is reported stalled. ``verdict_hook`` (see :mod:`proxy.verdict`)
+    adds verdict events.
+    """
+
+    def __init__(
+        self,
+        labels: Mapping[Address, str] | None = None,
+        *,
+        media_interval: float = 1.0,
+        stall_after: float = 10.0,
+        max_sessions: int = 10_000,
+        verdict_hook: VerdictHook | None = None,
+    ) -> None:
+        self.labels = dict(labels or {})
+        self.media_interval = media_interval
+        self.stall_after = stall_after
+        self.max_sessions = max_sessions
+        self.verdict_hook = verdict_hook
+        self._by_pair: dict[frozenset[Address], _Entry] = {}
+        self._by_id: dict[str, _Entry] = {}
+        self._next_id = 1
+
+    # ------------------------------------------------------------------ API
+
+    @property
+    def sessions(self) -> dict[str, Session]:
+        """Session id -> Session, for the verdict rules and tests."""
+        return {sid: e.session for sid, e in self._by_id.items()}
+
+    def session_for(self, a: Address, b: Address) -> Session | None:
+        """The session between two endpoints, if any."""
+        e = self._by_pair.get(frozenset((a, b)))
+        return None if e is None else e.session
+
+    def receive(self, d: Datagram) -> list[Event]:
+        """Decode one datagram; returns the events it caused, in order."""
+        out: list[Event] = []
+        entry = self._entry(d, out)
+        s = entry.session
+        sender = 0 if d.src == entry.addrs[0] else 1
+        kind = classify(d.data)
+        key = (kind, sender)
+        entry.counters[key] = entry.counters.get(key, 0) + 1
+        if kind in ("rtp", "rtcp"):
+            out.extend(self._media(entry, sender, kind, d))
+            return out
+        dirl = s.dir_label(sender)
+        out.append(DatagramSeen(d.ts, s.sid, d.frame, dirl, kind, len(d.data), d.data))
+        if kind == "dtls":
+            entry.last_dtls_ts = d.ts
+            entry.stalled = False
+            out.extend(s.receive_dtls(sender, d.data, d.ts, d.frame))
+        elif kind == "stun":
+            try:
+                info = parse_stun(d.data)
+            except DecodeError as e:
+                out.append(Malformed(d.ts, s.sid, d.frame, dirl, "stun", e.offset, e.reason))
+            else:
+                out.append(
+                    StunSeen(
+                        d.ts, s.sid, d.frame, dirl, info.method, info.cls,
+                        info.transaction_id, dict(info.attributes),
+                    )
+                )
+        out.extend(self._after(entry, out, d.ts, final=False))
+        return out
+
+    def tick(self, now: float) -> list[Event]:
+        """Time passed with no datagram: media intervals, stalls, timing verdicts."""
+        out: list[Event] = []
+        for entry in list(self._by_id.values()):
+            if entry.closed:
+                continue
+            out.extend(self._stats(entry, entry.media.tick(now)))
+            s = entry.session
+            if (
+                not entry.stalled
+                and s.client is not None
+                and not s.established()
+                and s.fatal_alert() is None
+                and now - entry.last_dtls_ts >= self.stall_after
+            ):
+                entry.stalled = True
+            out.extend(self._after(entry, out, now, final=False))
+        return out
+
+    def finish(self, now: float, reason: str = "end of capture") -> list[Event]:
+        """Close every session (end of capture, relay shutdown)."""
+        out: list[Event] = []
+        for entry in list(self._by_id.values()):
+            if entry.closed:
+                continue
+            s = entry.session
+            out.extend(self._stats(entry, entry.media.flush(now)))
+            if s.current is not None:
+                out.extend(s._complete(s.current, now))
+            if (
+                s.client is not None
+                and not s.established()
+                and s.fatal_alert() is None
+                and now - entry.last_dtls_ts >= self.stall_after
+            ):
+                entry.stalled = True
+            out.extend(self._after(entry, out, now, final=True))
+            entry.closed = True
+            out.append(SessionClosed(now, s.sid, reason))
+        return out
+
+    # ------------------------------------------------------------- internals
+
+    def _label(self, addr: Address) -> str:
+        return self.labels.get(addr) or format_address(addr)
+
+    def _entry(self, d: Datagram, out: list[Event]) -> _Entry:
+        pair = frozenset((d.src, d.dst))
+        entry = self._by_pair.get(pair)
+        if entry is not None:
+            return entry
+        if len(self._by_id) >= self.max_sessions:
+            oldest = next(iter(self._by_id))
+            old = self._by_id.pop(oldest)
+            self._by_pair.pop(frozenset(old.addrs), None)
+        sid = f"s{self._next_id}"
+        self._next_id += 1
+        addrs = (d.src, d.dst)
+        endpoints = (format_address(d.src), format_address(d.dst))
+        labels = (self._label(d.src), self._label(d.dst))
+        entry = _Entry(Session(sid, endpoints, labels), addrs, MediaCounter(self.media_interval))
+        entry.first_ts = d.ts
+        self._by_pair[pair] = entry
+        self._by_id[sid] = entry
+        out.append(SessionOpened(d.ts, sid, endpoints, labels))
+        return entry
+
+    def _media(self, entry: _Entry, sender: int, kind: str, d: Datagram) -> list[Event]:
+        ssrc: int | None
+        try:
+            h = parse_rtp_header(d.data)
+            ssrc = h.ssrc
+        except DecodeError:
+            ssrc = None
+        return self._stats(entry, entry.media.add(d.ts, str(sender), kind, len(d.data), ssrc))
+
+    def _stats(self, entry: _Entry, intervals: list[MediaInterval]) -> list[Event]:
+        s = entry.session
+        return [
+            MediaStats(
+                iv.end, s.sid, s.dir_label(int(iv.dir)), iv.interval, iv.rtp_packets,
+                iv.rtp_bytes, iv.rtcp_packets, dict(iv.ssrcs),
+            )
+            for iv in intervals
+        ]
+
+    def _after(self, entry: _Entry, new: list[Event], now: float, final: bool) -> list[Event]:
+        out: list[Event] = []
+        if self.verdict_hook is not None and entry.session.client is not None:
+            out.extend(self.verdict_hook(entry.session, new, now, final))
+        summary = self._summary(entry, now)
+        key = (
+            summary.state, summary.client, summary.version, summary.cipher_suite, summary.group,
+            summary.srtp_profile, summary.extended_master_secret, summary.cookie,
+            summary.resumption, tuple(sorted(summary.fingerprints.items())), summary.note,
+        )
+        if key != entry.last_summary or final:
+            entry.last_summary = key
+            out.append(summary)
+        return out
+
+    def state(self, entry: _Entry) -> str:
+        """idle / handshaking / established / failed / alert / stalled."""
+        s = entry.session
+        if s.client is None:
+            return "idle"
+        fatal = s.fatal_alert()
+        if s.established():
+            return "alert" if s.alerts and fatal is not None else "established"
+        if fatal is not None or any(isinstance(a, AlertSeen) and a.encrypted for a in s.alerts):
+            return "failed"
+        return "stalled" if entry.stalled else "handshaking"
+
+    def _summary(self, entry: _Entry, now: float) -> SessionSummary:
+        s = entry.session
+        n = s.neg
+        c = s.client
+        counters = {f"{k} {s.dir_label(snd)}": n for (k, snd), n in entry.counters.items()}
+        names = registry.CIPHER_SUITES, registry.SUPPORTED_GROUPS, registry.SRTP_PROFILES
+        return SessionSummary(
+            now,
+            s.sid,
+            self.state(entry),
+            None if c is None else s.endpoints[c],
+            None if c is None else s.endpoints[1 - c],
+            None if c is None else s.labels[c],
+            None if c is None else s.labels[1 - c],
+            n.version_name(),
+            n.offered_version_names(),
+            None if n.cipher_suite is None else registry.name(names[0], n.cipher_suite),
+            None if n.group is None else registry.name(names[1], n.group),
+            tuple(registry.signature_scheme_name(x) for x in n.signature_schemes),
+            None if n.srtp_profile is None else registry.name(names[2], n.srtp_profile),
+            None if n.server_ems is None else (n.client_ems and n.server_ems),
+            None if n.server_etm is None else (n.client_etm and n.server_etm),
+            s.cookie_exchange,
+            n.resumption,
+            dict(n.fingerprints),
+            counters,
+            n.note(),
+        )

@@ -1,0 +1,85 @@
+"""`dtlsproxy analyze`: ladder and JSONL on shared captures; exit codes on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import CAPTURES
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "proxy.cli", "analyze", *args], capture_output=True, text=True
+    )
+
+
+def test_text_ladder_reads_like_the_seed_diagram() -> None:
+    r = run(str(CAPTURES / "dtls12-aes128ccm8-dsb.pcapng"))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "Session s1: client 127.0.0.1:54273  <->  server 127.0.0.1:4433"
+    assert "suite TLS_PSK_WITH_AES_128_CCM_8" in lines[1]
+    # columns: time, flight, then the arrow text
+    body = [ln[21:].strip() for ln in lines if "------------" in ln]
+    assert body[:6] == [
+        "ClientHello ------------>",
+        "<------------ HelloVerifyRequest",
+        "ClientHello ------------>",
+        "<------------ ServerHello, ServerHelloDone",
+        "ClientKeyExchange, ChangeCipherSpec, [Finished (encrypted)] ------------>",
+        "<------------ ChangeCipherSpec, [Finished (encrypted)]",
+    ]
+
+
+def test_jsonl_schema_fields(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    r = run(str(CAPTURES / "capture-firefox-Mozilla_Firefox_125.0.pcap"), "--format", "jsonl",
+            "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    objs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert all({"event", "ts", "session"} <= o.keys() for o in objs)
+    assert objs[0]["ts"].endswith("Z") and objs[0]["ts"][10] == "T"
+    msgs = [o for o in objs if o["event"] == "message"]
+    first = msgs[0]
+    assert {k: first[k] for k in ("dir", "flight", "type", "epoch", "encrypted", "message_seq",
+                                  "copy", "frames")} == {
+        "dir": "client->server", "flight": 1, "type": "ClientHello", "epoch": 0,
+        "encrypted": False, "message_seq": 0, "copy": 1, "frames": [1],
+    }
+    fin = [o for o in msgs if o["type"] == "Finished"]
+    assert [(o["dir"], o["encrypted"], o["message_seq"]) for o in fin] == [
+        ("client->server", True, None), ("server->client", True, None),
+    ]
+
+
+def test_bad_inputs_have_one_line_errors_and_exit_codes(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.pcap"
+    junk.write_bytes(b"this is not a capture at all")
+    r = run(str(junk))
+    assert r.returncode == 1
+    assert r.stderr.strip().endswith("not a pcap or pcapng file (starts with 74686973)")
+    r = run(str(tmp_path / "missing.pcap"))
+    assert r.returncode == 1 and "missing.pcap" in r.stderr and "Traceback" not in r.stderr
+    trunc = tmp_path / "trunc.pcap"
+    trunc.write_bytes((CAPTURES / "dtls1_2.pcap").read_bytes()[:1500])
+    r = run(str(trunc))
+    assert r.returncode == 0 and "warning: truncated capture" in r.stderr
+    assert "ClientHello" in r.stdout
+
+
+def test_capture_without_dtls_says_so(tmp_path: Path) -> None:
+    import dpkt
+
+    p = tmp_path / "dns.pcap"
+    with p.open("wb") as f:
+        w = dpkt.pcap.Writer(f, linktype=dpkt.pcap.DLT_RAW)
+        udp = dpkt.udp.UDP(sport=5353, dport=53, data=b"\x12\x34\x01\x00" + b"\x00" * 8)
+        udp.ulen = len(udp)
+        ip = dpkt.ip.IP(src=b"\x7f\x00\x00\x01", dst=b"\x7f\x00\x00\x01", p=17, data=udp)
+        ip.len = len(ip)
+        w.writepkt(bytes(ip), ts=1.0)
+    r = run(str(p))
+    assert r.returncode == 0 and r.stdout.strip() == f"no DTLS or STUN found in {p}"
