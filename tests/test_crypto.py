@@ -27,6 +27,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from OpenSSL import SSL
 
 from proxy.dtls.crypto import (
@@ -1092,3 +1094,49 @@ def test_rsa_pss_certificate_from_openssl(tmp_path: Path, identities: dict[str, 
     rsae = identities["rsa2048"]
     got = verify_certificate_verify(rsae.der, 0x0809, sig, DATA)
     assert not got.passed and "needs an RSASSA-PSS certificate key" in got.reason
+
+
+# ----------------------------------------------------------------- only the two errors escape
+
+FUZZ_SUITES = [0xC02B, 0xC0A8, 0xC0AC, 0xCCA9, 0xC013, 0xC028, 0x0002]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    suite=st.sampled_from(FUZZ_SUITES),
+    etm=st.booleans(),
+    fragment=st.binary(max_size=120),
+    sender=st.sampled_from(["client", "server->client"]),
+)
+def test_decrypt_raises_only_its_two_errors(
+    suite: int, etm: bool, fragment: bytes, sender: str
+) -> None:
+    params = cipher_params(suite)
+    assert params is not None
+    keys = key_block(bytes(48), bytes(32), bytes(32), params, encrypt_then_mac=etm)
+    with contextlib.suppress(AuthenticationFailed, DecodeError):
+        decrypt_record(keys, sender, APPDATA, 0xFEFD, 1, 0, fragment)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=300))
+def test_keylog_text_never_raises(text: str) -> None:
+    log = KeyLog()
+    log.add_text(text, "fuzz")
+    repr(log)
+    assert all(p.line >= 1 for p in log.problems)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    kind=st.sampled_from(["p256", "rsa2048", "garbage"]),
+    scheme=st.one_of(st.none(), st.integers(0, 0xFFFF), st.sampled_from([0x0403, 0x0804])),
+    signature=st.binary(max_size=300),
+    dtls10=st.booleans(),
+)
+def test_signature_checks_never_raise(
+    identities: dict[str, Identity], kind: str, scheme: int | None, signature: bytes, dtls10: bool
+) -> None:
+    der = identities[kind].der if kind in identities else signature[:40]
+    got = verify_certificate_verify(der, scheme, signature, DATA, dtls10=dtls10)
+    assert not got.passed and got.reason
