@@ -155,9 +155,10 @@ def _uint_list(
     r: Reader, len_size: int, item_size: int, spans: dict[str, Span], what: str
 ) -> tuple[int, ...]:
     out: list[int] = []
+    at = r.offset
     with r.pull_block(len_size, what) as n:
         if n % item_size:
-            raise r.fail(f"{what}: length {n} is not a multiple of {item_size}")
+            raise DecodeError(at, f"{what}: length {n} is not a multiple of {item_size}")
         while not r.eof():
             start = r.offset
             out.append(r.pull_uint(item_size, what))

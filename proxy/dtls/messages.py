@@ -418,7 +418,7 @@ class _Body:
         out: list[int] = []
         with self.r.pull_block(len_size, name) as n:
             if n % item_size:
-                raise self.r.fail(f"{name}: length {n} is not a multiple of {item_size}")
+                raise DecodeError(start, f"{name}: length {n} is not a multiple of {item_size}")
             while not self.r.eof():
                 s = self.r.offset
                 out.append(self.r.pull_uint(item_size, name))
