@@ -338,6 +338,20 @@ class Verdict(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class CheckReport(Event):
+    """The passive (and key-log) checks run on a handshake that did not fail, all listed.
+
+    A clean handshake has no Verdict; this report shows what was verified anyway."""
+
+    EVENT: ClassVar[str] = "checks"
+    ts: float
+    session: str
+    passed: bool
+    """No check failed (checks that could not run are listed with passed=None)."""
+    evidence: tuple[Check, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class FaultApplied(Event):
     """A fault rule changed traffic (so nobody mistakes it for a real failure)."""
 
@@ -381,6 +395,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         MediaStats,
         SessionSummary,
         Verdict,
+        CheckReport,
         FaultApplied,
         Notice,
     )

@@ -66,8 +66,10 @@ def message_label(ev: MessageSeen) -> str:
 
 def alert_label(ev: AlertSeen) -> str:
     """``Alert (fatal, decrypt_error)`` or ``[Alert (encrypted, epoch 1)]``."""
-    if ev.encrypted:
+    if ev.encrypted and ev.description_name is None:
         return f"[Alert (encrypted, epoch {ev.epoch})]"
+    if ev.encrypted:
+        return f"Alert ({ev.level_name}, {ev.description_name}) [decrypted, epoch {ev.epoch}]"
     return f"Alert ({ev.level_name}, {ev.description_name})"
 
 

@@ -9,10 +9,12 @@ messages.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from proxy.dtls import registry
+from proxy.dtls.decrypt import AuthenticationFailed
 from proxy.dtls.handshake import AssembledMessage, Reassembler, parse_fragments
 from proxy.dtls.messages import HelloRetryRequest, ParseContext, parse_body
 from proxy.dtls.reader import DecodeError
@@ -42,6 +44,11 @@ HT_CLIENT_HELLO = 1
 HT_SERVER_HELLO = 2
 HT_HELLO_VERIFY_REQUEST = 3
 HT_FINISHED = 20
+
+RecordDecryptor = Callable[["Session", int, Record], bytes | None]
+"""(session, sender index, encrypted record) -> plaintext, or None when no keys are known.
+Raises :class:`proxy.dtls.decrypt.AuthenticationFailed` when the record does not
+authenticate. Set as ``Session.decrypt`` by the key-log layer (proxy.verdict)."""
 
 MAX_FLIGHTS = 64
 """Flights kept per session (a long renegotiating call must not grow memory)."""
@@ -101,6 +108,9 @@ class Session:
         self.cookie_exchange = False
         self.alerts: list[AlertSeen] = []
         self.handshakes = 1
+        self.decrypt: RecordDecryptor | None = None
+        self.auth_failures: list[tuple[int, int, str]] = []
+        """(sender, frame, reason) of encrypted records that failed authentication."""
 
     # ------------------------------------------------------------------ naming
 
@@ -384,11 +394,17 @@ class Session:
             number = self._encrypted_flight(sender, type_name)
             copy = n
             out.extend(self._copy_seen(sender, number, copy, (frame,), ts))
+        raw, body, error = self._try_decrypt_handshake(sender, rec, frame)
+        if n == 1 and raw:
+            self.messages[-1] = MessageRecord(
+                sender, number, type_name, HT_FINISHED, None, (frame,), ts, body, raw,
+                encrypted=True, epoch=rec.epoch,
+            )
         out.append(
             MessageSeen(
                 ts, self.sid, self.dir_label(sender), number, type_name,
                 HT_FINISHED if type_name == "Finished" else None, None, rec.epoch, True, copy,
-                (frame,), rec.length, b"",
+                (frame,), rec.length, raw, body, error,
             )
         )
         if n == 1 and type_name == "Finished":
@@ -396,6 +412,32 @@ class Session:
             if cur is not None:
                 out.extend(self._complete(cur, ts))
         return out
+
+    def _try_decrypt(self, sender: int, rec: Record, frame: int) -> tuple[bytes | None, str | None]:
+        """(plaintext, None), (None, why it failed), or (None, None) when no keys."""
+        if self.decrypt is None:
+            return None, None
+        try:
+            return self.decrypt(self, sender, rec), None
+        except AuthenticationFailed as e:
+            reason = f"record fails authentication: {e.reason}"
+            self.auth_failures.append((sender, frame, reason))
+            return None, reason
+        except DecodeError as e:
+            return None, f"record does not decrypt: {e.reason}"
+
+    def _try_decrypt_handshake(
+        self, sender: int, rec: Record, frame: int
+    ) -> tuple[bytes, Any, str | None]:
+        """Decrypted handshake message (raw header+body, parsed body) when keys are known."""
+        pt, error = self._try_decrypt(sender, rec, frame)
+        if pt is None:
+            return b"", None, error
+        try:
+            (frag,) = parse_fragments(pt, 0)[:1]
+            return pt, parse_body(frag.msg_type, frag.body, self._ctx()), None
+        except (DecodeError, ValueError) as e:
+            return pt, None, f"decrypted handshake record does not decode: {e}"
 
     def _encrypted_flight(self, sender: int, type_name: str) -> int | None:
         for m in self.messages:
@@ -468,10 +510,19 @@ class Session:
                 registry.name(registry.ALERT_DESCRIPTIONS, desc), answers, own_flight,
             )
         else:
-            ev = AlertSeen(
-                ts, self.sid, self.dir_label(sender), (frame,), rec.epoch, True, None, None,
-                None, None, answers, own_flight,
-            )
+            pt, _ = self._try_decrypt(sender, rec, frame)
+            if pt is not None and len(pt) == 2:
+                lv, ds = pt[0], pt[1]
+                ev = AlertSeen(
+                    ts, self.sid, self.dir_label(sender), (frame,), rec.epoch, True, lv,
+                    registry.name(registry.ALERT_LEVELS, lv), ds,
+                    registry.name(registry.ALERT_DESCRIPTIONS, ds), answers, own_flight,
+                )
+            else:
+                ev = AlertSeen(
+                    ts, self.sid, self.dir_label(sender), (frame,), rec.epoch, True, None,
+                    None, None, None, answers, own_flight,
+                )
         self.alerts.append(ev)
         return ev
 
