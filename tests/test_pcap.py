@@ -9,6 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from proxy.events import Datagram
 from proxy.pcap import CaptureError, PcapngWriter, read_capture, read_capture_secrets
@@ -373,3 +375,24 @@ def test_writer_streams_and_can_be_read_while_open(tmp_path: Path) -> None:
     assert os.path.getsize(path) > size
     with pytest.raises(ValueError, match="linktype"):
         PcapngWriter(tmp_path / "x", linktype="sll")
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_mutated_captures_raise_only_capture_error(
+    tmp_path: Path, captures_dir: Path, data: st.DataObject
+) -> None:
+    name = data.draw(st.sampled_from(["stun_dtls_rtp.pcapng", "webrtc-stun.pcap"]))
+    raw = bytearray((captures_dir / name).read_bytes()[:3000])
+    for _ in range(data.draw(st.integers(1, 8))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(raw)))
+    path = tmp_path / name
+    path.write_bytes(bytes(raw[:cut]))
+    try:
+        for dg in read_capture(path):
+            assert isinstance(dg.data, bytes)
+    except CaptureError:
+        pass
