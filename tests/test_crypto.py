@@ -1140,3 +1140,79 @@ def test_signature_checks_never_raise(
     der = identities[kind].der if kind in identities else signature[:40]
     got = verify_certificate_verify(der, scheme, signature, DATA, dtls10=dtls10)
     assert not got.passed and got.reason
+
+
+# ----------------------------------------------------------------- GnuTLS CLI: EdDSA in DTLS 1.2
+
+GNUTLS_PRIORITY = "NORMAL:-VERS-ALL:+VERS-DTLS1.2:+SIGN-EDDSA-ED25519"
+
+
+def test_gnutls_cli_ed25519_mutual_auth(tmp_path: Path, identities: dict[str, Identity]) -> None:
+    """GnuTLS does negotiate Ed25519 certificates in DTLS 1.2 (OpenSSL does not)."""
+    serv_bin, cli_bin = require_tool("gnutls-serv"), require_tool("gnutls-cli")
+    cert, key = write_identity(tmp_path, "ed", identities["ed25519"])
+    port = free_udp_port()
+    server = subprocess.Popen(
+        [
+            serv_bin,
+            "--udp",
+            "--echo",
+            "-p",
+            str(port),
+            "--x509certfile",
+            str(cert),
+            "--x509keyfile",
+            str(key),
+            "--require-client-cert",
+            "--priority",
+            GNUTLS_PRIORITY,
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    recorder = LoopbackRecorder(port)
+    keylog = write_private(tmp_path / "gnutls.keys", b"")
+    try:
+        assert server.stdout is not None
+        for line in server.stdout:
+            if b"listening on IPv4" in line:
+                break
+        client = subprocess.run(
+            [
+                cli_bin,
+                "--udp",
+                "-p",
+                str(recorder.port),
+                "127.0.0.1",
+                "--insecure",
+                "--x509certfile",
+                str(cert),
+                "--x509keyfile",
+                str(key),
+                "--priority",
+                GNUTLS_PRIORITY,
+            ],
+            input=b"hello from gnutls-cli\n",
+            capture_output=True,
+            timeout=20,
+            env={**os.environ, "SSLKEYLOGFILE": str(keylog)},
+        )
+        assert client.returncode == 0, client.stderr.decode(errors="replace")[-2000:]
+    finally:
+        server.kill()
+        server.wait()
+        datagrams = recorder.close()
+    plain = collect(datagrams, None)
+    assert any(m.msg_type == CERTIFICATE_VERIFY for m in plain.messages)
+    ms = KeyLog.load(keylog).master_secret(plain.client_random)
+    params = cipher_params(plain.suite)
+    assert ms is not None and params is not None
+    keys = key_block(ms, plain.client_random, plain.server_random, params)
+    hs = collect(datagrams, keys)
+    check_finished(hs, ms, params.prf_hash)
+    app = [(r.sender, p) for r, p in hs.plaintexts if r.content_type == APPDATA]
+    assert ("client", b"hello from gnutls-cli\n") in app
+    check_every_record_fails_when_flipped(hs, keys)
+    cv, ske = check_signatures(hs)
+    assert (cv.algorithm, cv.key_type, ske.algorithm) == ("ed25519", "Ed25519", "ed25519")
