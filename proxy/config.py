@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -164,7 +164,6 @@ class RelayConfig:
     keylog: Path | None = None
     sdp: tuple[Path, ...] = ()
     headless: bool = False
-    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 _RELAY_KEYS = {

@@ -312,6 +312,8 @@ class FaultEngine:
         self._fired = [0] * len(self.rules)
         self._roles: dict[str, str] = {}
         self._sides: dict[str, _SideState] = {}
+        self._hello_flight: dict[tuple[str, int], int] = {}
+        self._hvr_seen = False
 
     def role_of(self, side: str) -> str | None:
         """``client``/``server`` for a side once the handshake told us."""
@@ -420,9 +422,14 @@ class FaultEngine:
         t = fr.msg_type
         if t == 1:
             self._set_role(side, "client")
-            return 3 if _has_cookie(fr) else 1
+            key = (side, fr.message_seq)
+            if fr.fragment_offset == 0:
+                self._hello_flight[key] = 3 if _has_cookie(fr) else 1
+            return self._hello_flight.get(key, 3 if self._hvr_seen else 1)
         if t in (2, 3):
             self._set_role(side, "server")
+            if t == 3:
+                self._hvr_seen = True
             return 2 if t == 3 else 4
         role = self._roles.get(side)
         if role == "server" and t in _SERVER_FLIGHT4:
