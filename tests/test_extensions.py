@@ -6,10 +6,13 @@ import struct
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from proxy.dtls import extensions as exts
 from proxy.dtls.extensions import (
     Alpn,
+    CertificateStatus,
     KeyShareEntry,
     OfferedPsks,
     PskIdentity,
@@ -135,6 +138,7 @@ def test_broken_block_framing_is_a_decode_error() -> None:
         (28, b"\x40\x00", exts.SERVER_HELLO, 16384),
         (14, b"\x00\x02\x00\x07\x02\xab\xcd", exts.SERVER_HELLO, UseSrtp((7,), b"\xab\xcd")),
         (5, b"", exts.SERVER_HELLO, True),
+        (5, b"\x01\x00\x00\x02ok", exts.CERTIFICATE, CertificateStatus(1, b"ok")),
         (22, b"", exts.SERVER_HELLO, True),
         (
             51,
@@ -172,3 +176,15 @@ def test_spans_of_items() -> None:
     assert e.offset == 52 and e.end == 52 + 4 + 6
     assert e.spans["value[0]"] == (58, 60) and e.spans["value[1]"] == (60, 62)
     assert data[e.spans["value[1]"][0] - 50 : e.spans["value[1]"][1] - 50] == b"\x00\x17"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    ext_type=st.sampled_from(sorted(exts.PARSERS)),
+    context=st.sampled_from(sorted(exts.CONTEXTS)),
+    data=st.binary(max_size=64),
+)
+def test_extension_bodies_never_raise(ext_type: int, context: str, data: bytes) -> None:
+    e = parse_extension_body(ext_type, data, 0, context)
+    assert e.data == data
+    assert (e.value is None) == (e.error is not None)

@@ -97,6 +97,14 @@ class StatusRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class CertificateStatus:
+    """status_request in a DTLS 1.3 CertificateEntry: the stapled OCSP response."""
+
+    status_type: int
+    response: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Alpn:
     """application_layer_protocol_negotiation: protocol names (one in a ServerHello)."""
 
@@ -296,6 +304,8 @@ def _status_request(r: Reader, context: str, spans: dict[str, Span]) -> Any:
     if r.eof():  # ServerHello acknowledgement
         return True
     status_type = r.pull_uint8("status_type")
+    if context == CERTIFICATE:
+        return CertificateStatus(status_type, r.pull_vector(3, "OCSPResponse"))
     if status_type != 1:  # only ocsp has a defined body
         return StatusRequest(status_type, (), r.pull_rest())
     ids: list[bytes] = []
@@ -351,7 +361,8 @@ cookie, renegotiation_info, connection_id ``bytes``; supported_versions ``tuple[
 :class:`KeyShareEntry` (ServerHello) or ``int`` (HelloRetryRequest selected group);
 pre_shared_key :class:`OfferedPsks` (ClientHello) or ``int``; record_size_limit,
 max_fragment_length ``int``; padding ``int`` (its length); status_request
-:class:`StatusRequest` or ``True``."""
+:class:`StatusRequest`, ``True`` (acknowledged) or :class:`CertificateStatus` (in a
+DTLS 1.3 CertificateEntry)."""
 
 
 def parse_extension_body(ext_type: int, data: bytes, offset: int, context: str) -> Extension:
