@@ -61,7 +61,7 @@ def _iso(t: _dt.datetime) -> str:
 def _key_info(cert: x509.Certificate) -> tuple[str, str | None, int | None]:
     try:
         key = cert.public_key()
-    except (ValueError, TypeError) as e:  # unsupported algorithm or malformed key
+    except Exception as e:  # UnsupportedAlgorithm, ValueError, TypeError: odd or malformed key
         return f"unsupported ({e})", None, None
     if isinstance(key, ec.EllipticCurvePublicKey):
         return "EC", key.curve.name, key.curve.key_size
