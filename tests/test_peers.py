@@ -27,20 +27,21 @@ from proxy.peers import (
 from tests.conftest import require_tool
 from tests.peers import CLIENT_LINE, SERVER_LINE
 from tests.peers.capture import read_pcap_payloads, tshark_capture
+from tests.peers.scenarios import capture_pyopenssl_pair
 from tests.peers.wire import (
     CERTIFICATE,
     CERTIFICATE_VERIFY,
     CLIENT_HELLO,
     HELLO_VERIFY_REQUEST,
     content_types,
+    flip_last_byte_of,
     fragments,
     handshake_types,
     is_client_hello,
-    pieces,
 )
 
 if TYPE_CHECKING:
-    from tests.peers.fixtures import PairCapture, PeerCapture
+    from tests.peers.scenarios import PairCapture, PeerCapture
 
 pytest_plugins = ["tests.peers.fixtures"]
 
@@ -132,12 +133,7 @@ def test_corrupt_certificate_verify_gets_fatal_decrypt_error_on_the_wire() -> No
     server = DtlsEndpoint(EndpointConfig("server"))
 
     def corrupt_signature(direction: str, _i: int, d: bytes) -> bytes:
-        if direction == "c2s":
-            for f in (f for p in pieces(d) for f in p.fragments):
-                if f.msg_type == CERTIFICATE_VERIFY:
-                    end = f.offset + 12 + f.fragment_length
-                    return d[:end - 1] + bytes([d[end - 1] ^ 0x01]) + d[end:]
-        return d
+        return flip_last_byte_of(CERTIFICATE_VERIFY, d) if direction == "c2s" else d
 
     with client, server:
         r = pump_pair(client, server, transform=corrupt_signature)
@@ -241,6 +237,28 @@ def test_udp_client_without_server_times_out_with_retransmissions() -> None:
     assert not res.ok and "timed out" in (res.error or "")  # type: ignore[attr-defined]
     assert res.retransmission_timeouts >= 1  # type: ignore[attr-defined]
     assert got >= 2  # the first ClientHello and at least one retransmitted copy
+
+
+def test_udp_server_alert_reaches_the_client_before_the_server_gives_up(tmp_path: Path) -> None:
+    def corrupt_signature(direction: str, d: bytes) -> bytes:
+        return flip_last_byte_of(CERTIFICATE_VERIFY, d) if direction == "c2s" else d
+
+    cap = capture_pyopenssl_pair(tmp_path, "corrupt_cv", transform=corrupt_signature,
+                                 timeout=5)
+    assert cap.client_result is not None and cap.server_result is not None
+    assert not cap.server_result.ok and "bad signature" in (cap.server_result.error or "")
+    assert str(cap.server_result.alert) == "sent fatal decrypt_error(51)"
+    assert str(cap.client_result.alert) == "received fatal decrypt_error(51)"
+    assert cap.payloads[-1][13:15] == bytes([2, 51])  # the last datagram on the wire
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_recorded_pcap_reads_back(host: str, tmp_path: Path) -> None:
+    cap = capture_pyopenssl_pair(tmp_path, f"pair_{host}", host=host)
+    assert cap.client_result is not None and cap.client_result.ok
+    assert cap.datagrams[0].src[0] == host
+    assert read_pcap_payloads(cap.pcap) == cap.payloads
+    assert is_client_hello(cap.payloads[0])
 
 
 # ------------------------------------------------------------------ recorded captures

@@ -15,7 +15,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,10 +38,20 @@ class CapturedDatagram:
     """``"c2s"`` (client to server) or ``"s2c"``."""
 
 
-class UdpRecorder:
-    """A forwarding recorder; use :func:`record_udp_exchange` to get one."""
+Transform = Callable[[str, bytes], bytes | None]
+"""``(direction, payload) -> payload to forward, or None to drop`` (direction c2s / s2c)."""
 
-    def __init__(self, server_addr: Address, host: str = "127.0.0.1") -> None:
+
+class UdpRecorder:
+    """A forwarding recorder; use :func:`record_udp_exchange` to get one.
+
+    With ``transform`` it also injects faults: it records what it received, then
+    forwards what ``transform`` returns (nothing when it returns None).
+    """
+
+    def __init__(self, server_addr: Address, host: str = "127.0.0.1",
+                 transform: Transform | None = None) -> None:
+        self.transform = transform
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.server_addr = server_addr
         self.datagrams: list[CapturedDatagram] = []
@@ -94,10 +104,14 @@ class UdpRecorder:
                     if sock is self._listen:
                         self._client = src
                         self._record(now, src, self.listen_addr, data, "c2s")
-                        self._up.sendto(data, self.server_addr)
+                        out = self.transform("c2s", data) if self.transform else data
+                        if out is not None:
+                            self._up.sendto(out, self.server_addr)
                     elif self._client is not None and src == self.server_addr:
                         self._record(now, self.listen_addr, self._client, data, "s2c")
-                        self._listen.sendto(data, self._client)
+                        out = self.transform("s2c", data) if self.transform else data
+                        if out is not None:
+                            self._listen.sendto(out, self._client)
         except OSError:
             pass
         finally:
@@ -109,9 +123,13 @@ class UdpRecorder:
 
 
 @contextlib.contextmanager
-def record_udp_exchange(server_addr: Address, host: str = "127.0.0.1") -> Iterator[UdpRecorder]:
-    """Forward client -> ``listen_addr`` -> ``server_addr`` and back, recording both ways."""
-    rec = UdpRecorder(server_addr, host)
+def record_udp_exchange(server_addr: Address, host: str = "127.0.0.1",
+                        transform: Transform | None = None) -> Iterator[UdpRecorder]:
+    """Forward client -> ``listen_addr`` -> ``server_addr`` and back, recording both ways.
+
+    The recorded payloads are what each side sent (before ``transform``).
+    """
+    rec = UdpRecorder(server_addr, host, transform)
     rec.start()
     try:
         yield rec

@@ -52,3 +52,15 @@ def is_client_hello(datagram: bytes) -> bool:
 def content_types(datagram: bytes) -> list[tuple[int, int]]:
     """``(content_type, epoch)`` of each record."""
     return [(p.record.content_type, p.record.epoch) for p in pieces(datagram)]
+
+
+def flip_last_byte_of(msg_type: int, datagram: bytes) -> bytes:
+    """Flip one bit in the last byte of each plaintext fragment of ``msg_type`` (a fault).
+
+    For CertificateVerify that is the end of the signature. Other datagrams pass unchanged.
+    """
+    out = bytearray(datagram)
+    for f in (f for p in pieces(datagram) for f in p.fragments):
+        if f.msg_type == msg_type and f.fragment_length:
+            out[f.offset + 12 + f.fragment_length - 1] ^= 0x01
+    return bytes(out)
