@@ -1,0 +1,482 @@
+"""``DtlsProxyApp``: sessions list, ladder, detail pane, alert banner.
+
+Feed it a :class:`proxy.bus.Subscription` (live) and/or a list of events
+(``dtlsproxy view``). A timer drains the subscription every ``refresh_interval``
+seconds within a time budget, absorbs the batch into the bounded
+:class:`~ui.model.Model`, and redraws only what changed. Running it on the
+relay's loop: ``await app.run_async()``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from proxy.bus import Subscription
+from proxy.events import Event
+from ui.alerts import banner_text, find_culprit
+from ui.detail import DetailPane
+from ui.export import export_session
+from ui.filtering import Filter, parse_filter
+from ui.help import FilterScreen, HelpScreen
+from ui.ladder import LadderRow, LadderTable, build_rows
+from ui.model import Model, SessionState
+from ui.sessions import SessionsTable
+
+ACTIONS: tuple[tuple[str, str, str], ...] = (
+    ("jump_alert", "Jump to alert", "Select the latest failed session and its culprit message"),
+    ("filter", "Filter", "Filter by session (s:ID), type (t:NAME), direction (d:c2s), alerts"),
+    ("clear_filter", "Clear filter", "Show every session and row"),
+    ("toggle_pause", "Pause / resume view", "Freeze the view; events keep being counted"),
+    ("export", "Export session", "Write the selected session as JSONL (and pcapng)"),
+    ("toggle_group", "Expand / collapse retransmissions", "Show every copy of a resent flight"),
+    ("help", "Help", "All key bindings"),
+    ("quit", "Quit", "Leave dtlsproxy"),
+)
+"""Every app action: (action, title, help) for the command palette and the help screen."""
+
+
+def banner_markup(sid: str, text: str) -> Text:
+    """The banner line, with the culprit's name standing out."""
+    line = Text(f" ✖ {sid}: ", style="bold")
+    head, sep, tail = text.partition("; culprit: ")
+    line.append(head, style="bold")
+    if sep:
+        name, dash, why = tail.partition(" — ")
+        line.append("; culprit: ", style="bold")
+        line.append(f" {name} ", style="bold black on dark_orange")
+        if dash:
+            line.append(f" — {why}")
+    return line
+
+
+class DtlsProxyApp(App[None]):
+    """The dtlsproxy TUI. Public API: the constructor, :meth:`feed`, ``model``."""
+
+    TITLE = "dtlsproxy"
+    CSS_PATH = "app.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("p", "toggle_pause", "Pause"),
+        Binding("e", "export", "Export"),
+        Binding("a", "jump_alert", "Alert"),
+        Binding("x", "toggle_group", "Expand", show=False),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("tab", "focus_next", "Pane", key_display="tab"),
+        Binding("shift+tab", "focus_previous", "Prev pane", show=False),
+        Binding("h", "focus_previous", "Pane left", show=False),
+        Binding("l", "focus_next", "Pane right", show=False),
+    ]
+
+    def __init__(
+        self,
+        subscription: Subscription | None = None,
+        *,
+        events: Iterable[Event] | None = None,
+        header_info: Mapping[str, str] | None = None,
+        history: int = 5000,
+        max_sessions: int = 2000,
+        paused: bool = False,
+        refresh_interval: float = 0.1,
+        budget: float = 0.05,
+        pending_cap: int = 200_000,
+        export_dir: Path | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        """``subscription``: live events (drained on a timer). ``events``: absorbed at
+        start (``view``). ``header_info``: shown in the header (e.g. ``listen``, ``log``).
+        ``history``: events kept per session (and per-session store). ``budget``:
+        seconds of absorbing per refresh at most (the rest waits in the queue).
+        ``clock``: wall time for ages (None: the time of the latest event).
+        """
+        super().__init__()
+        self.subscription = subscription
+        self.model = Model(history=history, max_sessions=max_sessions)
+        self.header_info = dict(header_info or {})
+        self.paused = paused
+        self.refresh_interval = refresh_interval
+        self.budget = budget
+        self.pending: deque[Event] = deque()
+        self.pending_cap = pending_cap
+        self.own_dropped = 0
+        self.export_dir = export_dir or Path.cwd()
+        self.exported: list[Path] = []
+        self.clock = clock
+        self.filter = Filter()
+        self.selected: str | None = None
+        self.expanded: set[str] = set()
+        self.refreshes = 0
+        self.worst_gap = 0.0
+        self._last_refresh: float | None = None
+        self._initial = list(events or ())
+        self._ladder_version: tuple[str | None, int, int] = (None, -1, -1)
+        self._last_age_refresh = 0.0
+        self._layout_gen = 0
+
+    # ----------------------------------------------------------------- layout
+
+    def compose(self) -> ComposeResult:
+        self.w_topbar = Static(id="topbar")
+        self.w_banner = Static(id="banner")
+        self.w_sessions = SessionsTable(id="sessions")
+        self.w_title = Static(id="laddertitle")
+        self.w_ladder = LadderTable(id="ladder")
+        self.w_detail = DetailPane(id="detail")
+        yield self.w_topbar
+        yield self.w_banner
+        yield self.w_sessions
+        with Horizontal(id="main"):
+            with Vertical(id="ladderbox"):
+                yield self.w_title
+                yield self.w_ladder
+            yield self.w_detail
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.w_banner.display = False
+        if self._initial:
+            self.model.absorb(self._initial)
+            self._initial = []
+        self._refresh_view(force=True)
+        self.set_interval(self.refresh_interval, self._tick)
+        self.w_ladder.focus()
+
+    # ----------------------------------------------------------------- feeding
+
+    def feed(self, events: Iterable[Event]) -> None:
+        """Push events directly (same loop); shown at the next refresh."""
+        if self.paused:
+            self._hold(events)
+        else:
+            self.model.absorb(events)
+
+    def _hold(self, events: Iterable[Event]) -> None:
+        self.pending.extend(events)
+        over = len(self.pending) - self.pending_cap
+        if over > 0:
+            self.own_dropped += over
+            for _ in range(over):
+                self.pending.popleft()
+
+    @property
+    def dropped(self) -> int:
+        """Display updates lost: the subscription's drops plus the app's own."""
+        sub = self.subscription.dropped if self.subscription is not None else 0
+        return sub + self.own_dropped
+
+    def _tick(self) -> None:
+        if not self.is_running:
+            return
+        start = time.perf_counter()
+        sub = self.subscription
+        if sub is not None:
+            if self.paused:
+                self._hold(sub.drain())
+            else:
+                deadline = start + self.budget
+                while len(sub):
+                    self.model.absorb(sub.drain(2000))
+                    if time.perf_counter() > deadline:
+                        break
+        self._refresh_view()
+        now = time.perf_counter()
+        if self._last_refresh is not None:
+            self.worst_gap = max(self.worst_gap, now - self._last_refresh)
+        self._last_refresh = now
+        self.refreshes += 1
+
+    # ----------------------------------------------------------------- drawing
+
+    def _now(self) -> float:
+        return self.clock() if self.clock is not None else self.model.last_ts
+
+    def visible_sessions(self) -> list[SessionState]:
+        """Sessions passing the filter, in arrival order."""
+        f = self.filter
+        if not f.active:
+            return list(self.model.sessions.values())
+        return [st for st in self.model.sessions.values() if f.session_ok(st)]
+
+    def _refresh_view(self, force: bool = False) -> None:
+        if self.paused and not force:
+            self._draw_topbar()
+            return
+        dirty = self.model.take_dirty()
+        new_alerts, new_verdicts = self.model.take_new_alerts()
+        table = self.w_sessions
+        now = self._now()
+        if self.clock is not None and now - self._last_age_refresh >= 1.0:
+            dirty = set(self.model.sessions)
+            self._last_age_refresh = now
+        table.sync(self.visible_sessions(), dirty, now, full=force)
+        if self.selected is None or self.selected not in self.model.sessions:
+            first = table.current_sid()
+            if first is not None:
+                self._select_session(first)
+        jump = (new_verdicts or new_alerts)[-1:] if (new_verdicts or new_alerts) else []
+        if jump:
+            self._focus_culprit(jump[0])
+        else:
+            self._draw_ladder()
+        self._draw_banner()
+        self._draw_topbar()
+
+    def _draw_topbar(self) -> None:
+        m = self.model
+        t = Text()
+        t.append(" dtlsproxy ", style="bold black on cyan")
+        for key, value in self.header_info.items():
+            t.append(f"  {key} ", style="dim")
+            t.append(str(value), style="bold")
+        t.append("  │ ", style="dim")
+        t.append(f"{len(m.sessions)} sessions · {m.events} events · ")
+        t.append(f"{m.alerts} alerts", style="bold red" if m.alerts else "")
+        t.append(" · dropped ", style="")
+        t.append(str(self.dropped), style="bold red" if self.dropped else "")
+        if self.filter.active:
+            t.append(f"  │ filter: {self.filter.text}", style="bold yellow")
+        if self.paused:
+            t.append(f"  ⏸ PAUSED ({len(self.pending)} pending)", style="bold black on yellow")
+        self.w_topbar.update(t)
+
+    def _draw_banner(self) -> None:
+        banner = self.w_banner
+        st = self.model.sessions.get(self.selected or "")
+        text = banner_text(st) if st is not None else None
+        if text is None:
+            other = self.model.latest_alerted()
+            if other is None:
+                banner.display = False
+                return
+            text = banner_text(other) or ""
+            line = banner_markup(other.sid, text)
+            line.append("  (press a to jump)", style="italic")
+            banner.update(line)
+            banner.set_class(True, "elsewhere")
+            banner.display = True
+            return
+        banner.set_class(False, "elsewhere")
+        banner.update(banner_markup(st.sid if st else "", text))
+        banner.display = True
+
+    def _ladder_rows(self, st: SessionState) -> list[LadderRow]:
+        culprit = find_culprit(st)
+        rows = build_rows(st, expanded=self.expanded,
+                          culprit_seq=culprit.seq if culprit else None)
+        if self.filter.types or self.filter.dirs:
+            rows = [r for r in rows if self.filter.row_ok(st, r)]
+        return rows
+
+    def _draw_ladder(self, force: bool = False) -> None:
+        ladder = self.w_ladder
+        st = self.model.sessions.get(self.selected or "")
+        key = (self.selected, st.version if st else -1, self._layout_gen)
+        if key == self._ladder_version and not force:
+            return
+        self._ladder_version = key
+        title = self.w_title
+        if st is None:
+            ladder.set_lanes(None)
+            ladder.show([])
+            title.update(Text(" no session yet", style="dim"))
+            return
+        ladder.set_lanes(st)
+        follow = ladder.row_count > 0 and ladder.cursor_row >= ladder.row_count - 1
+        was_empty = ladder.row_count == 0
+        rows = self._ladder_rows(st)
+        ladder.show(rows)
+        if follow and ladder.row_count and not was_empty:
+            ladder.move_cursor(row=ladder.row_count - 1)
+        t = Text(f" {st.sid} ", style="bold reverse")
+        t.append(f"  {st.client_label} ⇄ {st.server_label}", style="bold")
+        if st.evicted:
+            t.append(f"  (oldest {st.evicted} events dropped: history {st.history})", style="dim")
+        title.update(t)
+
+    # ----------------------------------------------------------------- selection
+
+    def _select_session(self, sid: str) -> None:
+        if sid == self.selected:
+            return
+        self.selected = sid
+        self.expanded.clear()
+        self._draw_ladder(force=True)
+        ladder = self.w_ladder
+        st = self.model.sessions.get(sid)
+        culprit = find_culprit(st) if st is not None else None
+        if culprit is None or not ladder.select_key(f"e{culprit.seq}"):
+            ladder.move_cursor(row=0)
+        self._show_detail()
+        self._draw_banner()
+
+    def _focus_culprit(self, sid: str) -> None:
+        table = self.w_sessions
+        if sid not in table.shown:
+            self.filter = Filter()
+            table.sync(self.visible_sessions(), set(), self._now(), full=True)
+        table.select_sid(sid)
+        self.selected = sid
+        self.expanded.clear()
+        self._draw_ladder(force=True)
+        st = self.model.sessions[sid]
+        culprit = find_culprit(st)
+        ladder = self.w_ladder
+        if culprit is not None:
+            ladder.select_key(f"e{culprit.seq}")
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        row = self.w_ladder.current()
+        detail = self.w_detail
+        if row is None:
+            detail.show(None)
+        elif row.event is None:
+            detail.show(None, row.cells[2].plain.strip())
+        else:
+            reason = None
+            if row.culprit:
+                st = self.model.sessions.get(self.selected or "")
+                culprit = find_culprit(st) if st is not None else None
+                reason = culprit.reason if culprit is not None else None
+            detail.show(row.event, culprit=reason)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if isinstance(event.data_table, SessionsTable):
+            sid = event.data_table.current_sid()
+            if sid is not None:
+                self._select_session(sid)
+        elif isinstance(event.data_table, LadderTable):
+            self._show_detail()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if isinstance(event.data_table, LadderTable):
+            self.action_toggle_group()
+        elif isinstance(event.data_table, SessionsTable):
+            self.w_ladder.focus()
+
+    # ----------------------------------------------------------------- actions
+
+    def action_help(self) -> None:
+        """Show every binding."""
+        self.push_screen(HelpScreen(self.help_lines()))
+
+    def help_lines(self) -> list[tuple[str, str]]:
+        """(keys, what) for the help screen."""
+        return [
+            ("↑ ↓  j k", "move in the focused pane"),
+            ("g  G", "first / last row"),
+            ("tab  shift+tab  h l", "next / previous pane (sessions, ladder, fields, bytes)"),
+            ("enter  x", "on a ↻ row: expand / collapse the retransmitted copies"),
+            ("a", "jump to the latest alert and its culprit"),
+            ("/", "filter: s:ID  t:TYPE  d:c2s|s2c|DIR  alerts  (bare words guessed)"),
+            ("escape", "clear the filter"),
+            ("p", "pause / resume the view (the relay keeps forwarding)"),
+            ("e", "export the selected session (JSONL, pcapng)"),
+            ("ctrl+p", "command palette (every action)"),
+            ("?", "this help"),
+            ("q", "quit"),
+        ]
+
+    def action_filter(self) -> None:
+        """Ask for a filter."""
+
+        def done(text: str | None) -> None:
+            if text is not None:
+                self.set_filter(text)
+
+        self.push_screen(FilterScreen(self.filter.text), done)
+
+    def set_filter(self, text: str) -> None:
+        """Apply a filter line (empty clears)."""
+        self.filter = parse_filter(text)
+        self._layout_gen += 1
+        table = self.w_sessions
+        table.sync(self.visible_sessions(), set(), self._now(), full=True)
+        sid = table.current_sid()
+        if sid is not None and sid != self.selected:
+            self._select_session(sid)
+        elif sid is None:
+            self.selected = None
+        self._draw_ladder(force=True)
+        self._show_detail()
+        self._draw_banner()
+        self._draw_topbar()
+
+    def action_clear_filter(self) -> None:
+        """Drop the filter."""
+        if self.filter.active:
+            self.set_filter("")
+
+    def action_toggle_pause(self) -> None:
+        """Freeze / unfreeze the view; held events are absorbed on resume."""
+        self.paused = not self.paused
+        if not self.paused and self.pending:
+            held = list(self.pending)
+            self.pending.clear()
+            self.model.absorb(held)
+        self._refresh_view(force=not self.paused)
+        self.notify("view paused: events are held" if self.paused else "view resumed",
+                    timeout=2)
+
+    def action_export(self) -> None:
+        """Export the selected session."""
+        st = self.model.sessions.get(self.selected or "")
+        if st is None:
+            self.notify("no session selected", severity="warning")
+            return
+        try:
+            paths = export_session(st, self.export_dir)
+        except OSError as exc:
+            self.notify(f"export failed: {exc}", severity="error")
+            return
+        self.exported.extend(paths)
+        self.notify("exported " + ", ".join(str(p) for p in paths), timeout=6)
+
+    def action_jump_alert(self) -> None:
+        """Select the latest alerted session and its culprit."""
+        st = self.model.latest_alerted()
+        if st is None:
+            st = next((s for s in reversed(self.model.sessions.values()) if s.verdicts), None)
+        if st is None:
+            self.notify("no alert so far")
+            return
+        self._focus_culprit(st.sid)
+        self._draw_banner()
+
+    def action_toggle_group(self) -> None:
+        """Expand / collapse the retransmission row under the cursor."""
+        ladder = self.w_ladder
+        row = ladder.current()
+        if row is None:
+            return
+        if row.kind != "copies":
+            group = next((r for r in ladder.rows_shown if row.key in r.members), None)
+            if group is None:
+                return
+            row = group
+        self.expanded.symmetric_difference_update({row.key})
+        self._layout_gen += 1
+        self._draw_ladder(force=True)
+        ladder.select_key(row.key)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:  # type: ignore[type-arg]
+        yield from super().get_system_commands(screen)
+        yield from self._commands()
+
+    def _commands(self) -> Iterator[SystemCommand]:
+        for action, title, help_text in ACTIONS:
+            if action == "quit":
+                continue
+            yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))

@@ -1,0 +1,175 @@
+"""Sessions list: one row per session with peers, roles, state badge, version,
+suite, SRTP profile, counters and age."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+from ui.model import SessionState
+
+BADGES = {
+    "idle": "grey50",
+    "handshaking": "bold black on yellow",
+    "established": "bold black on green",
+    "failed": "bold bright_white on red3",
+    "alert": "bold bright_white on red3",
+    "stalled": "bold black on dark_orange",
+}
+
+COLUMNS = (
+    ("id", "id"),
+    ("peers", "client ⇄ server"),
+    ("state", "state"),
+    ("version", "version"),
+    ("suite", "cipher suite"),
+    ("srtp", "SRTP"),
+    ("age", "age"),
+    ("counters", "stun / dtls / rtp  c→s|s→c"),
+)
+
+
+def short_suite(name: str | None) -> str:
+    """``ECDHE_ECDSA_AES_128_GCM_SHA256`` for ``TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256``."""
+    if not name:
+        return "-"
+    return name.removeprefix("TLS_").replace("_WITH_", "_")
+
+
+def short_srtp(name: str | None) -> str:
+    """``AES128_CM_HMAC_SHA1_80`` for ``SRTP_AES128_CM_HMAC_SHA1_80``."""
+    return name.removeprefix("SRTP_") if name else "-"
+
+
+def badge(state: str) -> Text:
+    """The coloured state badge."""
+    return Text(f" {state} ", style=BADGES.get(state, ""))
+
+
+def _peer(label: str, endpoint: str | None) -> str:
+    if endpoint and endpoint != label:
+        return f"{label} {endpoint}"
+    return label
+
+
+def peers_text(st: SessionState) -> str:
+    """``browser 10.0.0.1:5000 ⇄ janus 10.0.0.2:8000`` (client first)."""
+    s = st.summary
+    client_ep = s.client if s is not None else None
+    server_ep = s.server if s is not None else None
+    if client_ep is None and st.opened is not None:
+        client_ep, server_ep = st.opened.endpoints
+    return f"{_peer(st.client_label, client_ep)} ⇄ {_peer(st.server_label, server_ep)}"
+
+
+def counters_text(st: SessionState) -> str:
+    """Datagrams per kind, client→server|server→client."""
+    per: dict[str, list[int]] = {}
+    for key, n in st.counters().items():
+        kind, _, direction = key.partition(" ")
+        slot = per.setdefault(kind, [0, 0])
+        slot[0 if st.is_c2s(direction) else 1] += n
+    parts = []
+    for kind in ("stun", "dtls", "rtp"):
+        if kind in per:
+            a, b = per[kind]
+            parts.append(f"{kind} {a}|{b}")
+    return "  ".join(parts)
+
+
+def age_text(seconds: float) -> str:
+    """``42s``, ``3m05``, ``2h10``."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}"
+
+
+def row_cells(st: SessionState, now: float) -> tuple[Text | str, ...]:
+    """The cells of one session row."""
+    s = st.summary
+    return (
+        st.sid,
+        peers_text(st),
+        badge(st.state),
+        (s.version if s is not None else None) or "-",
+        short_suite(s.cipher_suite if s is not None else None),
+        short_srtp(s.srtp_profile if s is not None else None),
+        age_text(now - st.first_ts),
+        counters_text(st),
+    )
+
+
+class SessionsTable(DataTable[Text | str]):
+    """Sessions as a row-cursor table, updated cell by cell."""
+
+    BINDINGS = [  # noqa: RUF012
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("g", "first", "Top", show=False),
+        Binding("G", "last", "Bottom", show=False),
+    ]
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
+        self.shown: list[str] = []
+        self._cells: dict[str, tuple[Text | str, ...]] = {}
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+
+    def sync(self, sessions: list[SessionState], dirty: set[str], now: float,
+             full: bool = False) -> None:
+        """Show ``sessions`` (in order): add new rows, update dirty ones' cells."""
+        ids = [s.sid for s in sessions]
+        if full or ids[: len(self.shown)] != self.shown:
+            current = self.current_sid()
+            self.clear()
+            self._cells.clear()
+            for st in sessions:
+                cells = row_cells(st, now)
+                self._cells[st.sid] = cells
+                self.add_row(*cells, key=st.sid)
+            self.shown = ids
+            if current is not None:
+                self.select_sid(current)
+            return
+        for st in sessions[: len(self.shown)]:
+            if st.sid not in dirty:
+                continue
+            cells = row_cells(st, now)
+            old = self._cells[st.sid]
+            for (key, _), a, b in zip(COLUMNS, old, cells, strict=True):
+                if a != b:
+                    self.update_cell(st.sid, key, b, update_width=True)
+            self._cells[st.sid] = cells
+        for st in sessions[len(self.shown):]:
+            cells = row_cells(st, now)
+            self._cells[st.sid] = cells
+            self.add_row(*cells, key=st.sid)
+        self.shown = ids
+
+    def current_sid(self) -> str | None:
+        """Session under the cursor."""
+        if not self.shown or self.row_count == 0:
+            return None
+        return self.shown[min(max(self.cursor_row, 0), len(self.shown) - 1)]
+
+    def select_sid(self, sid: str) -> bool:
+        """Move the cursor to ``sid``."""
+        try:
+            idx = self.shown.index(sid)
+        except ValueError:
+            return False
+        self.move_cursor(row=idx)
+        return True
+
+    def action_first(self) -> None:
+        self.move_cursor(row=0)
+
+    def action_last(self) -> None:
+        self.move_cursor(row=max(0, self.row_count - 1))
