@@ -674,3 +674,71 @@ def test_dtls13_new_session_ticket_and_key_update() -> None:
         parse_body(4, body, ParseContext(0xFEFD, 0xC02B))
     ku = parse_body(24, b"\x01", DTLS13)
     assert isinstance(ku, KeyUpdate) and ku.request_update == 1
+
+
+# ------------------------------------------------------- DHE and PSK variants
+
+FFDHE2048 = Path(__file__).parent / "data" / "messages" / "ffdhe2048.pem"
+"""RFC 7919 ffdhe2048 (``openssl genpkey -genparam -algorithm DH -pkeyopt group:ffdhe2048``)."""
+
+
+@functools.cache
+def dhe_rsa_handshake() -> Handshake:
+    """DHE_RSA with AES-128-GCM (server auth only)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ciphers = b"DHE-RSA-AES128-GCM-SHA256"
+    server = _context(key, "dhe-server", None, False, ciphers)
+    server.load_tmp_dh(str(FFDHE2048).encode())
+    client = SSL.Context(SSL.DTLS_METHOD)
+    client.set_cipher_list(ciphers)
+    return _run_handshake(client, server)
+
+
+def test_pyopenssl_dhe_server_key_exchange() -> None:
+    hs = dhe_rsa_handshake()
+    assert hs.cipher == "DHE-RSA-AES128-GCM-SHA256"
+    by = {b.NAME: b for _m, b in hs.messages()}
+    ske = by["ServerKeyExchange"]
+    assert isinstance(ske, ServerKeyExchange) and ske.kind == "dhe"
+    assert ske.dh_p is not None and len(ske.dh_p) == 256 and ske.dh_p[:8] == b"\xff" * 8
+    assert ske.dh_g == b"\x02"
+    assert ske.dh_ys is not None and len(ske.dh_ys) <= 256
+    assert ske.params_raw == _v(2, ske.dh_p) + _v(2, ske.dh_g) + _v(2, ske.dh_ys)
+    assert ske.signature_algorithm is not None and ske.signature is not None
+    cke = by["ClientKeyExchange"]
+    assert isinstance(cke, ClientKeyExchange) and cke.kind == "dhe" and cke.dh_yc
+    # the same SKE without a context is recognised as DHE by its shape
+    raw = next(m.body for m, b in hs.messages() if b.NAME == "ServerKeyExchange")
+    guessed = parse_body(12, raw)
+    assert isinstance(guessed, ServerKeyExchange) and guessed.kind == "dhe"
+    assert guessed.signature == ske.signature
+
+
+def test_psk_key_exchange_variants() -> None:
+    point = b"\x04" + bytes(range(64))
+    hint = _v(2, b"hint")
+    ecdhe_params = b"\x03\x00\x17" + _v(1, point)
+    ske = parse_body(12, hint + ecdhe_params, ParseContext(0xFEFD, 0xC035))  # ECDHE_PSK
+    assert isinstance(ske, ServerKeyExchange) and ske.kind == "ecdhe_psk"
+    assert (ske.psk_identity_hint, ske.named_curve, ske.point) == (b"hint", 23, point)
+    assert ske.params_raw == ecdhe_params and ske.signature is None
+    cke = parse_body(16, _v(2, b"me") + _v(1, point), ParseContext(0xFEFD, 0xC035))
+    assert isinstance(cke, ClientKeyExchange)
+    assert (cke.kind, cke.psk_identity, cke.point) == ("ecdhe_psk", b"me", point)
+    ske = parse_body(12, hint, ParseContext(0xFEFD, 0x00A8))  # PSK
+    assert isinstance(ske, ServerKeyExchange) and ske.kind == "psk"
+    dh = _v(2, b"\xff" * 32) + _v(2, b"\x02") + _v(2, b"\x07" * 32)
+    ske = parse_body(12, hint + dh, ParseContext(0xFEFD, 0x00AA))  # DHE_PSK
+    assert isinstance(ske, ServerKeyExchange) and ske.kind == "dhe_psk" and ske.dh_g == b"\x02"
+    cke = parse_body(16, _v(2, b"me") + _v(2, b"\x07" * 32), ParseContext(0xFEFD, 0x00AA))
+    assert isinstance(cke, ClientKeyExchange) and cke.kind == "dhe_psk"
+    cke = parse_body(16, _v(2, b"me") + _v(2, bytes(48)), ParseContext(0xFEFD, 0x00AC))
+    assert isinstance(cke, ClientKeyExchange) and cke.kind == "rsa_psk"
+    assert cke.encrypted_pre_master_secret == bytes(48)
+
+
+def test_unknown_key_exchange_stays_raw() -> None:
+    ske = parse_body(12, b"\x01\x02\x03", ParseContext(0xFEFD, 0x1234))
+    assert isinstance(ske, ServerKeyExchange) and ske.kind == "raw" and ske.raw == b"\x01\x02\x03"
+    ske = parse_body(12, b"\x01\x02\x03")  # neither ECDHE nor DHE shape
+    assert isinstance(ske, ServerKeyExchange) and ske.kind == "raw"
