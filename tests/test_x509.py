@@ -126,3 +126,13 @@ def test_fingerprints_agree_with_openssl(captures_dir: Path, tmp_path: Path) -> 
         s = summarize_certificate(der)
         assert f"={s.fingerprint_sha256}" in out
         assert f"subject={s.subject}" in out
+
+
+def test_unknown_key_algorithm_is_shown_not_raised(captures_dir: Path) -> None:
+    der = certs(CHROME)[0]
+    ec_public_key = bytes.fromhex("06072a8648ce3d0201")  # OID 1.2.840.10045.2.1
+    assert ec_public_key in der
+    odd = der.replace(ec_public_key, bytes.fromhex("06072a8648ce3d0209"))
+    s = summarize_certificate(odd)
+    assert s.key_type.startswith("unsupported") and s.curve is None and s.key_size is None
+    assert not s.self_signed and s.fingerprint_sha256 == sdp_fingerprint(odd)

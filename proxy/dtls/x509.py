@@ -81,7 +81,10 @@ def _key_info(cert: x509.Certificate) -> tuple[str, str | None, int | None]:
 
 
 def _signature_name(cert: x509.Certificate) -> str:
-    oid = cert.signature_algorithm_oid
+    try:
+        oid = cert.signature_algorithm_oid
+    except Exception as e:  # malformed AlgorithmIdentifier
+        return f"unknown ({e})"
     return getattr(oid, "_name", None) or oid.dotted_string
 
 
