@@ -14,11 +14,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from proxy.dtls.messages import Certificate, ParseContext, parse_body
 from proxy.dtls.reader import DecodeError
 from proxy.dtls.x509 import sdp_fingerprint, summarize_certificate
-from tests.conftest import require_tool
+from tests.conftest import CAPTURES, require_tool
 from tests.test_messages import CHROME, FRAGMENTS, WEBRTC10, capture_messages
 
 SDP_FP = re.compile(r"^([0-9A-F]{2}:){31}[0-9A-F]{2}$")
@@ -136,3 +138,21 @@ def test_unknown_key_algorithm_is_shown_not_raised(captures_dir: Path) -> None:
     s = summarize_certificate(odd)
     assert s.key_type.startswith("unsupported") and s.curve is None and s.key_size is None
     assert not s.self_signed and s.fingerprint_sha256 == sdp_fingerprint(odd)
+
+
+_REAL_DER = [d for n in (CHROME, WEBRTC10, FRAGMENTS) if (CAPTURES / n).exists() for d in certs(n)]
+
+
+@pytest.mark.skipif(not _REAL_DER, reason="shared captures not found")
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_mutated_certificates_raise_only_decode_error(data: st.DataObject) -> None:
+    der = bytearray(data.draw(st.sampled_from(_REAL_DER)))
+    for _ in range(data.draw(st.integers(1, 3))):
+        pos = data.draw(st.integers(0, len(der) - 1))
+        der[pos] ^= data.draw(st.integers(1, 255))
+    try:
+        s = summarize_certificate(bytes(der))
+    except DecodeError:
+        return
+    assert SDP_FP.match(s.fingerprint_sha256)
