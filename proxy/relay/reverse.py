@@ -79,6 +79,13 @@ class ListenProtocol(asyncio.DatagramProtocol):
         self.relay.on_error(None, exc)
 
 
+class ListenProtocol6(ListenProtocol):
+    """IPv6 listen socket: keep (host, port) of the 4-tuple addresses."""
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        ListenProtocol.datagram_received(self, data, addr[:2])
+
+
 class UpstreamProtocol(asyncio.DatagramProtocol):
     """Datagrams from the upstream on one client's socket: back to that client."""
 
@@ -147,7 +154,7 @@ class ReverseRelay:
         self.listen_ep = ep
         self.listen_addr = ep.sockname
         self.listen_transport = ep.transport
-        ep.attach(ListenProtocol(self))
+        ep.attach(ListenProtocol6(self) if ":" in self.listen_addr[0] else ListenProtocol(self))
 
     def new_client(self, addr: Address) -> Client | None:
         """A datagram from a new source: open its upstream socket, or refuse (cap)."""

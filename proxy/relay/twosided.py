@@ -93,6 +93,19 @@ class SideProtocol(asyncio.DatagramProtocol):
         self.side.call.on_error(self.side, exc, self.connected_to)
 
 
+class SideProtocol6(SideProtocol):
+    """IPv6 sockets report (host, port, flowinfo, scope_id): keep (host, port)."""
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        SideProtocol.datagram_received(self, data, addr[:2])
+
+
+def side_protocol(side: Side, connected_to: Address | None = None) -> SideProtocol:
+    """The protocol for a socket of ``side`` (IPv6 sockets get the address-trimming one)."""
+    cls = SideProtocol6 if ":" in side.addr[0] else SideProtocol
+    return cls(side, connected_to)
+
+
 class Side:
     """One socket of a call and what it knows about its peer."""
 
@@ -237,10 +250,10 @@ class Call:
             side.endpoint = ep
             side.addr = ep.sockname
             side.send_transport = ep.transport
-            self._attach(ep, SideProtocol(side))
+            self._attach(ep, side_protocol(side))
         for side in self.sides:
             if side.peer is not None:
-                self.open_peer_socket(side, side.peer)
+                await self._open_peer(side, side.peer)
         self.started = time.time()
 
     def _attach(self, ep: Endpoint, proto: SideProtocol) -> None:
@@ -273,7 +286,21 @@ class Call:
             ep.close()
             return
         side.peer_endpoints[peer] = ep
-        self._attach(ep, SideProtocol(side, connected_to=peer))
+        # From now on the kernel queues the peer's datagrams on the connected socket;
+        # hand over what is still queued on the main socket first, so order is kept.
+        main = side.endpoint
+        if main is not None and main.sock is not None and self.engine != "dgram":
+            proto = side_protocol(side)
+            for _ in range(100_000):
+                try:
+                    data, addr = main.sock.recvfrom(65536)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError as exc:
+                    proto.error_received(exc)
+                    break
+                proto.datagram_received(data, addr)
+        self._attach(ep, side_protocol(side, connected_to=peer))
         if side.peer == peer:
             side.send_transport = ep.transport
         while len(side.peer_endpoints) > MAX_PEER_SOCKETS:
