@@ -26,7 +26,8 @@ from proxy.peers import (
 )
 from tests.conftest import require_tool
 from tests.peers import CLIENT_LINE, SERVER_LINE
-from tests.peers.capture import read_pcap_payloads, tshark_capture
+from tests.peers.capture import read_pcap_payloads, record_udp_exchange, tshark_capture
+from tests.peers.openssl_cli import OpenSslClient, OpenSslServer
 from tests.peers.scenarios import capture_pyopenssl_pair
 from tests.peers.wire import (
     CERTIFICATE,
@@ -41,7 +42,7 @@ from tests.peers.wire import (
 )
 
 if TYPE_CHECKING:
-    from tests.peers.scenarios import PairCapture, PeerCapture
+    from tests.peers.scenarios import CertFiles, PairCapture, PeerCapture
 
 pytest_plugins = ["tests.peers.fixtures"]
 
@@ -282,6 +283,28 @@ def test_capture_openssl_ecdsa_mutual_srtp_with_cookie(
     assert CERTIFICATE_VERIFY in [t for d in c2s for t in handshake_types(d)]
     assert_keylog_for(cap)
     assert read_pcap_payloads(cap.pcap) == p
+
+
+@pytest.mark.peers
+def test_openssl_server_answers_corrupt_certificate_verify_with_decrypt_error(
+        ecdsa_certs: tuple[CertFiles, CertFiles]) -> None:
+    openssl = require_tool("openssl")
+    server, client = ecdsa_certs
+
+    def corrupt_signature(direction: str, d: bytes) -> bytes:
+        return flip_last_byte_of(CERTIFICATE_VERIFY, d) if direction == "c2s" else d
+
+    with OpenSslServer(openssl, server.cert, server.key) as srv:
+        addr = srv.wait_ready()
+        with record_udp_exchange(addr, transform=corrupt_signature) as rec, OpenSslClient(
+                openssl, rec.listen_addr, client.cert, client.key) as cli:
+            with pytest.raises(RuntimeError, match="alert decrypt error"):
+                cli.wait_handshake()
+            cli.wait(10)
+        sent = rec.snapshot()
+    assert "CIPHER is" not in srv.output
+    assert content_types(sent[-1].data) == [(CT_ALERT, 0)]
+    assert sent[-1].direction == "s2c" and sent[-1].data[13:15] == bytes([2, 51])
 
 
 @pytest.mark.peers

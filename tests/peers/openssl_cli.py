@@ -8,11 +8,18 @@ Facts (OpenSSL 3.0 CLI, verified by tests/test_peers.py):
 - ``-mtu N`` sets the link MTU (and SSL_OP_NO_QUERY_MTU itself): datagrams are at
   most N - 28 bytes on IPv4 (N - 48 on IPv6), on both sides.
 - Readiness lines: s_server ``ACCEPT host:port``; handshake done ``CIPHER is X``
-  (server) and ``Cipher is X`` (client); application data read is echoed raw.
+  (server) and ``New, TLSv1.2, Cipher is X`` (client: printed even when the server
+  then sends a fatal alert; only the ``...:error:...SSL routines...`` line tells);
+  application data read is printed raw.
+- Faults (seen through the recorder's ``transform``): a corrupted CertificateVerify
+  signature gets a 15-byte plaintext fatal alert decrypt_error(51) from s_server;
+  a corrupted (encrypted) Finished is dropped silently and both sides retransmit
+  their last flight after 1 s, then 2 s more, each message in its own datagram.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -86,8 +93,17 @@ class OpenSslClient(ToolProcess):
         super().__init__(argv + list(extra))
 
     def wait_handshake(self, timeout: float = 10.0) -> str:
-        """Wait for ``New, TLSv1.2, Cipher is X``; return the cipher."""
-        return self.wait_for(r"Cipher is (\S+)", timeout).group(1)
+        """Wait for ``New, TLSv1.2, Cipher is X``; return the cipher.
+
+        s_client prints that summary also when the server rejected it after the
+        cipher was chosen (e.g. a fatal alert to flight 5), after its error line:
+        so an ``SSL routines`` error in the output raises instead.
+        """
+        cipher = self.wait_for(r"^New, (?!\(NONE\))\S+, Cipher is (\S+)", timeout).group(1)
+        failed = re.search(r"^.*:error:.*SSL routines.*$", self.output, re.MULTILINE)
+        if failed:
+            raise RuntimeError(f"s_client handshake failed: {failed.group(0)}")
+        return cipher
 
     def quit(self, timeout: float = 10.0) -> int:
         """Type ``Q`` (s_client sends close_notify and exits); return the exit code."""
