@@ -196,6 +196,15 @@ def test_cipher_list_is_honoured() -> None:
         assert client.cipher == server.cipher == "ECDHE-RSA-AES128-SHA"
 
 
+def test_ed25519_client_certificate_is_accepted() -> None:
+    client = DtlsEndpoint(EndpointConfig("client", identity=make_identity("c", "ed25519")))
+    server = DtlsEndpoint(EndpointConfig("server"))
+    with client, server:
+        pump_pair(client, server)
+        assert client.handshake_done and server.handshake_done
+        assert server.peer_fingerprint == client.fingerprint
+
+
 # ------------------------------------------------------------------ pyOpenSSL over UDP
 
 
