@@ -121,6 +121,8 @@ class UdpPeer:
                     flush()
             if ep.handshake_done and len(ep.received_app_data) >= expect:
                 break
+            if ep.peer_closed:
+                break
             now = loop.time()
             if now >= deadline:
                 timed_out = True
@@ -142,12 +144,14 @@ class UdpPeer:
             log.append((time.time(), "in", data))
             ep.receive(data)
 
-        ok = ep.handshake_done and not ep.failed and not timed_out
+        ok = ep.handshake_done and not ep.failed and len(ep.received_app_data) >= expect
         if ok and close_notify:
             ep.shutdown()
             flush()
         error = ep.error
-        if timed_out and error is None:
+        if not ok and error is None and ep.peer_closed:
+            error = "peer closed the connection (close_notify) before its application data"
+        elif timed_out and error is None:
             stage = "application data" if ep.handshake_done else "handshake"
             error = f"timed out after {timeout:g} s waiting for {stage}"
         return PeerResult(
