@@ -21,6 +21,7 @@ from proxy.bus import Bus, Subscription
 from proxy.config import RelayConfig, from_mapping, validate
 from proxy.events import Event, Notice, format_address
 from proxy.relay import RelayError, start_relay
+from proxy.relay.sockets import set_buffers
 
 LOOPS = ["asyncio", "uvloop"]
 
@@ -49,9 +50,14 @@ class Peer(asyncio.DatagramProtocol):
         self.event = asyncio.Event()
 
     @classmethod
-    async def open(cls, host: str = "127.0.0.1") -> Peer:
+    async def open(cls, host: str = "127.0.0.1", port: int = 0) -> Peer:
+        """Bound to ``host:port`` with a 4 MiB receive buffer (bursts must not overflow it)."""
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                             socket.SOCK_DGRAM)
+        set_buffers(sock, 4 * 1024 * 1024)
+        sock.bind((host, port))
         loop = asyncio.get_running_loop()
-        _, proto = await loop.create_datagram_endpoint(cls, local_addr=(host, 0))
+        _, proto = await loop.create_datagram_endpoint(cls, sock=sock)
         return proto
 
     def connection_made(self, transport: Any) -> None:
@@ -307,8 +313,7 @@ def test_icmp_port_unreachable_is_a_notice_and_the_relay_keeps_running(loop_name
             ]
             assert icmp[0].level == "error"
             # the peer comes up on that port: traffic flows again
-            loop = asyncio.get_running_loop()
-            _, late = await loop.create_datagram_endpoint(Peer, local_addr=("127.0.0.1", dead))
+            late = await Peer.open("127.0.0.1", dead)
             a.send(b"\x00now?", relay.side_a_addr)
             assert await late.wait_for(1) == [b"\x00now?"]
             late.close()
@@ -409,8 +414,7 @@ def reverse_config(upstream: tuple[str, int], **kw: Any) -> RelayConfig:
 @pytest.mark.parametrize("loop_name", LOOPS)
 def test_reverse_mode_with_50_concurrent_clients(loop_name: str) -> None:
     async def main() -> None:
-        loop = asyncio.get_running_loop()
-        _, echo = await loop.create_datagram_endpoint(Echo, local_addr=("127.0.0.1", 0))
+        echo = await Echo.open()
         relay = await start_relay(reverse_config(echo.addr), Bus())
         clients = [await Peer.open() for _ in range(50)]
         try:
@@ -440,8 +444,7 @@ def test_reverse_mode_with_50_concurrent_clients(loop_name: str) -> None:
 
 def test_reverse_session_cap_idle_timeout_and_unreachable_upstream() -> None:
     async def main() -> None:
-        loop = asyncio.get_running_loop()
-        _, echo = await loop.create_datagram_endpoint(Echo, local_addr=("127.0.0.1", 0))
+        echo = await Echo.open()
         bus = Bus()
         sub = bus.subscribe()
         relay = await start_relay(reverse_config(echo.addr, max_sessions=3, idle_timeout=0.2),
