@@ -212,6 +212,7 @@ def test_chromium_handshake_decodes_every_message(captures_dir: Path) -> None:
     assert ske.params_raw == bytes([3, 0, 29, 32]) + ske.point
     assert ske.signature_algorithm == 0x0403
     assert ske.signature is not None and ske.signature[0] == 0x30  # DER ECDSA
+    assert ske.signed_data(ch.random, sh.random) == ch.random + sh.random + ske.params_raw
     assert isinstance(cr, CertificateRequest)
     assert cr.certificate_types == (1, 64)
     assert cr.signature_algorithms is not None and cr.signature_algorithms[0] == 0x0403
@@ -742,3 +743,38 @@ def test_unknown_key_exchange_stays_raw() -> None:
     assert isinstance(ske, ServerKeyExchange) and ske.kind == "raw" and ske.raw == b"\x01\x02\x03"
     ske = parse_body(12, b"\x01\x02\x03")  # neither ECDHE nor DHE shape
     assert isinstance(ske, ServerKeyExchange) and ske.kind == "raw"
+
+
+# ------------------------------------- params_raw is exactly what was signed
+
+
+def _verify(cert_der: bytes, scheme: int | None, signature: bytes, data: bytes) -> None:
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    key: Any = x509.load_der_x509_certificate(cert_der).public_key()
+    if scheme is None:  # DTLS 1.0: ECDSA with SHA-1 (RSA would be MD5+SHA1)
+        key.verify(signature, data, ec.ECDSA(hashes.SHA1()))
+        return
+    h = {4: hashes.SHA256(), 5: hashes.SHA384(), 6: hashes.SHA512(), 2: hashes.SHA1()}
+    if scheme >> 8 == 8:  # rsa_pss_rsae_*
+        algo = {4: hashes.SHA256(), 5: hashes.SHA384(), 6: hashes.SHA512()}[scheme & 0xFF]
+        key.verify(signature, data, padding.PSS(padding.MGF1(algo), algo.digest_size), algo)
+    elif scheme & 0xFF == 3:
+        key.verify(signature, data, ec.ECDSA(h[scheme >> 8]))
+    else:
+        key.verify(signature, data, padding.PKCS1v15(), h[scheme >> 8])
+
+
+@pytest.mark.parametrize("name", [CHROME, FIREFOX, STUN_RTP, OPENSSL12, WEBRTC10, FRAGMENTS])
+def test_server_key_exchange_signature_verifies(captures_dir: Path, name: str) -> None:
+    found = bodies(name)
+    at = next(i for i, b in enumerate(found) if isinstance(b, ServerKeyExchange))
+    ske = found[at]
+    # the session of that SKE starts at the last ServerHello before it
+    server_hello = max(i for i, b in enumerate(found[:at]) if isinstance(b, ServerHello))
+    ch = [b for b in found[:server_hello] if isinstance(b, ClientHello)][-1]
+    sh = found[server_hello]
+    cert = next(b for b in found[server_hello:] if isinstance(b, Certificate))
+    assert ske.signature is not None and cert.end_entity is not None
+    data = ske.signed_data(ch.random, sh.random)
+    _verify(cert.end_entity.der, ske.signature_algorithm, ske.signature, data)

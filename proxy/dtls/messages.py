@@ -223,6 +223,10 @@ class ServerKeyExchange:
         default_factory=dict, compare=False, repr=False, metadata={"json": False}
     )
 
+    def signed_data(self, client_random: bytes, server_random: bytes) -> bytes:
+        """What the signature covers: ``client_random + server_random + params_raw``."""
+        return client_random + server_random + self.params_raw
+
 
 @dataclass(frozen=True)
 class ClientKeyExchange:
