@@ -105,7 +105,20 @@ def main(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+"""One encoder for every line (``json.dumps`` with arguments builds a new one per call)."""
+
+
 def write_jsonl(events: list[Event], out: IO[str]) -> None:
     """One JSON object per event (docs/log-schema.md)."""
+    encode = _ENCODER.encode
+    batch: list[str] = []
     for ev in events:
-        out.write(json.dumps(event_to_dict(ev), separators=(",", ":")) + "\n")
+        batch.append(encode(event_to_dict(ev)))
+        if len(batch) >= 512:
+            batch.append("")
+            out.write("\n".join(batch))
+            batch.clear()
+    if batch:
+        batch.append("")
+        out.write("\n".join(batch))

@@ -406,9 +406,35 @@ EVENT_TYPES: dict[str, type[Event]] = {
 # ----------------------------------------------------------------- rendering
 
 
+_last_iso: tuple[float, str] = (float("nan"), "")
+
+
 def iso_time(ts: float) -> str:
     """ISO 8601 UTC with microseconds, e.g. ``2015-05-01T16:32:06.123456Z``."""
-    return _dt.datetime.fromtimestamp(ts, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    global _last_iso
+    last = _last_iso  # the events of one datagram share its time: remember the last one
+    if last[0] == ts:
+        return last[1]
+    out = _dt.datetime.fromtimestamp(ts, _dt.UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+    _last_iso = (ts, out)
+    return out
+
+
+_JSON_FIELDS: dict[type, tuple[str, ...]] = {}
+"""Dataclass -> names of the fields it renders (filled on first use; see :func:`jsonable`)."""
+_EVENT_FIELDS: dict[type, tuple[str, ...]] = {}
+"""Event class -> its field names except ``ts`` and ``session``."""
+
+
+def _json_fields(cls: type) -> tuple[str, ...]:
+    names = tuple(
+        f.name
+        for f in dataclasses.fields(cls)
+        if not f.name.startswith("_") and f.metadata.get("json", True)
+    )
+    if getattr(cls, "__json__", None) is None:
+        _JSON_FIELDS[cls] = names  # only plain dataclasses take the fast path
+    return names
 
 
 def jsonable(value: Any) -> Any:
@@ -418,7 +444,18 @@ def jsonable(value: Any) -> Any:
     fields whose metadata says ``{"json": False}`` and names starting with ``_``.
     An object with ``__json__()`` renders itself.
     """
-    if value is None or isinstance(value, bool | int | float | str):
+    t = type(value)
+    # Fast paths on the exact type (the common cases), then the general rules in order.
+    if t is str or t is int or value is None or t is bool or t is float:
+        return value
+    if t is bytes:
+        return value.hex()
+    if t is tuple or t is list:
+        return [jsonable(v) for v in value]
+    names = _JSON_FIELDS.get(t)
+    if names is not None:
+        return {n: jsonable(getattr(value, n)) for n in names}
+    if isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
@@ -428,11 +465,7 @@ def jsonable(value: Any) -> Any:
     if callable(to_json):
         return to_json()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.name: jsonable(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if not f.name.startswith("_") and f.metadata.get("json", True)
-        }
+        return {n: jsonable(getattr(value, n)) for n in _json_fields(t)}
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
@@ -442,9 +475,13 @@ def jsonable(value: Any) -> Any:
 
 def event_to_dict(ev: Event) -> dict[str, Any]:
     """The JSONL object for one event: ``event``, ``ts`` (ISO 8601), ``session``, fields."""
+    cls = type(ev)
+    names = _EVENT_FIELDS.get(cls)
+    if names is None:
+        fields = dataclasses.fields(ev)  # type: ignore[arg-type]
+        names = tuple(f.name for f in fields if f.name not in ("ts", "session"))
+        _EVENT_FIELDS[cls] = names
     out: dict[str, Any] = {"event": ev.EVENT, "ts": iso_time(ev.ts), "session": ev.session}
-    for f in dataclasses.fields(ev):  # type: ignore[arg-type]
-        if f.name in ("ts", "session"):
-            continue
-        out[f.name] = jsonable(getattr(ev, f.name))
+    for name in names:
+        out[name] = jsonable(getattr(ev, name))
     return out

@@ -455,11 +455,25 @@ class Capture:
             self._snapped += 1
         return Datagram(
             ts=ts,
-            src=(str(ipaddress.ip_address(src)), sport),
-            dst=(str(ipaddress.ip_address(dst)), dport),
+            src=(_host(src), sport),
+            dst=(_host(dst), dport),
             data=bytes(payload),
             frame=frame,
         )
+
+
+_HOSTS: dict[bytes, str] = {}
+_MAX_HOSTS: Final = 4096
+
+
+def _host(packed: bytes) -> str:
+    """The text form of a 4- or 16-byte address (cached: a capture has few hosts)."""
+    host = _HOSTS.get(packed)
+    if host is None:
+        if len(_HOSTS) >= _MAX_HOSTS:
+            _HOSTS.clear()
+        host = _HOSTS[packed] = str(ipaddress.ip_address(packed))
+    return host
 
 
 def _ethertype(data: bytes, off: int) -> tuple[int, int]:

@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): speed claims live here, never in the test suite."""

@@ -1,0 +1,469 @@
+"""Decode benchmark: ``dtlsproxy analyze --format jsonl`` next to ``tshark -T json``.
+
+Builds (once, cached in ``bench/.cache/``) a pcapng of real DTLS 1.2 handshakes made by
+``openssl s_client``/``s_server -dtls1_2`` on loopback (mutual ECDSA P-256 certificates,
+``-use_srtp``, HelloVerifyRequest cookie, openssl's default 256-byte fallback MTU so
+flight 4 is fragmented), each handshake on its own client port. The datagrams are
+recorded by a small UDP forwarder in this process (payloads and times exactly as sent).
+Every handshake uses fresh self-signed certificates on both sides, as WebRTC calls do;
+in the file every handshake is ``127.0.0.1:(10000+i) <-> 127.0.0.1:4433``.
+
+Then it times, several runs each, median:
+
+* ``dtlsproxy analyze FILE --format jsonl -o /dev/null`` (the real CLI, a subprocess);
+* ``tshark -r FILE -T json -d udp.port==4433,dtls > /dev/null``;
+* in-process ``analyze_capture`` alone, and with ``event_to_dict`` + ``json.dumps``
+  (so interpreter start-up and imports are visible as the difference);
+* both tools on a one-handshake file (their start-up cost).
+
+Goal (issue 2): dtlsproxy's handshakes/s at least 3x tshark's.
+
+Usage::
+
+    .venv/bin/python -m bench.decode [--handshakes 200] [--runs 5] [--rebuild] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import re
+import resource
+import selectors
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from proxy.analyze import analyze_capture
+from proxy.cmd_analyze import write_jsonl
+from proxy.events import Datagram, SessionOpened, SessionSummary
+from proxy.pcap import PcapngWriter
+from proxy.peers.certs import make_identity
+from proxy.session import Tracker
+from proxy.verdict import build_hook
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = Path(__file__).resolve().parent / ".cache"
+SERVER_PORT = 4433
+CLIENT_PORT_BASE = 10000
+SRTP = "SRTP_AES128_CM_SHA1_80"
+
+Address = tuple[str, int]
+
+
+# ------------------------------------------------------------------ capture
+
+
+@dataclass
+class _Conn:
+    index: int
+    server: Address
+    listen: socket.socket
+    up: socket.socket
+    client: Address | None = None
+
+
+class Forwarder:
+    """One thread forwarding UDP for many handshakes and recording every payload.
+
+    :meth:`new_conn` opens a fresh listening socket (where one ``s_client`` connects)
+    and a fresh upstream socket towards that handshake's ``s_server``.
+    """
+
+    def __init__(self) -> None:
+        self.records: list[tuple[float, int, str, bytes]] = []
+        """(time, handshake index, ``c2s``/``s2c``, payload)."""
+        self._conns: list[_Conn] = []
+        self._sel = selectors.DefaultSelector()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="forwarder", daemon=True)
+        self._thread.start()
+
+    def new_conn(self, server: Address) -> Address:
+        """A new handshake towards ``server``: returns the address its client must use."""
+        listen = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        listen.bind(("127.0.0.1", 0))
+        up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        up.bind(("127.0.0.1", 0))
+        with self._lock:
+            conn = _Conn(len(self._conns), server, listen, up)
+            self._conns.append(conn)
+            # epoll sees sockets registered while another thread waits in select (Linux).
+            self._sel.register(listen, selectors.EVENT_READ, (conn, "c2s"))
+            self._sel.register(up, selectors.EVENT_READ, (conn, "s2c"))
+        host, port = listen.getsockname()[:2]
+        return (str(host), int(port))
+
+    def stop(self) -> None:
+        """Stop once quiet for 50 ms; close every socket."""
+        self._stop.set()
+        self._thread.join(timeout=10)
+        for c in self._conns:
+            c.listen.close()
+            c.up.close()
+        self._sel.close()
+
+    def _run(self) -> None:
+        while True:
+            ready = self._sel.select(timeout=0.05)
+            if not ready:
+                if self._stop.is_set():
+                    return
+                continue
+            for key, _ in ready:
+                conn, direction = key.data
+                sock: socket.socket = key.fileobj  # type: ignore[assignment]
+                try:
+                    data, addr = sock.recvfrom(65535)
+                except OSError:
+                    continue
+                self.records.append((time.time(), conn.index, direction, data))
+                if direction == "c2s":
+                    conn.client = (str(addr[0]), int(addr[1]))
+                    conn.up.sendto(data, conn.server)
+                elif conn.client is not None:
+                    conn.listen.sendto(data, conn.client)
+
+
+def _openssl_common(cert: Path, key: Path) -> list[str]:
+    return ["-dtls1_2", "-cert", str(cert), "-key", str(key), "-use_srtp", SRTP]
+
+
+def _start_server(openssl: str, workdir: Path, cert: Path,
+                  key: Path) -> tuple[subprocess.Popen[bytes], Address]:
+    log = workdir / "server.log"
+    out = log.open("wb")
+    argv = [openssl, "s_server", "-accept", "127.0.0.1:0", "-naccept", "1", "-Verify", "1",
+            *_openssl_common(cert, key)]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    out.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        m = re.search(r"^ACCEPT 127\.0\.0\.1:(\d+)", log.read_text(errors="replace"), re.M)
+        if m:
+            return proc, ("127.0.0.1", int(m.group(1)))
+        if proc.poll() is not None:
+            break
+        time.sleep(0.005)
+    proc.kill()
+    proc.wait()
+    raise RuntimeError(f"openssl s_server did not start: {log.read_text(errors='replace')}")
+
+
+def one_handshake(openssl: str, fwd: Forwarder, workdir: Path) -> str | None:
+    """One WebRTC-like DTLS 1.2 handshake: fresh self-signed ECDSA certs on both sides.
+
+    Returns None, or why it failed.
+    """
+    workdir.mkdir()
+    server_cert, server_key = make_identity("bench server").write(workdir, "server")
+    client_cert, client_key = make_identity("bench client").write(workdir, "client")
+    server, addr = _start_server(openssl, workdir, server_cert, server_key)
+    try:
+        connect = fwd.new_conn(addr)
+        # stdin at EOF: s_client completes the handshake, sends close_notify, sleeps
+        # 500 ms (apps/s_client.c, "give the socket time to send its last data") and exits.
+        argv = [openssl, "s_client", "-connect", f"{connect[0]}:{connect[1]}",
+                *_openssl_common(client_cert, client_key)]
+        try:
+            r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=20)
+        except subprocess.TimeoutExpired:
+            return "s_client timed out"
+        if b"Cipher is " not in r.stdout:
+            return f"no handshake: {r.stdout[-300:]!r}"
+        server.wait(timeout=10)
+        return None
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
+def build_capture(path: Path, handshakes: int, lanes: int) -> int:
+    """Make ``handshakes`` real OpenSSL DTLS 1.2 handshakes and write them to ``path``.
+
+    ``lanes`` handshakes run at a time (each s_client sleeps 500 ms at exit, so this is
+    mostly waiting). Returns the number of datagrams written.
+    """
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise SystemExit("bench: openssl not found (apt-get install openssl)")
+    failures: list[str] = []
+    todo = iter(range(handshakes))
+    todo_lock = threading.Lock()
+    with tempfile.TemporaryDirectory(prefix="dtls-bench-") as tmp:
+        fwd = Forwarder()
+
+        def lane() -> None:
+            while True:
+                with todo_lock:
+                    i = next(todo, None)
+                if i is None:
+                    return
+                why = one_handshake(openssl, fwd, Path(tmp) / f"h{i}")
+                if why:
+                    failures.append(why)
+
+        threads = [threading.Thread(target=lane) for _ in range(max(1, lanes))]
+        try:
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            fwd.stop()
+        if failures:
+            raise SystemExit(f"bench: {len(failures)} handshakes failed:\n"
+                             + "\n".join(failures[:10]))
+    server = ("127.0.0.1", SERVER_PORT)
+    records = sorted(fwd.records, key=lambda r: r[0])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_path = path.with_suffix(".tmp")
+    with PcapngWriter(tmp_path) as w:
+        for frame, (ts, index, direction, data) in enumerate(records, 1):
+            client = ("127.0.0.1", CLIENT_PORT_BASE + index)
+            src, dst = (client, server) if direction == "c2s" else (server, client)
+            w.write(Datagram(ts=ts, src=src, dst=dst, data=data, frame=frame))
+    tmp_path.replace(path)
+    return len(records)
+
+
+def first_handshake(src: Path, dst: Path) -> None:
+    """Copy the first handshake (client port 10000) of ``src`` into ``dst`` (start-up runs)."""
+    port = CLIENT_PORT_BASE
+    with PcapngWriter(dst) as w:
+        n = 0
+        for ev_d in _datagrams(src):
+            if port in (ev_d.src[1], ev_d.dst[1]):
+                n += 1
+                w.write(Datagram(ev_d.ts, ev_d.src, ev_d.dst, ev_d.data, n))
+
+
+def _datagrams(path: Path) -> Iterator[Datagram]:
+    from proxy.pcap import read_capture
+
+    yield from read_capture(path)
+
+
+# ---------------------------------------------------------------- measuring
+
+
+@dataclass
+class Timing:
+    """Wall-clock and child CPU seconds of each run."""
+
+    wall: list[float]
+    cpu: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.wall)
+
+    @property
+    def median_cpu(self) -> float:
+        return statistics.median(self.cpu) if self.cpu else float("nan")
+
+
+def time_command(argv: list[str], runs: int, stdout_null: bool = True) -> Timing:
+    """Run ``argv`` ``runs`` times (after one warm-up run), stdout to /dev/null."""
+    wall: list[float] = []
+    cpu: list[float] = []
+    for i in range(runs + 1):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        r = subprocess.run(argv, stdout=subprocess.DEVNULL if stdout_null else None,
+                           stderr=subprocess.PIPE)
+        dt = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if r.returncode != 0:
+            raise SystemExit(f"bench: {' '.join(argv)} failed ({r.returncode}): "
+                             f"{r.stderr.decode(errors='replace')[-500:]}")
+        if i == 0:
+            continue  # warm-up: page cache, .pyc files
+        wall.append(dt)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return Timing(wall, cpu)
+
+
+def time_call(fn: Callable[[], object], runs: int) -> Timing:
+    """Time ``fn()`` ``runs`` times in this process (after one warm-up call)."""
+    fn()
+    wall: list[float] = []
+    cpu: list[float] = []
+    for _ in range(runs):
+        c0 = time.process_time()
+        t0 = time.perf_counter()
+        fn()
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return Timing(wall, cpu)
+
+
+def decode_only(path: Path) -> int:
+    """``analyze_capture`` as the CLI runs it, events discarded; returns the event count."""
+    n = 0
+    for _ in analyze_capture(path, tracker=Tracker(verdict_hook=build_hook())):
+        n += 1
+    return n
+
+
+class _Counter(io.StringIO):
+    """A text sink that only counts characters."""
+
+    size = 0
+
+    def write(self, s: str) -> int:
+        self.size += len(s)
+        return len(s)
+
+
+def decode_and_serialise(path: Path) -> int:
+    """What the CLI does in-process: ``analyze_capture``, then ``write_jsonl``
+    (``event_to_dict`` + ``json`` per event); returns the JSONL size in characters."""
+    events = list(analyze_capture(path, tracker=Tracker(verdict_hook=build_hook())))
+    sink = _Counter()
+    write_jsonl(events, sink)
+    return sink.size
+
+
+def census(path: Path) -> tuple[int, int, int, int]:
+    """(sessions, established sessions, events, datagrams) as dtlsproxy sees the file."""
+    sessions: set[str] = set()
+    state: dict[str, str] = {}
+    events = 0
+    for ev in analyze_capture(path):
+        events += 1
+        if isinstance(ev, SessionOpened):
+            sessions.add(ev.session)
+        elif isinstance(ev, SessionSummary):
+            state[ev.session] = ev.state
+    datagrams = sum(1 for _ in _datagrams(path))
+    established = sum(1 for s in state.values() if s == "established")
+    return len(sessions), established, events, datagrams
+
+
+def dtlsproxy_argv(path: Path) -> list[str]:
+    """The real CLI: the venv's ``dtlsproxy`` console script."""
+    exe = Path(sys.executable).parent / "dtlsproxy"
+    base = [str(exe)] if exe.exists() else [sys.executable, "-m", "proxy.cli"]
+    return [*base, "analyze", str(path), "--format", "jsonl", "-o", os.devnull]
+
+
+def tshark_argv(path: Path) -> list[str]:
+    """``tshark -r FILE -T json -d udp.port==4433,dtls`` (stdout goes to /dev/null)."""
+    tshark = shutil.which("tshark")
+    if tshark is None:
+        raise SystemExit("bench: tshark not found (apt-get install tshark)")
+    return [tshark, "-r", str(path), "-T", "json", "-d", f"udp.port=={SERVER_PORT},dtls"]
+
+
+def profile(path: Path, out: Path, top: int) -> None:
+    """cProfile of decode + serialisation in-process; the ``top`` functions by own time."""
+    prof = cProfile.Profile()
+    prof.enable()
+    decode_and_serialise(path)
+    prof.disable()
+    prof.dump_stats(str(out))
+    stats = pstats.Stats(prof)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+
+
+# --------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build or reuse the capture, time both tools, print a Markdown table."""
+    p = argparse.ArgumentParser(prog="python -m bench.decode", description=__doc__.split("\n")[0])
+    p.add_argument("--handshakes", type=int, default=200, help="handshakes in the capture")
+    p.add_argument("--lanes", type=int, default=16,
+                   help="handshakes made at the same time while building the capture")
+    p.add_argument("--runs", type=int, default=5, help="timed runs per tool (median)")
+    p.add_argument("--capture", type=Path, help="use this capture instead of building one "
+                   "(its DTLS server port must be 4433 for tshark)")
+    p.add_argument("--rebuild", action="store_true", help="rebuild the cached capture")
+    p.add_argument("--profile", action="store_true",
+                   help="also print a cProfile of the in-process decode + JSON")
+    p.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    args = p.parse_args(argv)
+
+    if args.capture:
+        path: Path = args.capture
+    else:
+        path = CACHE / f"openssl-dtls12-{args.handshakes}.pcapng"
+        if args.rebuild or not path.exists():
+            t0 = time.perf_counter()
+            n = build_capture(path, args.handshakes, args.lanes)
+            print(f"built {path.relative_to(ROOT)}: {args.handshakes} handshakes, {n} datagrams "
+                  f"in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    sessions, established, events, datagrams = census(path)
+    handshakes = established
+    if handshakes == 0:
+        raise SystemExit(f"bench: no established DTLS session in {path}")
+    tiny = CACHE / "one-handshake.pcapng"
+    CACHE.mkdir(parents=True, exist_ok=True)
+    first_handshake(path, tiny)
+
+    runs = args.runs
+    cli = time_command(dtlsproxy_argv(path), runs)
+    tsh = time_command(tshark_argv(path), runs)
+    cli0 = time_command(dtlsproxy_argv(tiny), runs)
+    tsh0 = time_command(tshark_argv(tiny), runs)
+    dec = time_call(lambda: decode_only(path), runs)
+    ser = time_call(lambda: decode_and_serialise(path), runs)
+    jsonl_bytes = decode_and_serialise(path)
+
+    def row(name: str, t: Timing) -> dict[str, float | str]:
+        return {"name": name, "seconds": t.median, "cpu": t.median_cpu,
+                "handshakes_per_s": handshakes / t.median, "datagrams_per_s": datagrams / t.median}
+
+    rows = [
+        row("dtlsproxy analyze --format jsonl -o /dev/null", cli),
+        row("tshark -T json > /dev/null", tsh),
+        row("in-process analyze_capture (decode only)", dec),
+        row("in-process analyze_capture + write_jsonl (event_to_dict + json)", ser),
+    ]
+    ratio = tsh.median / cli.median
+    result = {
+        "capture": str(path), "handshakes": handshakes, "sessions": sessions,
+        "datagrams": datagrams, "events": events, "jsonl_bytes": jsonl_bytes, "runs": runs,
+        "rows": rows, "ratio_handshakes_per_s": ratio, "goal": 3.0,
+        "startup_seconds": {"dtlsproxy": cli0.median, "tshark": tsh0.median},
+        "cpus": os.cpu_count(),
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"capture: {path} ({handshakes} established DTLS 1.2 handshakes of {sessions} "
+              f"sessions, {datagrams} datagrams; {events} events, {jsonl_bytes} bytes of JSONL)")
+        print(f"median of {runs} runs (after 1 warm-up), {os.cpu_count()} CPUs\n")
+        print("| what | median s | CPU s | handshakes/s | datagrams/s |")
+        print("|---|---:|---:|---:|---:|")
+        for r in rows:
+            print(f"| {r['name']} | {r['seconds']:.3f} | {r['cpu']:.3f} | "
+                  f"{r['handshakes_per_s']:.0f} | {r['datagrams_per_s']:.0f} |")
+        print(f"\nstart-up (one-handshake file): dtlsproxy {cli0.median:.3f} s, "
+              f"tshark {tsh0.median:.3f} s")
+        verdict = "met" if ratio >= 3.0 else "NOT met"
+        print(f"ratio dtlsproxy/tshark handshakes/s: {ratio:.2f}x (goal 3x: {verdict})")
+    if args.profile:
+        profile(path, CACHE / "decode.prof", 30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
