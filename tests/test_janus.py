@@ -10,40 +10,73 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import require_tool
 from tests.janus import sdp as sdpmod
-from tests.janus.harness import BedResult, run_bed
+from tests.janus.harness import BedResult, BedRun, run_bed, start_bed
 from tests.janus.peer import ECHO_REPLY
 
 pytestmark = pytest.mark.peers
 
-Bed = Callable[..., BedResult]
+CV_OF_CLIENT = "who=client,msg=CertificateVerify,action=corrupt,offset=-1"
+FINISHED_OF_CLIENT = "who=client,msg=Finished,encrypted=1,action=corrupt,offset=-1,count=always"
+PROXY = "dtlsproxy"
+FLIGHTS = [
+    ("client->server", 1, ("ClientHello",)),
+    ("server->client", 4, ("ServerHello", "Certificate", "ServerKeyExchange",
+                           "CertificateRequest", "ServerHelloDone")),
+    ("client->server", 5, ("Certificate", "ClientKeyExchange", "CertificateVerify",
+                           "ChangeCipherSpec", "Finished")),
+    ("server->client", 6, ("ChangeCipherSpec", "Finished")),
+]  # fmt: skip
+"""The full DTLS 1.2 handshake of every clean call (no HelloVerifyRequest: no cookie)."""
+SLOW = {  # started in the background when the first Janus test runs (Janus gives up after 20 s)
+    "finished_timeout": dict(
+        relay=PROXY, dtls_role="client", faults=(FINISHED_OF_CLIENT,), keylog=True,
+        expect_failure=True, call_timeout=40.0,
+    ),
+}  # fmt: skip
+VERDICT_PENDING = pytest.mark.xfail(
+    strict=True, reason="pending: the verdict layer (proxy/verdict) has not landed"
+)
 
 
-@pytest.fixture(scope="session")
-def bed(tmp_path_factory: pytest.TempPathFactory) -> Bed:
-    """``bed(relay=..., dtls_role=..., scenario=...)``: one run per distinct arguments."""
-    require_tool("janus")
-    require_tool("unshare")
-    require_tool("ip")
-    cache: dict[tuple[tuple[str, object], ...], BedResult] = {}
+class Beds:
+    """Bed runs shared by the tests: one per distinct arguments, slow ones started early."""
 
-    def get(**kw: object) -> BedResult:
+    def __init__(self, tmp: pytest.TempPathFactory):
+        self.tmp = tmp
+        self.runs: dict[tuple[tuple[str, Any], ...], BedRun] = {}
+
+    def start(self, **kw: Any) -> BedRun:
+        """Start (once) the run with these :func:`start_bed` arguments."""
         key = tuple(sorted(kw.items()))
-        if key not in cache:
-            name = "-".join(str(v) for _, v in key) or "default"
-            cache[key] = run_bed(tmp_path_factory.mktemp(f"janus-{name}"), **kw)  # type: ignore[arg-type]
-        result = cache[key]
+        if key not in self.runs:
+            self.runs[key] = start_bed(self.tmp.mktemp("janus"), **kw)
+        return self.runs[key]
+
+    def __call__(self, **kw: Any) -> BedResult:
+        """The finished run: no crash, nothing left behind."""
+        result = self.start(**kw).wait()
         assert not result.leftovers, result.explain()
         assert "crash" not in result.data, result.explain()
         return result
 
-    return get
+
+@pytest.fixture(scope="session")
+def bed(tmp_path_factory: pytest.TempPathFactory) -> Beds:
+    """The shared :class:`Beds`; needs janus, unshare and ip (CI fails without them)."""
+    require_tool("janus")
+    require_tool("unshare")
+    require_tool("ip")
+    beds = Beds(tmp_path_factory)
+    for kw in SLOW.values():
+        beds.start(**kw)
+    return beds
 
 
 def assert_clean_call(r: BedResult) -> None:
@@ -61,7 +94,7 @@ def assert_clean_call(r: BedResult) -> None:
 # ------------------------------------------------------------ without a relay
 
 
-def test_direct_call_actpass_offer_makes_janus_the_dtls_client(bed: Bed) -> None:
+def test_direct_call_actpass_offer_makes_janus_the_dtls_client(bed: Beds) -> None:
     r = bed(relay="none", dtls_role="server")
     assert_clean_call(r)
     assert sdpmod.setup_values(r.call["offer_to_janus"]) == ["actpass", "actpass"]
@@ -71,17 +104,18 @@ def test_direct_call_actpass_offer_makes_janus_the_dtls_client(bed: Bed) -> None
     assert r.call["aiortc"]["cipher"] == "ECDHE-ECDSA-CHACHA20-POLY1305"
 
 
-def test_direct_call_active_offer_makes_aiortc_the_dtls_client(bed: Bed) -> None:
+def test_direct_call_active_offer_makes_aiortc_the_dtls_client(bed: Beds) -> None:
     r = bed(relay="none", dtls_role="client")
     assert_clean_call(r)
     assert set(sdpmod.setup_values(r.call["offer_to_janus"])) == {"active"}
     assert set(sdpmod.setup_values(r.call["answer_from_janus"])) == {"passive"}
     assert "Setting accept state (DTLS server)" in r.janus_log
     assert r.call["aiortc"]["role"] == "client"
-    assert r.call["aiortc"]["cipher"].startswith("ECDHE-ECDSA-")
+    # aiortc's cipher list puts AES128-GCM first and Janus (server) follows the client
+    assert r.call["aiortc"]["cipher"] == "ECDHE-ECDSA-AES128-GCM-SHA256"
 
 
-def test_direct_call_uses_the_namespace_address_only(bed: Bed) -> None:
+def test_direct_call_uses_the_namespace_address_only(bed: Beds) -> None:
     r = bed(relay="none", dtls_role="server")
     assert r.data["netns"]["routes"] == [
         "10.99.0.0/24 dev d0 proto kernel scope link src 10.99.0.1"
@@ -90,48 +124,204 @@ def test_direct_call_uses_the_namespace_address_only(bed: Bed) -> None:
     assert {h for h, _ in sdpmod.udp_addresses(r.call["offer_local"])} == {"10.99.0.1"}
 
 
-# ------------------------------------------------------- through a trivial relay
+# ---------------------------------------- through a trivial relay (the bed's control)
 
 
-@pytest.mark.parametrize("role", ["server", "client"])
-def test_trivial_relay_carries_the_whole_call(bed: Bed, role: str) -> None:
-    r = bed(relay="trivial", dtls_role=role)
+def test_trivial_relay_carries_the_whole_call(bed: Beds) -> None:
+    r = bed(relay="trivial", dtls_role="server")
     assert_clean_call(r)
-    assert r.call["aiortc"]["role"] == role
     counts = r.relay["counts"]
     for direction in ("a->b", "b->a"):
         for kind in ("stun", "dtls", "rtp"):
             assert counts.get(f"{direction} {kind}", 0) > 0, (direction, kind, counts)
     assert r.relay["refused"] == {"a": {}, "b": {}}
+    assert_no_direct_path(r, tuple(r.relay["addresses"]["a"]), tuple(r.relay["addresses"]["b"]))
+    assert tuple(r.relay["peers"]["a"]) in sdpmod.udp_addresses(r.call["offer_local"])
+    assert tuple(r.relay["peers"]["b"]) in sdpmod.udp_addresses(r.call["answer_from_janus"])
 
 
-@pytest.mark.parametrize("role", ["server", "client"])
-def test_trivial_relay_leaves_no_direct_path(bed: Bed, role: str) -> None:
-    r = bed(relay="trivial", dtls_role=role)
-    relay_a = tuple(r.relay["addresses"]["a"])
-    relay_b = tuple(r.relay["addresses"]["b"])
+def assert_no_direct_path(r: BedResult, relay_a: Any, relay_b: Any) -> None:
+    """Each peer only learned the relay's address, and ICE selected it."""
     janus_real = sdpmod.udp_addresses(r.call["answer_from_janus"])
     aiortc_real = sdpmod.udp_addresses(r.call["offer_local"])
-    # each side only ever learned the relay's address...
     assert sdpmod.udp_addresses(r.call["offer_to_janus"]) == {relay_b}
     assert sdpmod.udp_addresses(r.call["answer_to_aiortc"]) == {relay_a}
     assert r.janus_remote_candidates() == {relay_b}
-    # ...ICE selected it, and the relay's peers are the real endpoints
     assert tuple(r.call["aiortc"]["selected_pair"]["remote"]) == relay_a
-    assert tuple(r.relay["peers"]["a"]) in aiortc_real
-    assert tuple(r.relay["peers"]["b"]) in janus_real
     assert not (janus_real | aiortc_real) & {relay_a, relay_b}
 
 
-def test_wrong_fingerprint_in_the_offer_makes_janus_hang_up(bed: Bed) -> None:
-    r = bed(relay="trivial", dtls_role="server", scenario="wrong_fingerprint")
-    assert r.call["ok"], r.explain()
-    assert "Fingerprint is NOT a match" in r.janus_log
-    events = r.janus_events()
-    assert "webrtcup" not in events
-    hangups = [e for e in r.call["janus_events"] if e["janus"] == "hangup"]
-    assert hangups and hangups[0]["reason"] == "DTLS alert", r.call["janus_events"]
+# --------------------------------------------------- through dtlsproxy run: clean
+
+
+def assert_proxy_saw_the_call(r: BedResult, client: str, server: str) -> None:
+    """The proxy's log holds the whole handshake, the roles, and media both ways."""
+    log = r.proxy_log
+    assert r.proxy["exit"] == 0, r.explain()
+    assert log.flights() == FLIGHTS
+    s = log.summary()
+    assert (s["client_label"], s["server_label"]) == (client, server)
+    assert s["version"] == "DTLS 1.2"
+    assert s["srtp_profile"] == "SRTP_AEAD_AES_256_GCM"
+    assert s["extended_master_secret"] is True
+    assert "established" in log.states()
+    for direction in ("client->server", "server->client"):
+        assert s["counters"].get(f"dtls {direction}", 0) >= 2, s["counters"]
+        assert s["counters"].get(f"stun {direction}", 0) >= 1, s["counters"]
+        assert log.rtp_packets()[direction] >= 25, log.rtp_packets()
+    assert log.of("verdict") == []
+    assert log.of("fault") == []
+    assert_no_direct_path(r, ("10.99.0.1", 5000), ("10.99.0.1", 6000))
+    (latched,) = log.notices("latched")  # side B latched Janus's real address
+    assert latched["message"].startswith("side B (janus) peer is 10.99.0.1:200")
+
+
+def test_proxy_clean_call_janus_as_dtls_client(bed: Beds) -> None:
+    r = bed(relay=PROXY, dtls_role="server")
+    assert_clean_call(r)
+    assert_proxy_saw_the_call(r, client="janus", server="aiortc")
+    s = r.proxy_log.summary()
+    assert s["cipher_suite"] == "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"
+    hello = r.proxy_log.client_hello()
+    assert len(hello["body"]["cipher_suites"]) == 16  # Janus's OpenSSL default list
+    assert hello["dir"] == "client->server"
+
+
+def test_proxy_clean_call_aiortc_as_dtls_client(bed: Beds) -> None:
+    r = bed(relay=PROXY, dtls_role="client")
+    assert_clean_call(r)
+    assert_proxy_saw_the_call(r, client="aiortc", server="janus")
+    log = r.proxy_log
+    assert log.summary()["cipher_suite"] == "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+    # Janus's server flight: one record per message, several records per datagram
+    (flight4,) = [e for e in log.of("flight") if e["flight"] == 4]
+    per_frame = log.records_per_frame("server->client")
+    assert sum(per_frame[f] for f in flight4["frames"]) == 5
+    assert max(per_frame[f] for f in flight4["frames"]) >= 2
+
+
+# --------------------------------------------------- through dtlsproxy run: faults
+
+
+def fault_run(bed: Beds, role: str, rule: str) -> BedResult:
+    r = bed(relay=PROXY, dtls_role=role, faults=(rule,), expect_failure=True)
+    assert "webrtcup" not in r.janus_events()
     assert r.call["media"]["frames"] == 0
+    return r
+
+
+def test_fault_aiortc_certificate_verify_janus_sends_decrypt_error(bed: Beds) -> None:
+    """Acceptance 3: aiortc is the DTLS client; the proxy flips its signature's last byte."""
+    r = fault_run(bed, "client", CV_OF_CLIENT)
+    log = r.proxy_log
+    (fault,) = log.of("fault")
+    assert "CertificateVerify" in fault["detail"]
+    assert "Handshake error: error:0A00007B:SSL routines::bad signature" in r.janus_log
+    (alert,) = log.of("alert")
+    assert (alert["dir"], alert["level_name"], alert["description_name"]) == (
+        "server->client", "fatal", "decrypt_error",
+    )  # fmt: skip
+    assert alert["answers_flight"] == 5
+    assert janus_hangups(r) == ["DTLS alert"]
+    assert r.call["aiortc"]["state"] == "failed"  # aiortc got Janus's alert
+    assert log.summary()["client_label"] == "aiortc"
+
+
+@VERDICT_PENDING
+def test_fault_aiortc_certificate_verify_verdict(bed: Beds) -> None:
+    r = fault_run(bed, "client", CV_OF_CLIENT)
+    assert_verdict_names(r, "client->server", "CertificateVerify", "signature")
+
+
+def test_fault_janus_certificate_verify_aiortc_sends_decrypt_error(bed: Beds) -> None:
+    """Acceptance 4: Janus is the DTLS client; the proxy flips its signature's last byte."""
+    r = fault_run(bed, "server", CV_OF_CLIENT)
+    log = r.proxy_log
+    (fault,) = log.of("fault")
+    assert "CertificateVerify" in fault["detail"]
+    (alert,) = log.of("alert")
+    assert (alert["dir"], alert["level_name"], alert["description_name"]) == (
+        "server->client", "fatal", "decrypt_error",
+    )  # fmt: skip
+    assert "SSL routines::tlsv1 alert decrypt error" in r.janus_log
+    assert janus_hangups(r) == ["DTLS alert"]
+    assert log.summary()["client_label"] == "janus"
+
+
+@VERDICT_PENDING
+def test_fault_janus_certificate_verify_verdict(bed: Beds) -> None:
+    r = fault_run(bed, "server", CV_OF_CLIENT)
+    assert_verdict_names(r, "client->server", "CertificateVerify", "signature")
+
+
+def test_fault_first_encrypted_finished_janus_retries_then_times_out(bed: Beds) -> None:
+    """Acceptance 5: aiortc is the DTLS client; every copy of its Finished is corrupted.
+
+    Janus (server) silently discards the record, both sides retransmit, and after
+    20 s Janus gives up: no alert anywhere. (aiortc is the client here because, as
+    a DTLS server, it logs no key before the client's Finished verifies.)
+    """
+    r = bed(**SLOW["finished_timeout"])
+    log = r.proxy_log
+    faults = log.of("fault")
+    assert len(faults) >= 3, faults  # the first Finished and aiortc's retransmissions
+    assert all("Finished payload" in f["detail"] for f in faults)
+    assert log.of("alert") == []
+    retransmitted = {(e["dir"], e["flight"]) for e in log.of("flight_retransmitted")}
+    assert retransmitted == {("client->server", 5), ("server->client", 4)}
+    assert "DTLS taking too much time for component 1 in stream 1" in r.janus_log
+    assert janus_hangups(r) == ["DTLS timeout"]
+    assert r.call["aiortc"]["state"] == "connecting"  # aiortc never heard back
+    keylog = r.workdir / "aiortc.keylog"
+    assert keylog.read_text().startswith("CLIENT_RANDOM ")
+    assert keylog.stat().st_mode & 0o777 == 0o600
+
+
+@VERDICT_PENDING
+def test_fault_first_encrypted_finished_verdict(bed: Beds) -> None:
+    r = bed(**SLOW["finished_timeout"])
+    verdict = assert_verdict_names(r, "client->server", "Finished", "")
+    # with aiortc's key log the proxy decrypts the record and sees it fail authentication
+    failed = [c for c in verdict["evidence"] if c["passed"] is False]
+    assert any("Finished" in c["name"] for c in failed), verdict["evidence"]
+
+
+def test_fault_wrong_fingerprint_in_the_offer_janus_hangs_up_without_alert(bed: Beds) -> None:
+    """Acceptance 6: the offer (and the proxy's copy of it) carries a wrong fingerprint."""
+    r = bed(relay=PROXY, dtls_role="server", scenario="wrong_fingerprint")
+    assert r.call["ok"], r.explain()
+    assert "webrtcup" not in r.janus_events()
+    assert "Fingerprint is NOT a match" in r.janus_log
+    assert janus_hangups(r) == ["DTLS alert"]  # Janus's name for it: no alert on the wire
+    log = r.proxy_log
+    assert log.summary()["client_label"] == "janus"
+    assert [a for a in log.of("alert") if a["dir"] == "client->server"] == []
+    offer = (r.workdir / "offer.sdp").read_text()
+    assert sdpmod.fingerprints(offer) == ["sha-256 " + ":".join(["00"] * 32)] * 3
+    assert "--sdp" in r.proxy["command"]
+
+
+@VERDICT_PENDING
+def test_fault_wrong_fingerprint_verdict(bed: Beds) -> None:
+    r = bed(relay=PROXY, dtls_role="server", scenario="wrong_fingerprint")
+    verdict = assert_verdict_names(r, "server->client", "Certificate", "fingerprint")
+    shown = " ".join(str(c["values"]) for c in verdict["evidence"])
+    assert ":".join(["00"] * 32) in shown
+    assert r.proxy_log.summary()["fingerprints"]["server"] in shown
+
+
+def janus_hangups(r: BedResult) -> list[str]:
+    """Reasons of Janus's ``hangup`` events."""
+    return [str(e.get("reason")) for e in r.call["janus_events"] if e["janus"] == "hangup"]
+
+
+def assert_verdict_names(r: BedResult, direction: str, msg: str, word: str) -> dict[str, Any]:
+    """Exactly one verdict, blaming ``msg`` sent ``direction``, its reason mentioning ``word``."""
+    (verdict,) = r.proxy_log.of("verdict")
+    assert verdict["culprit"]["type"] == msg, verdict
+    assert verdict["culprit"]["dir"] == direction, verdict
+    assert word in verdict["reason"].lower(), verdict
+    return verdict
 
 
 # ------------------------------------------------------------------- hygiene
@@ -141,7 +331,7 @@ def test_a_killed_bed_leaves_no_process_and_no_namespace(tmp_path: Path) -> None
     require_tool("janus")
     r = run_bed(tmp_path, relay="trivial", scenario="hang", timeout=20.0, kill_when_ready=True)
     assert r.returncode is None, "the hang scenario must have been killed"
-    assert r.data["janus"]["pid"] > 0, r.explain()  # Janus was really running
+    assert r.data.get("janus", {}).get("pid"), r.explain()  # Janus was really running
     assert r.leftovers == []
 
 

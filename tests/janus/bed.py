@@ -21,10 +21,11 @@ from typing import Any
 from tests.janus import netns
 from tests.janus import sdp as sdpmod
 from tests.janus.janus import JanusClient, JanusServer
-from tests.janus.peer import echotest_call
+from tests.janus.peer import echotest_call, enable_keylog
+from tests.janus.proxyrun import ProxyRun
 from tests.janus.relay import TrivialRelay
 
-RELAYS = ("none", "trivial")
+RELAYS = ("none", "trivial", "dtlsproxy")
 SCENARIOS = ("clean", "wrong_fingerprint", "hang")
 """``hang`` starts Janus and the relay, then waits forever: the harness must kill it cleanly."""
 WRONG_FINGERPRINT = "sha-256 " + ":".join(["00"] * 32)
@@ -49,7 +50,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--scenario", choices=SCENARIOS, default="clean")
     p.add_argument("--timeout", type=float, default=15.0)
-    return p.parse_args(argv)
+    p.add_argument("--fault", action="append", default=[], help="dtlsproxy fault rule (repeatable)")
+    p.add_argument("--keylog", action="store_true", help="aiortc writes WORKDIR/aiortc.keylog")
+    p.add_argument(
+        "--expect-failure", action="store_true", help="wait for Janus's hangup, not for media"
+    )
+    args = p.parse_args(argv)
+    if args.fault and args.relay != "dtlsproxy":
+        p.error("--fault needs --relay dtlsproxy (the proxy applies the rules)")
+    return args
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -58,59 +67,68 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}}
     result["iface_kind"] = netns.setup_inside(args.outer_netns)
     result["netns"] = netns.describe_inside()
-    server = JanusServer(args.workdir / "janus.log")
-    relay: TrivialRelay | None = None
+    workdir: Path = args.workdir
+    server = JanusServer(workdir / "janus.log")
+    keylog = workdir / "aiortc.keylog" if args.keylog else None
+    if keylog is not None:
+        enable_keylog(keylog)
+    trivial: TrivialRelay | None = None
+    proxy: ProxyRun | None = None
     try:
         await server.start()
         result["janus"] = {"pid": server.pid, "ready_after_s": round(server.ready_after or 0, 3)}
-        offer_hook = None
-        answer_hook = None
-        rewriter: dict[str, str | None] = {"impl": None}
         if args.relay == "trivial":
-            relay = TrivialRelay(netns.BED_ADDRESS)
-            await relay.start()
-            r = relay
-
-            def offer_hook(sdp: str) -> str:
-                # aiortc's BUNDLE transport is its first m-section's candidate: the
-                # relay's side-a peer, known before Janus's first check arrives
-                first = sdpmod.candidates(sdp)[0]
-                r.set_peer("a", (first["host"], int(first["port"])))
-                text, rewriter["impl"] = sdpmod.rewrite_to(sdp, r.address("b"))
-                return text
-
-            def answer_hook(sdp: str) -> str:
-                # Janus's candidate is the relay's side-b peer (before aiortc's first check)
-                first = sdpmod.candidates(sdp)[0]
-                r.set_peer("b", (first["host"], int(first["port"])))
-                text, _ = sdpmod.rewrite_to(sdp, r.address("a"))
-                return text
-
+            trivial = TrivialRelay(netns.BED_ADDRESS)
+            await trivial.start()
         if args.scenario == "hang":
-            write_result(args.workdir, result)
+            write_result(workdir, result)
             await asyncio.sleep(3600)
-        if args.scenario == "wrong_fingerprint":
-            inner = offer_hook
 
-            def offer_hook(sdp: str) -> str:
-                if inner is not None:
-                    sdp = inner(sdp)
-                return sdpmod.set_fingerprint(sdp, WRONG_FINGERPRINT)
+        async def offer_hook(sdp: str) -> str:
+            if args.scenario == "wrong_fingerprint":
+                sdp = sdpmod.set_fingerprint(sdp, WRONG_FINGERPRINT)
+            # aiortc's BUNDLE transport is its first m-section's candidate: the relay's
+            # side-a peer, known before Janus's first check arrives
+            aiortc_addr = sdpmod.first_candidate(sdp)
+            nonlocal proxy
+            if trivial is not None:
+                trivial.set_peer("a", aiortc_addr)
+                return sdpmod.rewrite_to(sdp, trivial.address("b"))
+            if args.relay == "dtlsproxy":
+                proxy = ProxyRun(
+                    netns.BED_ADDRESS, workdir, faults=args.fault, keylog=keylog,
+                    sdp_files=[workdir / "offer.sdp"], peer_a=aiortc_addr,
+                )  # fmt: skip
+                sdp = sdpmod.rewrite_to(sdp, proxy.address("b"))
+                (workdir / "offer.sdp").write_text(sdp)
+                await proxy.start()
+            return sdp
 
-        call = await echotest_call(
+        async def answer_hook(sdp: str) -> str:
+            (workdir / "answer.sdp").write_text(sdp)
+            if trivial is not None:
+                # Janus's candidate is the relay's side-b peer (before aiortc's first check)
+                trivial.set_peer("b", sdpmod.first_candidate(sdp))
+                return sdpmod.rewrite_to(sdp, trivial.address("a"))
+            if proxy is not None:
+                return sdpmod.rewrite_to(sdp, proxy.address("a"))
+            return sdp
+
+        result["call"] = await echotest_call(
             JanusClient(),
             dtls_role=args.dtls_role,
             offer_hook=offer_hook,
             answer_hook=answer_hook,
             timeout=args.timeout,
-            expect_failure=args.scenario != "clean",
+            expect_failure=args.expect_failure or args.scenario != "clean",
         )
-        call["sdp_rewriter"] = rewriter["impl"]
-        result["call"] = call
     finally:
-        if relay is not None:
-            result["relay"] = relay.summary()
-            relay.close()
+        if trivial is not None:
+            result["relay"] = trivial.summary()
+            trivial.close()
+        if proxy is not None:
+            proxy.stop()
+            result["proxy"] = proxy.summary()
         result.setdefault("janus", {})["exit"] = server.stop()
         result["elapsed_s"] = round(time.monotonic() - t0, 3)
     return result

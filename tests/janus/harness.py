@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.janus import netns
+from tests.janus.proxylog import ProxyLog
 
 ROOT = Path(__file__).resolve().parents[2]
 TAG_VAR = "DTLSPROXY_BED"
@@ -50,6 +51,17 @@ class BedResult:
         """The relay's summary (addresses, peers, counts), if a relay ran."""
         relay: dict[str, Any] = self.data.get("relay", {})
         return relay
+
+    @property
+    def proxy(self) -> dict[str, Any]:
+        """``dtlsproxy run``'s summary (addresses, exit status), if it was the relay."""
+        proxy: dict[str, Any] = self.data.get("proxy", {})
+        return proxy
+
+    @property
+    def proxy_log(self) -> ProxyLog:
+        """``dtlsproxy run``'s JSONL log (no events when it did not run)."""
+        return ProxyLog.load(self.workdir / "proxy.jsonl")
 
     @property
     def janus_log(self) -> str:
@@ -117,24 +129,84 @@ def _kill_tagged(tag: str) -> None:
                 os.kill(int(pid), signal.SIGKILL)
 
 
-def run_bed(
+class BedRun:
+    """A bed driver started in the background (:func:`start_bed`); :meth:`wait` for it."""
+
+    def __init__(self, workdir: Path, cmd: list[str], timeout: float, kill_when_ready: bool):
+        self.workdir = workdir
+        self.timeout = timeout
+        self.kill_when_ready = kill_when_ready
+        self.tag = uuid.uuid4().hex
+        self.deadline = time.monotonic() + timeout
+        env = {**os.environ, TAG_VAR: self.tag, "PYTHONPATH": str(ROOT)}
+        workdir.mkdir(parents=True, exist_ok=True)
+        with (workdir / "driver.log").open("wb") as log:
+            self.proc = subprocess.Popen(
+                cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        self._result: BedResult | None = None
+
+    def wait(self) -> BedResult:
+        """Wait for the driver (kill it at the deadline), check for leftovers; the result."""
+        if self._result is not None:
+            return self._result
+        proc = self.proc
+        rc: int | None = None
+        try:
+            if self.kill_when_ready:
+                while proc.poll() is None and time.monotonic() < self.deadline:
+                    if (self.workdir / "result.json").exists():
+                        break
+                    time.sleep(0.05)
+            else:
+                rc = proc.wait(max(0.0, self.deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        result_path = self.workdir / "result.json"
+        data: dict[str, Any] = json.loads(result_path.read_text()) if result_path.exists() else {}
+        if rc is None and not self.kill_when_ready:
+            data.setdefault("crash", f"bed driver killed after {self.timeout}s")
+        inode = data.get("netns", {}).get("inode")
+        left = leftovers(self.tag, inode)
+        for _ in range(40):  # children killed by PDEATHSIG may take a moment to go
+            if not left:
+                break
+            time.sleep(0.05)
+            left = leftovers(self.tag, inode)
+        if left:
+            _kill_tagged(self.tag)
+        self._result = BedResult(data=data, workdir=self.workdir, returncode=rc, leftovers=left)
+        return self._result
+
+
+def start_bed(
     workdir: Path,
     *,
     relay: str = "none",
     dtls_role: str = "server",
     scenario: str = "clean",
+    faults: tuple[str, ...] = (),
+    keylog: bool = False,
+    expect_failure: bool = False,
     call_timeout: float = 15.0,
     timeout: float = 60.0,
     kill_when_ready: bool = False,
-) -> BedResult:
-    """Run one scenario in a fresh namespace; always cleans up, even on timeout.
+) -> BedRun:
+    """Start one scenario in a fresh namespace, in the background.
 
+    ``relay``: ``none`` or ``trivial``; ``dtls_role``: aiortc's (``server`` offers
+    actpass, ``client`` offers active); ``faults``: relay fault rules
+    (``proxy.faults`` syntax); ``keylog``: aiortc writes ``aiortc.keylog``;
+    ``expect_failure``: the call waits for Janus's hangup instead of media.
     ``kill_when_ready``: SIGKILL the driver's process group as soon as it has written
     ``result.json`` (the ``hang`` scenario writes it once Janus is up), to prove a
     killed bed leaves nothing behind.
     """
-    workdir.mkdir(parents=True, exist_ok=True)
-    tag = uuid.uuid4().hex
     cmd = [
         *netns.unshare_prefix(),
         sys.executable, "-m", "tests.janus.bed",
@@ -145,38 +217,15 @@ def run_bed(
         "--scenario", scenario,
         "--timeout", str(call_timeout),
     ]  # fmt: skip
-    env = {**os.environ, TAG_VAR: tag, "PYTHONPATH": str(ROOT)}
-    with (workdir / "driver.log").open("wb") as log:
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        rc: int | None = None
-        deadline = time.monotonic() + timeout
-        try:
-            if kill_when_ready:
-                while proc.poll() is None and time.monotonic() < deadline:
-                    if (workdir / "result.json").exists():
-                        break
-                    time.sleep(0.05)
-            else:
-                rc = proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pass
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    result_path = workdir / "result.json"
-    data: dict[str, Any] = json.loads(result_path.read_text()) if result_path.exists() else {}
-    if rc is None and not kill_when_ready:
-        data.setdefault("crash", f"bed driver killed after {timeout}s")
-    inode = data.get("netns", {}).get("inode")
-    left = leftovers(tag, inode)
-    for _ in range(40):  # children killed by PDEATHSIG may take a moment to go
-        if not left:
-            break
-        time.sleep(0.05)
-        left = leftovers(tag, inode)
-    if left:
-        _kill_tagged(tag)
-    return BedResult(data=data, workdir=workdir, returncode=rc, leftovers=left)
+    for rule in faults:
+        cmd += ["--fault", rule]
+    if keylog:
+        cmd.append("--keylog")
+    if expect_failure:
+        cmd.append("--expect-failure")
+    return BedRun(workdir, cmd, timeout, kill_when_ready)
+
+
+def run_bed(workdir: Path, **kw: Any) -> BedResult:
+    """:func:`start_bed` and wait: always cleans up, even on timeout."""
+    return start_bed(workdir, **kw).wait()

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiortc import (
@@ -21,11 +23,12 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack
+from aiortc.rtcdtlstransport import RTCCertificate
 
 from tests.janus import sdp as sdpmod
 from tests.janus.janus import JanusClient, JsonDict
 
-SdpHook = Callable[[str], str]
+SdpHook = Callable[[str], Awaitable[str]]
 ECHO_REPLY = "Janus EchoTest here! You wrote: {}"
 """What Janus 1.1's echotest sends back on the data channel for a text message."""
 
@@ -58,6 +61,29 @@ def _dtls_facts(pc: RTCPeerConnection) -> dict[str, Any]:
     return facts
 
 
+def enable_keylog(path: Path) -> None:
+    """Make aiortc write an NSS key log (``CLIENT_RANDOM ...``) of every DTLS handshake.
+
+    aiortc has no option for it; pyOpenSSL's ``Context.set_keylog_callback`` on the
+    context aiortc creates gives one. The file holds secrets: created mode 0600.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.close(fd)
+    original = RTCCertificate._create_ssl_context
+
+    def create(self: RTCCertificate, srtp_profiles: list[Any]) -> Any:
+        ctx = original(self, srtp_profiles)
+
+        def write(_conn: Any, line: bytes) -> None:
+            with path.open("ab") as f:
+                f.write(line + b"\n")
+
+        ctx.set_keylog_callback(write)
+        return ctx
+
+    RTCCertificate._create_ssl_context = create  # type: ignore[method-assign]
+
+
 async def _count_frames(track: MediaStreamTrack, counter: dict[str, Any], t0: float) -> None:
     while True:
         try:
@@ -83,8 +109,9 @@ async def echotest_call(
 
     ``dtls_role``: ``server`` offers ``a=setup:actpass`` (Janus answers ``active``:
     Janus is the DTLS client); ``client`` offers ``a=setup:active`` (aiortc is the
-    client). ``offer_hook`` / ``answer_hook`` rewrite the SDP on its way to Janus /
-    to aiortc (the relay's rewriting, fault injection). ``expect_failure`` waits for
+    client). ``offer_hook`` / ``answer_hook`` (async) rewrite the SDP on its way to
+    Janus / to aiortc (the relay's rewriting, a wrong fingerprint; the offer hook may
+    start the relay, it knows aiortc's address). ``expect_failure`` waits for
     Janus's ``hangup`` (or the timeout) instead of for media.
     """
     t0 = time.monotonic()
@@ -136,7 +163,7 @@ async def echotest_call(
         res["offer_local"] = local
         to_janus = sdpmod.set_setup(local, "active") if dtls_role == "client" else local
         if offer_hook is not None:
-            to_janus = offer_hook(to_janus)
+            to_janus = await offer_hook(to_janus)
         res["offer_to_janus"] = to_janus
         timings["offer_s"] = _t(t0)
         await janus.message(
@@ -149,13 +176,15 @@ async def echotest_call(
         res["answer_from_janus"] = answer
         res["plugindata"] = ev.get("plugindata", {}).get("data")
         timings["answer_s"] = _t(t0)
-        to_aiortc = answer_hook(answer) if answer_hook is not None else answer
+        to_aiortc = await answer_hook(answer) if answer_hook is not None else answer
         res["answer_to_aiortc"] = to_aiortc
         await pc.setRemoteDescription(RTCSessionDescription(to_aiortc, "answer"))
 
         if expect_failure:
             with contextlib.suppress(TimeoutError):
                 await janus.wait_event(lambda e: e.get("janus") == "hangup", timeout)
+            # give aiortc a moment to process what Janus sent last (an alert)
+            await _wait_any(failed, asyncio.Event(), 1.0)
             res["ok"] = True
             return res
 

@@ -1,0 +1,130 @@
+"""``dtlsproxy run`` as the bed's relay: the real CLI, as a subprocess inside the namespace.
+
+Side A (label ``aiortc``) faces the WebRTC peer, side B (label ``janus``) faces
+Janus, both on fixed ports of the namespace's address (the namespace is private,
+so fixed ports cannot clash). Readiness is the two ``listening`` notices in the
+JSONL log (never a fixed sleep); stop is SIGINT (the CLI's Ctrl-C path, which
+flushes the log), SIGKILL after a grace period. The child dies with the driver
+(``PR_SET_PDEATHSIG``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.janus.janus import ROOT, _die_with_parent
+
+Address = tuple[str, int]
+SIDE_A_PORT = 5000
+SIDE_B_PORT = 6000
+
+
+class ProxyRun:
+    """One ``dtlsproxy run`` (two-sided, headless, JSONL + pcapng in ``workdir``)."""
+
+    def __init__(
+        self,
+        host: str,
+        workdir: Path,
+        *,
+        faults: list[str] | None = None,
+        keylog: Path | None = None,
+        sdp_files: list[Path] | None = None,
+        peer_a: Address | None = None,
+    ):
+        self.host = host
+        self.workdir = workdir
+        self.faults = faults or []
+        self.keylog = keylog
+        self.sdp_files = sdp_files or []
+        self.peer_a = peer_a
+        self.log_path = workdir / "proxy.jsonl"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.exit: int | None = None
+
+    def address(self, side: str) -> Address:
+        """The proxy's socket on side ``a`` (given to aiortc) or ``b`` (given to Janus)."""
+        return (self.host, SIDE_A_PORT if side == "a" else SIDE_B_PORT)
+
+    def command(self) -> list[str]:
+        """The ``dtlsproxy run`` command line."""
+        cmd = [
+            sys.executable, "-m", "proxy.cli", "run",
+            "--side-a", f"{self.host}:{SIDE_A_PORT}", "--label-a", "aiortc",
+            "--side-b", f"{self.host}:{SIDE_B_PORT}", "--label-b", "janus",
+            "--headless",
+            "--log-file", str(self.log_path),
+            "--pcap", str(self.workdir / "proxy.pcapng"),
+        ]  # fmt: skip
+        if self.peer_a is not None:
+            cmd += ["--peer-a", f"{self.peer_a[0]}:{self.peer_a[1]}"]
+        if self.keylog is not None:
+            cmd += ["--keylog", str(self.keylog)]
+        for path in self.sdp_files:
+            cmd += ["--sdp", str(path)]
+        for rule in self.faults:
+            cmd += ["--fault", rule]
+        return cmd
+
+    async def start(self, timeout: float = 10.0) -> None:
+        """Spawn it and wait for both sides' ``listening`` notices in the log."""
+        stderr = (self.workdir / "proxy.stderr").open("wb")
+        self.proc = subprocess.Popen(
+            self.command(), cwd=ROOT, stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr,
+            start_new_session=True, preexec_fn=_die_with_parent,
+        )  # fmt: skip
+        stderr.close()
+        deadline = time.monotonic() + timeout
+        while True:
+            listening = [e for e in self.events() if e.get("code") == "listening"]
+            if len(listening) >= 2:
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"dtlsproxy run exited with {self.proc.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"dtlsproxy run not listening after {timeout}s")
+            await asyncio.sleep(0.02)
+
+    def stop(self, grace: float = 5.0) -> int | None:
+        """SIGINT (flushes the log), SIGKILL after ``grace``; the exit status."""
+        proc = self.proc
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.exit = proc.returncode
+        return self.exit
+
+    def events(self) -> list[dict[str, Any]]:
+        """The JSONL log so far (a partial last line is skipped)."""
+        out = []
+        with contextlib.suppress(FileNotFoundError):
+            for line in self.log_path.read_text().splitlines():
+                with contextlib.suppress(ValueError):
+                    out.append(json.loads(line))
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """What the bed reports about the proxy (the JSONL is read by the tests)."""
+        return {
+            "addresses": {s: list(self.address(s)) for s in ("a", "b")},
+            "log": str(self.log_path),
+            "exit": self.exit,
+            "command": self.command(),
+        }
