@@ -2,14 +2,13 @@
 for a WebRTC handshake (OpenSSL-like: HelloVerifyRequest, mutual ECDSA certs,
 use_srtp). Times are fixed so snapshots are deterministic.
 
-Bodies are small stand-in dataclasses with ``spans`` (what the detail pane needs)
-until the real parser's bodies are wired in by the lead.
+Certificate and CertificateVerify carry real bodies (``parse_body``), so the
+detail pane goes through the real field tree; other bodies are left None.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from proxy.dtls.messages import parse_body
 from proxy.events import (
     AlertSeen,
     Check,
@@ -63,60 +62,18 @@ HS_TYPES = {
 }
 
 
-@dataclass(frozen=True)
-class CertSummary:
-    """Stand-in for the decoder's certificate summary."""
-
-    subject: str
-    issuer: str
-    not_before: str
-    not_after: str
-    key: str
-    signature_algorithm: str
-    sha256: str
-
-
-@dataclass(frozen=True)
-class CertificateBody:
-    """Stand-in Certificate body: one DER certificate and its summary."""
-
-    certificates: tuple[bytes, ...]
-    summaries: tuple[CertSummary, ...]
-    spans: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class CertificateVerifyBody:
-    """Stand-in CertificateVerify body."""
-
-    algorithm: str
-    signature: bytes
-    spans: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-
-def cert_body() -> tuple[bytes, CertificateBody]:
-    """(body bytes, body) of a Certificate carrying CERT_DER."""
+def cert_body() -> tuple[bytes, object]:
+    """(body bytes, parsed body) of a Certificate carrying CERT_DER."""
     n = len(CERT_DER)
     body = (n + 3).to_bytes(3, "big") + n.to_bytes(3, "big") + CERT_DER
-    summary = CertSummary(
-        subject="CN=WebRTC",
-        issuer="CN=WebRTC",
-        not_before="2024-04-30T00:00:00Z",
-        not_after="2024-05-30T00:00:00Z",
-        key="EC secp256r1 (256 bits)",
-        signature_algorithm="ecdsa-with-SHA256",
-        sha256=CERT_FP,
-    )
-    return body, CertificateBody((CERT_DER,), (summary,), {"certificates": (3, 6 + n)})
+    return body, parse_body(11, body)
 
 
-def cv_body() -> tuple[bytes, CertificateVerifyBody]:
-    """(body bytes, body) of an ECDSA CertificateVerify."""
+def cv_body() -> tuple[bytes, object]:
+    """(body bytes, parsed body) of an ECDSA CertificateVerify."""
     sig = bytes(range(0x30, 0x30 + 70))
     body = b"\x04\x03" + len(sig).to_bytes(2, "big") + sig
-    return body, CertificateVerifyBody(
-        "ecdsa_secp256r1_sha256", sig, {"algorithm": (0, 2), "signature": (2, 4 + len(sig))}
-    )
+    return body, parse_body(15, body)
 
 
 class Script:

@@ -92,6 +92,9 @@ def banner_text(st: SessionState) -> str | None:
             text += f" in answer to {other} flight {alert.answers_flight}"
     elif verdict is not None:
         text = f"handshake failed ({verdict.code})"
+    elif st.state in ("stalled", "failed"):
+        note = st.summary.note if st.summary is not None else None
+        return f"handshake {st.state}" + (f": {note}" if note else "")
     else:
         return None
     if culprit is not None:

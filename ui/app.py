@@ -274,7 +274,8 @@ class DtlsProxyApp(App[None]):
     def _ladder_rows(self, st: SessionState) -> list[LadderRow]:
         culprit = find_culprit(st)
         rows = build_rows(st, expanded=self.expanded,
-                          culprit_seq=culprit.seq if culprit else None)
+                          culprit_seq=culprit.seq if culprit else None,
+                          width=self.w_ladder.lane_width)
         if self.filter.types or self.filter.dirs:
             rows = [r for r in rows if self.filter.row_ok(st, r)]
         return rows
@@ -317,7 +318,11 @@ class DtlsProxyApp(App[None]):
         st = self.model.sessions.get(sid)
         culprit = find_culprit(st) if st is not None else None
         if culprit is None or not ladder.select_key(f"e{culprit.seq}"):
-            ladder.move_cursor(row=0)
+            last = next((r for r in reversed(ladder.rows_shown) if r.event is not None), None)
+            if last is not None:
+                ladder.select_key(last.key)
+            else:
+                ladder.move_cursor(row=max(0, ladder.row_count - 1))
         self._show_detail()
         self._draw_banner()
 
@@ -359,6 +364,10 @@ class DtlsProxyApp(App[None]):
                 self._select_session(sid)
         elif isinstance(event.data_table, LadderTable):
             self._show_detail()
+
+    def on_ladder_table_lane_width_changed(self, _: LadderTable.LaneWidthChanged) -> None:
+        self._layout_gen += 1
+        self._draw_ladder(force=True)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if isinstance(event.data_table, LadderTable):

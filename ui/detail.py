@@ -75,11 +75,13 @@ def generic_nodes(value: Any, spans: Mapping[str, Any] | None = None, base: int 
         for f in dataclasses.fields(value):
             if f.name.startswith("_") or f.name == "spans" or not f.metadata.get("json", True):
                 continue
+            if getattr(value, f.name) is None:
+                continue
             out.append(_node(f.name, getattr(value, f.name), own_spans, base))
         return out
     if isinstance(value, Mapping):
         for k, v in value.items():
-            if k == "spans":
+            if k == "spans" or v is None or v == "":
                 continue
             out.append(_node(str(k), v, spans or {}, base))
         return out
@@ -125,7 +127,7 @@ def _uint(b: bytes) -> int:
     return int.from_bytes(b, "big")
 
 
-def header_nodes(raw: bytes) -> Node:
+def header_nodes(raw: bytes, name: str = "") -> Node:
     """The 12-byte DTLS handshake header, field by field, with spans."""
     if len(raw) < HEADER_LEN:
         return Node("handshake header", "(absent)")
@@ -134,7 +136,7 @@ def header_nodes(raw: bytes) -> Node:
         "12 bytes",
         (0, HEADER_LEN),
         [
-            Node("msg_type", str(raw[0]), (0, 1)),
+            Node("msg_type", f"{raw[0]} {name}".strip(), (0, 1)),
             Node("length", str(_uint(raw[1:4])), (1, 4)),
             Node("message_seq", str(_uint(raw[4:6])), (4, 6)),
             Node("fragment_offset", str(_uint(raw[6:9])), (6, 9)),
@@ -165,7 +167,7 @@ def message_tree(m: MessageSeen) -> Node:
             Node("encrypted", f"epoch {m.epoch}: give a key log to decrypt", style="yellow")
         )
     if m.raw:
-        root.children.append(header_nodes(m.raw))
+        root.children.append(header_nodes(m.raw, m.type))
     body = m.body
     fn = _field_tree_fn()
     body_nodes: list[Node] = []
@@ -325,7 +327,8 @@ class DetailPane(Vertical):
 
     def _hex(self, span: Span | None) -> None:
         self.highlight = span
-        width = 16 if self.size.width >= 76 or self.size.width == 0 else 8
+        avail = self.size.width - 4  # border + scrollbar
+        width = 16 if avail >= 72 or avail <= 0 else (8 if avail >= 40 else 4)
         self.query_one("#hex", Static).update(hex_dump(self.raw, span, width))
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[Span | None]) -> None:

@@ -32,13 +32,39 @@ def export_session(st: SessionState, directory: Path) -> list[Path]:
     return paths
 
 
+def parse_endpoint(text: str) -> tuple[str, int]:
+    """``host:port`` / ``[v6]:port`` -> (host, port); port 0 when absent."""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        return host, int(rest.lstrip(":") or 0)
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        return text, 0
+    return host, int(port)
+
+
+def session_endpoints(st: SessionState) -> tuple[tuple[str, int], tuple[str, int]]:
+    """(client, server) addresses as best known (summary, else the opening datagram)."""
+    s = st.summary
+    if s is not None and s.client and s.server:
+        return parse_endpoint(s.client), parse_endpoint(s.server)
+    if st.opened is not None:
+        a, b = st.opened.endpoints
+        return parse_endpoint(a), parse_endpoint(b)
+    return ("0.0.0.0", 0), ("0.0.0.0", 0)
+
+
 def _write_pcapng(st: SessionState, path: Path) -> Path | None:
-    """pcapng of the stored datagrams, or None when proxy.pcap has no writer yet."""
-    try:
-        from proxy import pcap  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
+    """pcapng of the stored datagrams (through ``proxy.pcap.PcapngWriter``); None if none."""
+    datagrams = st.datagrams()
+    if not datagrams:
         return None
-    writer_cls = getattr(pcap, "PcapngWriter", None)
-    if writer_cls is None:
-        return None
-    return None
+    from proxy.events import Datagram
+    from proxy.pcap import PcapngWriter
+
+    client, server = session_endpoints(st)
+    with PcapngWriter(path) as writer:
+        for dg in datagrams:
+            src, dst = (client, server) if st.is_c2s(dg.dir) else (server, client)
+            writer.write(Datagram(dg.ts, src, dst, dg.data, dg.frame))
+    return path

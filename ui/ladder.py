@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
+from textual.message import Message
 from textual.widgets import DataTable
 
 from proxy.events import (
@@ -106,13 +108,27 @@ def _human(n: int) -> str:
     return f"{n}T"
 
 
+def _side(label: str, role: str, left: bool) -> str:
+    if not label or label == role:
+        return role
+    if any(ch.isdigit() for ch in label) and ":" in label:  # an address, not a name
+        return f"{role} {label}" if left else f"{label} {role}"
+    return f"{label} ({role})"
+
+
 def header_text(st: SessionState | None, width: int = LANE_WIDTH) -> str:
-    """The lane column's header: client label left, server label right."""
+    """The lane column's header: client side left, server side right."""
     if st is None:
-        return " " * width
-    left = f"{st.client_label} (client)" if st.client_label != "client" else "client"
-    right = f"{st.server_label} (server)" if st.server_label != "server" else "server"
-    gap = max(1, width - len(left) - len(right))
+        return "client".ljust(width - 6) + "server"
+    left = _side(st.client_label, "client", True)
+    right = _side(st.server_label, "server", False)
+    if cell_len(left) + cell_len(right) + 1 > width:
+        left, right = st.client_label, st.server_label
+    if cell_len(left) + cell_len(right) + 1 > width:
+        half = width // 2 - 1
+        left = set_cell_size(left, half)
+        right = set_cell_size(right, half).rstrip()
+    gap = max(1, width - cell_len(left) - cell_len(right))
     return f"{left}{' ' * gap}{right}"
 
 
@@ -230,9 +246,9 @@ def build_rows(
             c2s = st.is_c2s(item.dir)
             this = (c2s, item.flight)
             flight = Text("")
-            if this != last_flight:
-                flight = Text(f"F{item.flight}" if item.flight is not None else "F?", style="bold")
-                last_flight = this
+            if this != last_flight and item.flight is not None:
+                flight = Text(f"F{item.flight}", style="bold")
+            last_flight = this
             is_culprit = seq == culprit_seq
             name = message_name(item)
             info = Text(_frames(item.frames), style="dim")
@@ -367,21 +383,46 @@ class LadderTable(DataTable[Text]):
         Binding("G", "last", "Bottom", show=False),
     ]
 
+    class LaneWidthChanged(Message):
+        """The lane column was resized to fit the pane: rows must be rebuilt."""
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
         self.rows_shown: list[LadderRow] = []
         self.by_key: dict[str, LadderRow] = {}
+        self.lane_width = LANE_WIDTH
+        self._lanes_for: SessionState | None = None
 
     def on_mount(self) -> None:
+        self._add_columns()
+
+    def _add_columns(self) -> None:
         self.add_column("F", key="flight", width=5)
         self.add_column("time", key="time", width=8)
-        self.add_column(header_text(None), key="lane", width=LANE_WIDTH)
+        self.add_column(header_text(self._lanes_for, self.lane_width), key="lane",
+                        width=self.lane_width)
         self.add_column("info", key="info")
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Fit the lane column to the pane (5 + 8 + info 14 + cell padding 8)."""
+        width = max(24, min(LANE_WIDTH, event.size.width - 35))
+        if width != self.lane_width:
+            cursor = self.current_key()
+            self.lane_width = width
+            self.clear(columns=True)
+            self.rows_shown = []
+            self.by_key = {}
+            self._add_columns()
+            self._restore = cursor
+            self.post_message(self.LaneWidthChanged())
+
+    _restore: str | None = None
 
     def set_lanes(self, st: SessionState | None) -> None:
         """Relabel the lane column with the session's side names."""
+        self._lanes_for = st
         col = self.columns.get("lane")  # type: ignore[call-overload]
-        label = header_text(st)
+        label = header_text(st, self.lane_width)
         if col is not None and col.label.plain != label:
             col.label = Text(label, style="bold")
             self.refresh()
@@ -389,7 +430,7 @@ class LadderTable(DataTable[Text]):
     def show(self, rows: list[LadderRow]) -> None:
         """Make the table show ``rows``: appends and cell updates when possible."""
         old = self.rows_shown
-        same_prefix = len(rows) >= len(old) and all(
+        same_prefix = bool(old) and len(rows) >= len(old) and all(
             o.key == n.key for o, n in zip(old, rows, strict=False)
         )
         if not same_prefix:
@@ -399,6 +440,8 @@ class LadderTable(DataTable[Text]):
                 self.add_row(*r.cells, key=r.key)
             self.rows_shown = rows
             self.by_key = {r.key: r for r in rows}
+            if self._restore is not None:
+                cursor_key, self._restore = self._restore, None
             if cursor_key is not None and cursor_key in self.by_key:
                 self.select_key(cursor_key)
             return
