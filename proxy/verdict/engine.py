@@ -1,0 +1,488 @@
+"""The verdict engine: the stateful Tracker hook that runs the checks and the rules.
+
+:class:`VerdictEngine` is a :data:`proxy.session.tracker.VerdictHook`. The Tracker
+calls it after every datagram's events, on ``tick`` and on ``finish``; it returns
+:class:`~proxy.events.Verdict` events (each finding once per handshake) and, when
+a handshake completes without failure, one :class:`~proxy.events.CheckReport`.
+It never raises: a rule that crashes becomes a ``passed=None`` check naming the
+error, and an unexpected failure of the engine itself is swallowed per call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from proxy.events import (
+    AlertSeen,
+    Check,
+    CheckReport,
+    DatagramSeen,
+    Event,
+    MessageSeen,
+    Verdict,
+)
+from proxy.keylog import KeyLog
+from proxy.session.session import Session
+from proxy.verdict import checks as C
+from proxy.verdict.keys import KeyLogDecryptor, finished_checks
+from proxy.verdict.rules import Context, explain_alert, ref, silent_failure
+
+ONCE_PER_HANDSHAKE = frozenset({"role_conflict", "keylog_conflict", "datagram_exceeds_mtu"})
+"""Codes emitted once per handshake whatever the culprit."""
+
+
+@dataclass(frozen=True)
+class ExpectedFingerprint:
+    """A fingerprint the user says a peer must present."""
+
+    value: str
+    source: str
+    """``option``, ``label janus``, or an SDP file path."""
+    role: str | None
+    """``client`` / ``server`` when known (option key or SDP a=setup), else None."""
+    label: str | None = None
+    """A side label (``browser``) when given that way."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """Tunables of the engine (``build_hook(**options)``)."""
+
+    mtu: int | None = None
+    """Path MTU in UDP payload bytes; larger datagrams are a finding. None: not checked."""
+    retransmit_threshold: int = 2
+    """A flight retransmitted this many times with no answer is a silent failure."""
+    silence_after: float = 10.0
+    """Seconds without DTLS from a stuck session before the silence verdict (live)."""
+    expected: tuple[ExpectedFingerprint, ...] = ()
+    """Fingerprints from SDP files and the ``fingerprints`` option."""
+    setup_conflict: str | None = None
+    """A sentence when the SDPs given disagree on a=setup (both active or both passive)."""
+
+
+@dataclass
+class _State:
+    handshake: int = 1
+    emitted: set[tuple[object, ...]] = field(default_factory=set)
+    report_done: bool = False
+    alert_done: bool = False
+    failure_done: bool = False
+    sizes: C.SizeLog = field(default_factory=C.SizeLog)
+    malformed: list[tuple[str, int | None, str]] = field(default_factory=list)
+    last_ts: float = 0.0
+    cache_key: tuple[object, ...] | None = None
+    ctx: Context | None = None
+    crashed: set[str] = field(default_factory=set)
+
+
+class VerdictEngine:
+    """Runs every passive (and key-log) check and turns failures into Verdicts."""
+
+    def __init__(self, keylog: KeyLog | None = None, options: Options | None = None) -> None:
+        self.keylog = keylog
+        self.options = options or Options()
+        self.decryptor = KeyLogDecryptor(keylog) if keylog is not None else None
+        self._states: dict[str, _State] = {}
+        self.errors: list[str] = []
+        """Engine failures swallowed (for tests and diagnostics; bounded)."""
+
+    # ------------------------------------------------------------------ hook
+
+    def __call__(self, s: Session, events: list[Event], now: float, final: bool) -> list[Event]:
+        try:
+            return self._run(s, events, now, final)
+        except Exception as e:  # the relay must never see an exception from here
+            if len(self.errors) < 100:
+                self.errors.append(f"{s.sid}: {type(e).__name__}: {e}")
+            return []
+
+    def _state(self, s: Session) -> _State:
+        st = self._states.get(s.sid)
+        if st is None:
+            if len(self._states) > 20_000:
+                self._states.pop(next(iter(self._states)))
+            st = self._states[s.sid] = _State(handshake=s.handshakes)
+            if self.decryptor is not None and s.decrypt is None:
+                s.decrypt = self.decryptor
+        elif st.handshake != s.handshakes:
+            st = self._states[s.sid] = _State(handshake=s.handshakes, sizes=st.sizes)
+        return st
+
+    def _run(self, s: Session, events: list[Event], now: float, final: bool) -> list[Event]:
+        st = self._state(s)
+        for ev in events:
+            if isinstance(ev, DatagramSeen) and ev.kind == "dtls":
+                st.sizes.add(ev.frame, ev.dir, ev.size)
+                st.last_ts = max(st.last_ts, ev.ts)
+            elif isinstance(ev, MessageSeen) and ev.error and ev.copy == 1:
+                st.malformed.append((ev.dir, ev.message_seq, ev.error))
+        ctx = self._context(s, st, now)
+        out: list[Event] = []
+        out.extend(self._immediate(ctx, st))
+        for ev in events:
+            if isinstance(ev, AlertSeen) and not st.alert_done and _is_failure(s, ev):
+                st.alert_done = True
+                v = self._guard(ctx, "alert attribution", lambda a=ev: explain_alert(ctx, a))
+                if v is not None:
+                    out.extend(self._emit(st, [v]))
+                    st.failure_done = True
+        if (s.established() and not st.report_done and s.fatal_alert() is None
+                and not st.alert_done):
+            st.report_done = True
+            out.extend(self._emit(st, self._established(ctx)))
+            evidence = tuple(ctx.checks.values())
+            passed = all(c.passed is not False for c in evidence)
+            out.append(CheckReport(now, s.sid, passed, evidence))
+        quiet = now - st.last_ts >= self.options.silence_after
+        if (not s.established() and not st.failure_done and not st.alert_done
+                and s.fatal_alert() is None and (final or quiet)):
+            v = self._guard(ctx, "silence",
+                            lambda: silent_failure(ctx, self.options.retransmit_threshold))
+            if v is None and final:
+                v = self._guard(ctx, "incomplete", lambda: _incomplete(ctx))
+            if v is not None:
+                st.failure_done = True
+                out.extend(self._emit(st, [v]))
+        return out
+
+    # ------------------------------------------------------------------ checks
+
+    def _context(self, s: Session, st: _State, now: float) -> Context:
+        key = (s.handshakes, len(s.messages), len(s.auth_failures), len(st.sizes.sizes),
+               len(s.clienthello_senders), s.client,
+               tuple((m.raw[:0] == b"", len(m.raw)) for m in s.messages if m.encrypted))
+        if st.cache_key == key and st.ctx is not None:
+            st.ctx.now = now
+            return st.ctx
+        ctx = Context(s, now, {}, keylog=self.keylog, malformed=list(st.malformed),
+                      sizes=dict(st.sizes.sizes), mtu=self.options.mtu)
+        checks = ctx.checks
+
+        def put(name: str, fn: object) -> None:
+            try:
+                res = fn()  # type: ignore[operator]
+            except Exception as e:
+                checks[f"rule {name}"] = Check(f"rule {name}", None,
+                                               f"check crashed: {type(e).__name__}: {e}")
+                return
+            if isinstance(res, Check):
+                checks[res.name] = res
+            elif isinstance(res, dict):
+                checks.update(res)
+
+        def cv() -> Check | None:
+            ctx.cv = C.certificate_verify(s)
+            return None if ctx.cv is None else ctx.cv.check
+
+        def ske() -> Check | None:
+            ctx.ske = C.server_key_exchange(s)
+            return None if ctx.ske is None else ctx.ske.check
+
+        put("CertificateVerify", cv)
+        put("ServerKeyExchange", ske)
+        put("client key type", lambda: C.key_vs_scheme("client", ctx.cv))
+        put("server key type", lambda: C.key_vs_scheme("server", ctx.ske))
+        for role in C.ROLES:
+            m = C.find_message(s, role, "Certificate")
+            at = m.ts if m is not None else now
+            put(f"{role} certificate", lambda r=role, t=at: C.certificate_checks(s, r, t))
+            put(f"{role} fingerprint", lambda r=role: self._fingerprint(s, r))
+        put("ClientKeyExchange", lambda: C.premaster_check(s))
+        put("negotiation", lambda: C.negotiation_checks(s))
+
+        def order() -> Check:
+            check, bad = C.order_check(s)
+            ctx.order_bad = bad
+            return check
+
+        put("order", order)
+
+        def mtu() -> Check:
+            check, over = C.mtu_check(st.sizes, self.options.mtu)
+            ctx.mtu_over = over
+            return check
+
+        put("mtu", mtu)
+        if self.keylog is not None:
+            keylog = self.keylog
+            put("Finished", lambda: finished_checks(s, keylog))
+            put("key logs", lambda: self._keylog_agreement(s))
+        else:
+            for role in C.ROLES:
+                if C.find_message(s, role, "Finished") is not None:
+                    checks[f"{role} Finished"] = Check(
+                        f"{role} Finished", None, "not verified: needs the master secret (give "
+                        "a key log, --keylog)")
+        for name in st.crashed:
+            checks.setdefault(name, Check(name, None, "rule crashed earlier"))
+        st.cache_key = key
+        st.ctx = ctx
+        return ctx
+
+    def _fingerprint(self, s: Session, role: str) -> Check | None:
+        idx = C.role_index(s, role)
+        label = s.labels[idx] if idx is not None else None
+        chosen: ExpectedFingerprint | None = None
+        for e in self.options.expected:
+            if e.role == role or (e.label is not None and e.label == label):
+                chosen = e
+                break
+        if chosen is None:
+            unknown = [e for e in self.options.expected if e.role is None and e.label is None]
+            seen = s.neg.fingerprints.get(role)
+            if unknown and seen is not None:
+                match = next((e for e in unknown
+                              if C.normalize_fingerprint(e.value) == seen), None)
+                if match is not None:
+                    return C.fingerprint_check(s, role, match.value, match.source)
+                return Check(f"{role} certificate fingerprint vs SDP", None,
+                             "the SDP's a=setup does not say whose fingerprint it is, and "
+                             f"the {role} certificate matches none of them",
+                             {"certificate sha-256": seen,
+                              "SDP fingerprints": ", ".join(e.value for e in unknown)})
+            return C.fingerprint_check(s, role, None, "")
+        return C.fingerprint_check(s, role, chosen.value, chosen.source)
+
+    def _keylog_agreement(self, s: Session) -> Check | None:
+        assert self.keylog is not None
+        cr = s.neg.client_random
+        if cr is None:
+            return None
+        secrets = self.keylog.master_secrets(cr)
+        name = "key logs agree"
+        if not secrets:
+            return Check(name, None, "no key log line for this client_random",
+                         {"client_random": cr.hex()})
+        groups: dict[bytes, list[str]] = {}
+        for src, sec in secrets.items():
+            groups.setdefault(sec, []).append(src)
+        values = {f"master secret {i + 1}": ", ".join(g) for i, g in enumerate(groups.values())}
+        values["client_random"] = cr.hex()
+        if len(groups) == 1:
+            return Check(name, True, f"{len(secrets)} key log source(s) give one master secret "
+                         "for this client_random", values)
+        n = s.neg
+        hint = ""
+        if n.client_ems and n.server_ems is False:
+            hint = (": the client offered extended_master_secret and the server did not "
+                    "return it -- one side still computed the extended master secret")
+        elif n.client_ems and n.server_ems:
+            hint = (": both agreed on extended_master_secret -- one side computed the "
+                    "classic master secret (extended_master_secret mismatch)")
+        elif n.server_ems is not None:
+            hint = ": extended_master_secret was not agreed -- one side used it anyway"
+        return Check(name, False, "the key logs disagree on the master secret for this "
+                     f"client_random: the two peers derived different keys{hint}", values)
+
+    # ------------------------------------------------------------------ findings
+
+    def _guard(self, ctx: Context, name: str, fn: object) -> Verdict | None:
+        try:
+            res = fn()  # type: ignore[operator]
+        except Exception as e:
+            cname = f"rule {name}"
+            ctx.checks[cname] = Check(cname, None, f"rule crashed: {type(e).__name__}: {e}")
+            st = self._states.get(ctx.s.sid)
+            if st is not None:
+                st.crashed.add(cname)
+            return None
+        return res if isinstance(res, Verdict) else None
+
+    def _emit(self, st: _State, verdicts: Sequence[Verdict]) -> list[Event]:
+        out: list[Event] = []
+        for v in verdicts:
+            c = v.culprit
+            key: tuple[object, ...] = (v.code,)
+            if c is not None and v.code not in ONCE_PER_HANDSHAKE:
+                key = (v.code, c.dir, c.type, c.message_seq)
+            if key in st.emitted:
+                continue
+            st.emitted.add(key)
+            out.append(v)
+        return out
+
+    def _immediate(self, ctx: Context, st: _State) -> list[Event]:
+        """Findings that do not wait for the end: fingerprints, roles, order, MTU, choices."""
+        s = ctx.s
+        found: list[Verdict] = []
+
+        def add(name: str, fn: object) -> None:
+            v = self._guard(ctx, name, fn)
+            if v is not None:
+                found.append(v)
+
+        add("role conflict", lambda: _role_conflict(ctx))
+        for role in C.ROLES:
+            add(f"{role} fingerprint", lambda r=role: _fingerprint_mismatch(ctx, r))
+        add("order", lambda: _out_of_order(ctx))
+        add("mtu", lambda: _too_big(ctx))
+        add("srtp", lambda: _srtp(ctx))
+        add("choices", lambda: _choices(ctx))
+        add("key logs", lambda: _conflict(ctx))
+        if self.options.setup_conflict and s.client is not None:
+            found.append(ctx.verdict("role_conflict", None, self.options.setup_conflict,
+                                     [Check("a=setup", False, self.options.setup_conflict)],
+                                     certain=True))
+        return self._emit(st, found)
+
+    def _established(self, ctx: Context) -> list[Verdict]:
+        """Findings on a handshake the peers accepted."""
+        s = ctx.s
+        out: list[Verdict] = []
+        cv = ctx.cv
+        if cv is not None and cv.check.passed is False and cv.message is not None:
+            out.append(ctx.verdict(
+                "internal_transcript_error", ref(s, cv.message),
+                "the server accepted the client CertificateVerify, but it does not verify over "
+                "the transcript the proxy rebuilt: a bug in the proxy's transcript, not the "
+                "peer's fault", [cv.check], certain=True,
+                to_be_certain="report it with the capture (dtlsproxy analyze --format jsonl)"))
+        for role in C.ROLES:
+            fin = ctx.checks.get(f"{role} Finished")
+            m = C.find_message(s, role, "Finished")
+            if fin is not None and fin.passed is False and m is not None:
+                if "fails authentication" in fin.detail:
+                    out.append(ctx.verdict(
+                        "record_corrupted_in_transit", ref(s, m),
+                        f"{role} Finished failed authentication, yet the peer accepted a "
+                        "retransmitted copy: the first copy was corrupted in transit",
+                        [fin], certain=True))
+                elif "fails authentication" not in fin.detail:
+                    out.append(ctx.verdict(
+                        "internal_transcript_error", ref(s, m),
+                        f"the peer accepted the {role} Finished, but its verify_data does not "
+                        "match the transcript the proxy rebuilt: a bug in the proxy's "
+                        "transcript (or a key log for another connection)", [fin],
+                        certain=False))
+        return out
+
+
+def _is_failure(s: Session, a: AlertSeen) -> bool:
+    if a.level == 2:
+        return True
+    return a.encrypted and a.level is None and not s.established()
+
+
+def _role_conflict(ctx: Context) -> Verdict | None:
+    s = ctx.s
+    if len(s.clienthello_senders) < 2 or s.client is None:
+        return None
+    second = next((m for m in s.messages if m.type == "ClientHello" and m.sender != s.client),
+                  None)
+    if second is None:
+        return None
+    return ctx.verdict(
+        "role_conflict", ref(s, second),
+        f"both sides sent ClientHello: {s.labels[s.client]} and {s.labels[1 - s.client]} "
+        "both act as DTLS client (a=setup role conflict: both active, or actpass answered "
+        "with actpass)",
+        [Check("roles", False, "two ClientHello senders",
+               {"first": s.labels[s.client], "second": s.labels[1 - s.client]})],
+        certain=True)
+
+
+def _fingerprint_mismatch(ctx: Context, role: str) -> Verdict | None:
+    c = ctx.checks.get(f"{role} certificate fingerprint vs SDP")
+    m = C.find_message(ctx.s, role, "Certificate")
+    if c is None or c.passed is not False or m is None or "differs" not in c.detail:
+        return None
+    return ctx.verdict(
+        "fingerprint_mismatch", ref(ctx.s, m),
+        f"{role} certificate does not match the SDP a=fingerprint: a WebRTC peer must reject "
+        "it (wrong SDP, a certificate regenerated, or a middlebox)", [c], certain=True)
+
+
+def _out_of_order(ctx: Context) -> Verdict | None:
+    if not ctx.order_bad:
+        return None
+    m = ctx.order_bad[0]
+    c = ctx.checks["message order"]
+    return ctx.verdict("message_out_of_order", ref(ctx.s, m), c.detail, [c], certain=True)
+
+
+def _too_big(ctx: Context) -> Verdict | None:
+    if not ctx.mtu_over:
+        return None
+    frame = ctx.mtu_over[0]
+    m = next((x for x in ctx.s.messages if frame in x.frames), None)
+    c = ctx.checks["datagram size vs path MTU"]
+    size = ctx.sizes.get(frame, ("", 0))[1]
+    if m is None:
+        return None
+    return ctx.verdict(
+        "datagram_exceeds_mtu", ref(ctx.s, m, (frame,)),
+        f"{ctx.role(m.sender)} sends a {size}-byte datagram (frame {frame}, {m.type}) larger "
+        f"than the {ctx.mtu}-byte path MTU: it may be dropped on the way",
+        [c], certain=False,
+        to_be_certain="a capture on the receiving side shows whether it arrives")
+
+
+def _srtp(ctx: Context) -> Verdict | None:
+    c = ctx.checks.get("SRTP profile")
+    s = ctx.s
+    if c is None or c.passed is not False or s.neg.srtp_profile is not None:
+        return None
+    hello = C.find_message(s, "client", "ClientHello")
+    if hello is None:
+        return None
+    return ctx.verdict(
+        "no_common_srtp_profile", ref(s, hello),
+        "server accepted none of the client's SRTP profiles ("
+        + c.values.get("client offers", "?") + "): the ServerHello has no use_srtp, so "
+        "there are no SRTP keys and media cannot flow", [c], certain=True)
+
+
+def _choices(ctx: Context) -> Verdict | None:
+    s = ctx.s
+    sh = C.find_message(s, "server", "ServerHello")
+    if sh is None:
+        return None
+    for name in ("cipher suite", "protocol version", "SRTP profile", "extended_master_secret"):
+        c = ctx.checks.get(name)
+        if c is None or c.passed is not False:
+            continue
+        if name == "SRTP profile" and s.neg.srtp_profile is None:
+            continue  # the client's offer was refused: _srtp names the ClientHello
+        return ctx.verdict("server_choice_not_offered", ref(s, sh),
+                           f"{name}: {c.detail}", [c], certain=True)
+    return None
+
+
+def _conflict(ctx: Context) -> Verdict | None:
+    c = ctx.checks.get("key logs agree")
+    s = ctx.s
+    if c is None or c.passed is not False:
+        return None
+    m = C.find_message(s, "client", "Finished")
+    if m is None:
+        return None  # wait for the flight whose keys the secrets protect
+    return ctx.verdict("keylog_conflict", ref(s, m), c.detail,
+                       ctx.pick("key logs agree", "extended_master_secret", "client Finished",
+                                "server Finished"), certain=True)
+
+
+def _incomplete(ctx: Context) -> Verdict | None:
+    s = ctx.s
+    if s.client is None or not s.flights or s.neg.version == 0xFEFC:
+        return None
+    f = s.flights[-1]
+    who, other = ctx.role(f.dir_key), ctx.role(1 - f.dir_key)
+    msgs = [m for m in s.messages if m.sender == f.dir_key and m.flight == f.number]
+    return ctx.verdict(
+        "handshake_incomplete", ref(s, msgs[0], f.frames) if msgs else None,
+        f"handshake did not complete: the {who} sent flight {f.number} last and the {other} "
+        "never answered (no retransmission, no alert: the capture may have ended early)",
+        list(ctx.checks.values()), certain=False,
+        to_be_certain="a longer capture shows whether the peer answers")
+
+
+def expected_from_mapping(fingerprints: Mapping[str, str]) -> list[ExpectedFingerprint]:
+    """``{"client": fp, "server": fp}`` or ``{"<side label>": fp}`` -> expectations."""
+    out: list[ExpectedFingerprint] = []
+    for key, value in fingerprints.items():
+        if key in C.ROLES:
+            out.append(ExpectedFingerprint(value, "option", key))
+        else:
+            out.append(ExpectedFingerprint(value, f"label {key}", None, key))
+    return out

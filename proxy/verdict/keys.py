@@ -1,0 +1,176 @@
+"""Key-log wiring: decrypt a session's records and verify both Finished messages.
+
+:class:`KeyLogDecryptor` is the :data:`proxy.session.session.RecordDecryptor` the
+engine installs on every session when key logs were given: the session then
+decrypts its own encrypted Finished and alerts. :func:`finished_checks` verifies
+the verify_data of each decrypted Finished against the transcript.
+Secrets never leave this module (no master secret in a Check, a log or a repr).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from proxy.dtls.decrypt import decrypt_record
+from proxy.dtls.messages import Finished
+from proxy.dtls.prf import (
+    ConnectionKeys,
+    cipher_params,
+    finished_verify_data,
+    key_block,
+    split_handshake_header,
+    transcript_hash,
+    transcript_message,
+)
+from proxy.dtls.reader import DecodeError
+from proxy.dtls.record import Record
+from proxy.events import Check
+from proxy.keylog import KeyLog
+from proxy.session.session import MessageRecord, Session
+
+DTLS10 = 0xFEFF
+
+
+class KeyLogDecryptor:
+    """Decrypts a session's DTLS 1.0/1.2 records with master secrets from a key log."""
+
+    def __init__(self, keylog: KeyLog) -> None:
+        self.keylog = keylog
+        self._keys: dict[tuple[str, bytes, bytes, int], ConnectionKeys | None] = {}
+
+    def __repr__(self) -> str:
+        return f"KeyLogDecryptor({self.keylog!r})"
+
+    def keys_for(self, s: Session) -> ConnectionKeys | None:
+        """The session's key block, or None (no secret for its client_random, or a
+        suite this toolkit cannot decrypt)."""
+        n = s.neg
+        if n.client_random is None or n.server_random is None or n.cipher_suite is None:
+            return None
+        cache_key = (s.sid, n.client_random, n.server_random, n.cipher_suite)
+        if cache_key in self._keys:
+            return self._keys[cache_key]
+        keys: ConnectionKeys | None = None
+        ms = self.keylog.master_secret(n.client_random)
+        params = cipher_params(n.cipher_suite)
+        if ms is not None and params is not None and n.version != 0xFEFC:
+            keys = key_block(
+                ms, n.client_random, n.server_random, params,
+                dtls10=n.version == DTLS10,
+                encrypt_then_mac=bool(n.client_etm and n.server_etm),
+            )
+        self._keys[cache_key] = keys
+        return keys
+
+    def __call__(self, s: Session, sender: int, rec: Record) -> bytes | None:
+        keys = self.keys_for(s)
+        if keys is None:
+            return None
+        role = "client" if sender == s.client else "server"
+        return decrypt_record(
+            keys, role, rec.content_type, rec.version, rec.epoch, rec.sequence, rec.fragment
+        )
+
+
+def decrypted(m: MessageRecord) -> bool:
+    """The session decrypted this encrypted message (``raw`` is then plaintext)."""
+    return isinstance(m.body, Finished) or (m.body is not None and m.encrypted)
+
+
+def prf_hash(s: Session) -> str | None:
+    """The Finished PRF/transcript hash name of the session's suite and version."""
+    if s.neg.version == DTLS10:
+        return "md5sha1"
+    if s.neg.cipher_suite is None:
+        return None
+    params = cipher_params(s.neg.cipher_suite)
+    return None if params is None else params.prf_hash
+
+
+def finished_checks(s: Session, keylog: KeyLog) -> dict[str, Check]:
+    """``<role> Finished`` checks for each encrypted Finished seen, by role.
+
+    passed=False when the record fails authentication or verify_data differs;
+    None when it could not be checked (no secret for this client_random, an
+    undecryptable suite); True when verify_data matches the transcript.
+    """
+    out: dict[str, Check] = {}
+    if s.client is None:
+        return out
+    cr = s.neg.client_random
+    if cr is None:
+        return out
+    has_secret = cr in keylog
+    ms = keylog.master_secret(cr)
+    hash_name = prf_hash(s)
+    in_transcript = {(e.sender, e.message_seq) for e in s.transcript.entries}
+    running: list[bytes] = []
+    last_seq: dict[int, int] = {}
+    for m in s.messages:
+        if m.encrypted and m.type == "Finished":
+            role = "client" if m.sender == s.client else "server"
+            name = f"{role} Finished"
+            if name in out:
+                continue
+            seq = last_seq.get(m.sender, -1) + 1
+            check, rebuilt = _one_finished(s, m, role, seq, has_secret, ms, hash_name, running)
+            out[name] = check
+            plain = m.raw if decrypted(m) else rebuilt
+            if plain:
+                running.append(plain)
+        elif not m.encrypted and m.msg_type is not None and m.message_seq is not None:
+            last_seq[m.sender] = max(last_seq.get(m.sender, -1), m.message_seq)
+            if (m.sender, m.message_seq) in in_transcript:
+                running.append(m.raw)
+    return out
+
+
+def _one_finished(
+    s: Session,
+    m: MessageRecord,
+    role: str,
+    seq: int,
+    has_secret: bool,
+    ms: bytes | None,
+    hash_name: str | None,
+    before: list[bytes],
+) -> tuple[Check, bytes]:
+    """The check, and the Finished as the transcript holds it when it had to be rebuilt
+    from the expected verify_data (its record did not decrypt)."""
+    name = f"{role} Finished"
+    frames = ", ".join(str(f) for f in m.frames)
+    expected: bytes | None = None
+    rebuilt = b""
+    if ms is not None and hash_name is not None:
+        label = "client finished" if role == "client" else "server finished"
+        expected = finished_verify_data(ms, label, transcript_hash(before, hash_name), hash_name)
+        rebuilt = transcript_message(20, seq, expected)
+    failures = [r for (snd, fr, r) in s.auth_failures if snd == m.sender and fr in m.frames]
+    if failures:
+        return Check(name, False, f"{role} Finished (frame {frames}) fails authentication: "
+                     f"{failures[0]} -- corrupted in transit, or the two sides derived "
+                     "different keys", {"frame": frames}), rebuilt
+    if not has_secret or ms is None:
+        return Check(name, None, "no master secret for this client_random in the key log(s)",
+                     {"client_random": (s.neg.client_random or b"").hex()}), b""
+    if not decrypted(m):
+        return Check(name, None, f"cannot decrypt the {role} Finished with this cipher suite",
+                     {"frame": frames}), rebuilt
+    if expected is None:
+        return Check(name, None, "unknown PRF hash for this cipher suite"), b""
+    try:
+        _t, _seq, body = split_handshake_header(m.raw)
+    except DecodeError as e:
+        return Check(name, False, f"decrypted {role} Finished does not decode: {e.reason}"), b""
+    values = {
+        "verify_data sent": body.hex(),
+        "verify_data expected": expected.hex(),
+        "transcript": f"{len(before)} messages, sha256 "
+        f"{hashlib.sha256(b''.join(before)).hexdigest()[:16]}...",
+    }
+    if body == expected:
+        return Check(name, True, f"{role} Finished authenticates and its verify_data matches "
+                     "the transcript", values), b""
+    return Check(name, False, f"{role} Finished decrypts but its verify_data does not match "
+                 "the transcript: the two sides hashed different handshakes or derived "
+                 "different master secrets", values), b""
