@@ -19,6 +19,7 @@ from tests.conftest import require_tool
 from tests.janus import sdp as sdpmod
 from tests.janus.harness import BedResult, BedRun, run_bed, start_bed
 from tests.janus.peer import ECHO_REPLY
+from tests.janus.proxylog import ProxyLog
 
 pytestmark = pytest.mark.peers
 
@@ -198,6 +199,22 @@ def test_proxy_clean_call_aiortc_as_dtls_client(bed: Beds) -> None:
     per_frame = log.records_per_frame("server->client")
     assert sum(per_frame[f] for f in flight4["frames"]) == 5
     assert max(per_frame[f] for f in flight4["frames"]) >= 2
+
+
+def test_readme_recipe_janus_toml_and_sdp_rewrite_cli(bed: Beds) -> None:
+    """docs/janus.md followed literally: ``dtlsproxy run --config configs/janus.toml``
+    (both sides latched, labels browser/janus) and both SDPs through
+    ``dtlsproxy sdp rewrite --to``."""
+    r = bed(relay="recipe", dtls_role="server")
+    assert_clean_call(r)
+    log = ProxyLog.load(r.workdir / "janus-session.jsonl")
+    assert log.flights() == FLIGHTS
+    s = log.summary()
+    assert (s["client_label"], s["server_label"], s["state"]) == ("janus", "browser", "established")
+    assert log.rtp_packets()["client->server"] >= 25
+    assert log.rtp_packets()["server->client"] >= 25
+    assert (r.workdir / "janus-session.pcapng").stat().st_size > 0
+    assert_no_direct_path(r, ("10.99.0.1", 5000), ("10.99.0.1", 6000))
 
 
 # --------------------------------------------------- through dtlsproxy run: faults

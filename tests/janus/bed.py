@@ -20,12 +20,14 @@ from typing import Any
 
 from tests.janus import netns
 from tests.janus import sdp as sdpmod
-from tests.janus.janus import JanusClient, JanusServer
+from tests.janus.janus import ROOT, JanusClient, JanusServer
 from tests.janus.peer import echotest_call, enable_keylog
 from tests.janus.proxyrun import ProxyRun
 from tests.janus.relay import TrivialRelay
 
-RELAYS = ("none", "trivial", "dtlsproxy")
+RELAYS = ("none", "trivial", "dtlsproxy", "recipe")
+"""``recipe``: docs/janus.md followed literally: ``dtlsproxy run --config configs/janus.toml``
+and both SDPs through the ``dtlsproxy sdp rewrite`` command."""
 SCENARIOS = ("clean", "wrong_fingerprint", "hang")
 """``hang`` starts Janus and the relay, then waits forever: the harness must kill it cleanly."""
 WRONG_FINGERPRINT = "sha-256 " + ":".join(["00"] * 32)
@@ -102,6 +104,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 sdp = sdpmod.rewrite_to(sdp, proxy.address("b"))
                 (workdir / "offer.sdp").write_text(sdp)
                 await proxy.start()
+            if args.relay == "recipe":
+                proxy = ProxyRun(netns.BED_ADDRESS, workdir, config=ROOT / "configs" / "janus.toml")
+                await proxy.start()
+                return proxy.sdp_rewrite(sdp, "b")
             return sdp
 
         async def answer_hook(sdp: str) -> str:
@@ -110,6 +116,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 # Janus's candidate is the relay's side-b peer (before aiortc's first check)
                 trivial.set_peer("b", sdpmod.first_candidate(sdp))
                 return sdpmod.rewrite_to(sdp, trivial.address("a"))
+            if proxy is not None and args.relay == "recipe":
+                return proxy.sdp_rewrite(sdp, "a")
             if proxy is not None:
                 return sdpmod.rewrite_to(sdp, proxy.address("a"))
             return sdp

@@ -23,6 +23,8 @@ from typing import Any
 
 from tests.janus.janus import ROOT, _die_with_parent
 
+SDP_CLI = [sys.executable, "-m", "proxy.cli", "sdp", "rewrite"]
+
 Address = tuple[str, int]
 SIDE_A_PORT = 5000
 SIDE_B_PORT = 6000
@@ -40,6 +42,7 @@ class ProxyRun:
         keylog: Path | None = None,
         sdp_files: list[Path] | None = None,
         peer_a: Address | None = None,
+        config: Path | None = None,
     ):
         self.host = host
         self.workdir = workdir
@@ -47,7 +50,9 @@ class ProxyRun:
         self.keylog = keylog
         self.sdp_files = sdp_files or []
         self.peer_a = peer_a
-        self.log_path = workdir / "proxy.jsonl"
+        self.config = config
+        # configs/janus.toml names its own log file, relative to the working directory
+        self.log_path = workdir / ("janus-session.jsonl" if config else "proxy.jsonl")
         self.proc: subprocess.Popen[bytes] | None = None
         self.exit: int | None = None
 
@@ -57,6 +62,8 @@ class ProxyRun:
 
     def command(self) -> list[str]:
         """The ``dtlsproxy run`` command line."""
+        if self.config is not None:  # the documented recipe: the shipped config, nothing else
+            return [sys.executable, "-m", "proxy.cli", "run", "--config", str(self.config)]
         cmd = [
             sys.executable, "-m", "proxy.cli", "run",
             "--side-a", f"{self.host}:{SIDE_A_PORT}", "--label-a", "aiortc",
@@ -78,9 +85,10 @@ class ProxyRun:
     async def start(self, timeout: float = 10.0) -> None:
         """Spawn it and wait for both sides' ``listening`` notices in the log."""
         stderr = (self.workdir / "proxy.stderr").open("wb")
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
-            self.command(), cwd=ROOT, stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr,
-            start_new_session=True, preexec_fn=_die_with_parent,
+            self.command(), cwd=self.workdir, env=env, stdin=subprocess.DEVNULL,
+            stdout=stderr, stderr=stderr, start_new_session=True, preexec_fn=_die_with_parent,
         )  # fmt: skip
         stderr.close()
         deadline = time.monotonic() + timeout
@@ -119,6 +127,15 @@ class ProxyRun:
                 with contextlib.suppress(ValueError):
                     out.append(json.loads(line))
         return out
+
+    def sdp_rewrite(self, sdp: str, side: str) -> str:
+        """``dtlsproxy sdp rewrite --to <this side's address>`` (the CLI, stdin to stdout)."""
+        host, port = self.address(side)
+        out = subprocess.run(
+            [*SDP_CLI, "--to", f"{host}:{port}"], input=sdp, capture_output=True, text=True,
+            check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        return out.stdout
 
     def summary(self) -> dict[str, Any]:
         """What the bed reports about the proxy (the JSONL is read by the tests)."""
