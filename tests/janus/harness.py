@@ -147,6 +147,11 @@ class BedRun:
             )  # fmt: skip
         self._result: BedResult | None = None
 
+    def kill(self) -> None:
+        """End it now if still running (:meth:`wait` then collects and checks)."""
+        if self._result is None and self.proc.poll() is None:
+            self.deadline = time.monotonic()
+
     def wait(self) -> BedResult:
         """Wait for the driver (kill it at the deadline), check for leftovers; the result."""
         if self._result is not None:
@@ -170,7 +175,7 @@ class BedRun:
         result_path = self.workdir / "result.json"
         data: dict[str, Any] = json.loads(result_path.read_text()) if result_path.exists() else {}
         if rc is None and not self.kill_when_ready:
-            data.setdefault("crash", f"bed driver killed after {self.timeout}s")
+            data.setdefault("crash", f"bed driver killed (deadline {self.timeout}s or teardown)")
         inode = data.get("netns", {}).get("inode")
         left = leftovers(self.tag, inode)
         for _ in range(40):  # children killed by PDEATHSIG may take a moment to go
