@@ -11,6 +11,7 @@ import hashlib
 import os
 import random
 import socket
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -592,3 +593,32 @@ def test_decoder_failure_never_stops_forwarding() -> None:
     asyncio.run(main())
 
 
+
+
+def test_decoder_behind_sheds_media_decoding_but_never_dtls() -> None:
+    from proxy.relay.recorder import Recorder
+    from proxy.session import Tracker
+
+    async def main() -> None:
+        bus = Bus()
+        sub = bus.subscribe()
+        rec = Recorder(bus, Tracker())
+        a, b = ("127.0.0.1", 1000), ("127.0.0.1", 2000)
+        old = time.time() - 1.0  # queued a second ago: the decoder is behind
+        rtp = bytes([0x80, 96]) + bytes(10) + b"media"
+        for _ in range(3):
+            rec.record(old, a, b, rtp, "a", a, b)
+        rec.record(old, a, b, b"\x16\xfe\xfd" + bytes(10), "a", a, b)  # DTLS: always decoded
+        rec.drain()
+        events = sub.drain()
+        assert rec.shed == 3
+        # the DTLS datagram was decoded; no media datagram reached the tracker
+        assert [(e.EVENT, e.kind) for e in events if e.EVENT == "datagram"] == [
+            ("datagram", "dtls")]
+        assert not [e for e in events if e.EVENT == "media"]
+        (behind,) = [e for e in events if isinstance(e, Notice)]
+        assert behind.code == "decoder_behind"
+        assert behind.message == ("decoder fell more than 50 ms behind the traffic: 3 media "
+                                  "datagrams were forwarded but not counted")
+
+    asyncio.run(main())

@@ -59,7 +59,7 @@ class Relay:
 
     def add_tap(self, tap: Tap) -> None:
         """Give every relayed datagram's legs to ``tap`` (after forwarding, batched)."""
-        self.recorder.taps.append(tap)
+        self.recorder.add_tap(tap)
 
     def tick(self, now: float | None = None) -> None:
         """Run the periodic checks now (the relay also does it every second)."""

@@ -76,26 +76,46 @@ def make_tracker(
     return tracker, warning
 
 
+SHED_AFTER = 0.05
+"""Seconds the decoder may fall behind before media datagrams skip decoding."""
+
+SHED_REPORT_EVERY = 5.0
+
+_Pending = tuple[
+    int, float, Address, Address, bytes, str, Address, "Address | None", "list[bytes] | None",
+    "list[FaultApplied] | None",
+]
+
+
 class Recorder:
-    """Deferred decode + publish + taps, batched once per loop iteration."""
+    """Deferred decode + publish + taps, batched once per loop iteration.
+
+    Overload: when the oldest queued datagram is more than ``SHED_AFTER`` old, media
+    (RTP/RTCP) datagrams of the batch are not decoded (they were forwarded; only their
+    counting is lost) and a ``decoder_behind`` Notice says how many. DTLS, STUN and
+    everything else is always decoded.
+    """
 
     def __init__(self, bus: Bus, tracker: TrackerLike, *, decode: bool = True) -> None:
         self.bus = bus
         self.tracker = tracker
         self.decode = decode
         self.taps: list[Tap] = []
+        self.active = decode
+        """Whether relayed datagrams need recording at all (decoder or taps)."""
         self.frames = 0
         self.decoder_errors = 0
-        self._pending: list[
-            tuple[int, float, Address, Address, bytes, str, list[Leg], list[FaultApplied]]
-        ] = []
+        self.shed = 0
+        self._shed_reported = 0
+        self._shed_report_ts = 0.0
+        self._pending: list[_Pending] = []
         self._scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    @property
-    def active(self) -> bool:
-        """Whether relayed datagrams need recording at all."""
-        return self.decode or bool(self.taps)
+    def add_tap(self, tap: Tap) -> None:
+        """Hand every relayed datagram's legs to ``tap`` (in the deferred stage)."""
+        self.taps.append(tap)
+        self.active = True
 
     def set_label(self, addr: Address, label: str) -> None:
         """Name a latched peer in the decoder's output (when the tracker keeps labels)."""
@@ -115,20 +135,25 @@ class Recorder:
         dst: Address,
         data: bytes,
         side: str,
-        legs: list[Leg],
+        hop_in: Address,
+        hop_out: Address | None,
         *,
+        out: list[bytes] | None = None,
         frame: int = 0,
         extra: list[FaultApplied] | None = None,
     ) -> None:
         """Queue one relayed datagram (called right after it was forwarded).
 
+        ``src`` -> ``dst`` is the conversation as the decoder sees it; ``hop_in`` is
+        the proxy socket that received it and ``hop_out`` the one that sent it on
+        (None: not sent), ``out`` the payloads sent when a fault changed them.
         ``extra`` (faults applied to it) is published after the decoder's events for
         the same datagram, with the decoder's session id filled in.
         """
         if not frame:
             self.frames += 1
             frame = self.frames
-        self._pending.append((frame, ts, src, dst, data, side, legs, extra or []))
+        self._pending.append((frame, ts, src, dst, data, side, hop_in, hop_out, out, extra))
         if not self._scheduled:
             self._scheduled = True
             if self._loop is None:
@@ -139,28 +164,49 @@ class Recorder:
         """Decode and publish everything queued so far."""
         self._scheduled = False
         batch, self._pending = self._pending, []
+        if not batch:
+            return
         out: list[Event] = []
-        for frame, ts, src, dst, data, side, legs, extra in batch:
-            for tap in self.taps:
-                try:
-                    tap(ts, legs)
-                except Exception as exc:  # a broken exporter must not stop the relay
-                    self.taps.remove(tap)
-                    out.append(self._error("tap_failed", f"exporter stopped: {exc!r}", ts))
+        now = time.time()
+        shedding = self.decode and now - batch[0][1] > SHED_AFTER
+        taps = self.taps
+        receive = self.tracker.receive
+        for frame, ts, src, dst, data, side, hop_in, hop_out, sent, extra in batch:
+            if taps:
+                legs: list[Leg] = [(src, hop_in, data)]
+                if hop_out is not None:
+                    legs.extend((hop_out, dst, d) for d in (sent if sent is not None else [data]))
+                for tap in list(taps):
+                    try:
+                        tap(ts, legs)
+                    except Exception as exc:  # a broken exporter must not stop the relay
+                        taps.remove(tap)
+                        out.append(self._error("tap_failed", f"exporter stopped: {exc!r}", ts))
             events: list[Event] = []
             if self.decode:
-                d = Datagram(ts=ts, src=src, dst=dst, data=data, frame=frame, side=side)
-                try:
-                    events = self.tracker.receive(d)
-                except Exception as exc:  # decoding is best effort; forwarding already happened
-                    self.decoder_errors += 1
-                    if self.decoder_errors == 1:
-                        msg = f"decoder failed on frame {frame}: {exc!r}"
-                        out.append(self._error("decoder_error", msg, ts))
-                out.extend(events)
+                if shedding and data and 128 <= data[0] <= 191:
+                    self.shed += 1
+                else:
+                    d = Datagram(ts=ts, src=src, dst=dst, data=data, frame=frame, side=side)
+                    try:
+                        events = receive(d)
+                    except Exception as exc:  # best effort; forwarding already happened
+                        self.decoder_errors += 1
+                        if self.decoder_errors == 1:
+                            msg = f"decoder failed on frame {frame}: {exc!r}"
+                            out.append(self._error("decoder_error", msg, ts))
+                    out.extend(events)
             if extra:
                 session = next((e.session for e in events if e.session), "")
                 out.extend(dataclasses.replace(f, session=session) for f in extra)
+        if self.shed != self._shed_reported and now - self._shed_report_ts >= SHED_REPORT_EVERY:
+            n = self.shed - self._shed_reported
+            self._shed_reported, self._shed_report_ts = self.shed, now
+            out.append(Notice(
+                ts=now, session="", level="warning", code="decoder_behind",
+                message=f"decoder fell more than {SHED_AFTER * 1000:.0f} ms behind the "
+                f"traffic: {n} media datagrams were forwarded but not counted",
+            ))
         self.bus.publish(out)
 
     def tick(self, now: float) -> None:

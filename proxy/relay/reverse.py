@@ -18,7 +18,7 @@ from typing import Any
 
 from proxy.events import Address, format_address
 from proxy.faults import FaultEngine, FaultRule
-from proxy.relay.recorder import Leg, Recorder
+from proxy.relay.recorder import Recorder
 from proxy.relay.sockets import Endpoint, bind_socket, open_endpoint, open_upstream
 
 PENDING_MAX = 64
@@ -69,9 +69,8 @@ class ListenProtocol(asyncio.DatagramProtocol):
             ep.transport.sendto(data)
             rec = relay.recorder
             if rec.active:
-                up = relay.upstream
-                rec.record(ts, addr, up, data, LISTEN_LABEL,
-                           [(addr, relay.listen_addr, data), (client.up_addr, up, data)])
+                rec.record(ts, addr, relay.upstream, data, LISTEN_LABEL, relay.listen_addr,
+                           client.up_addr)
         else:
             relay.forward_with_faults(client, data, "a", ts)
 
@@ -103,9 +102,8 @@ class UpstreamProtocol(asyncio.DatagramProtocol):
             relay.listen_transport.sendto(data, client.addr)
             rec = relay.recorder
             if rec.active:
-                up = relay.upstream
-                rec.record(ts, up, client.addr, data, UPSTREAM_LABEL,
-                           [(up, client.up_addr, data), (relay.listen_addr, client.addr, data)])
+                rec.record(ts, relay.upstream, client.addr, data, UPSTREAM_LABEL,
+                           client.up_addr, relay.listen_addr)
         else:
             relay.forward_with_faults(client, data, "b", ts)
 
@@ -197,10 +195,8 @@ class ReverseRelay:
             ts = time.time()
             if client.engine is None:
                 ep.transport.sendto(data)
-                self.recorder.record(
-                    ts, client.addr, self.upstream, data, LISTEN_LABEL,
-                    [(client.addr, self.listen_addr, data), (client.up_addr, self.upstream, data)],
-                )
+                self.recorder.record(ts, client.addr, self.upstream, data, LISTEN_LABEL,
+                                     self.listen_addr, client.up_addr)
             else:
                 self.forward_with_faults(client, data, "a", ts)
 
@@ -210,13 +206,11 @@ class ReverseRelay:
         frame = self.recorder.next_frame()
         if side == "a":
             src, dst, label = client.addr, self.upstream, LISTEN_LABEL
-            transport, hop = client.ep.transport, (client.up_addr, self.upstream)
-            legs: list[Leg] = [(client.addr, self.listen_addr, data)]
+            transport, hop_in, hop_out = client.ep.transport, self.listen_addr, client.up_addr
             send_to: Address | None = None
         else:
             src, dst, label = self.upstream, client.addr, UPSTREAM_LABEL
-            transport, hop = self.listen_transport, (self.listen_addr, client.addr)
-            legs = [(self.upstream, client.up_addr, data)]
+            transport, hop_in, hop_out = self.listen_transport, client.up_addr, self.listen_addr
             send_to = client.addr
         emissions, events = client.engine.apply(
             data, side, label=label, frame=frame, ts=ts,
@@ -229,9 +223,9 @@ class ReverseRelay:
                 loop.call_later(e.delay, _send_later, self, transport, e.data, send_to)
             else:
                 transport.sendto(e.data, send_to)
-            legs.append((hop[0], hop[1], e.data))
         seen = emissions[0].data if emissions else data
-        self.recorder.record(ts, src, dst, seen, label, legs, frame=frame, extra=list(events))
+        self.recorder.record(ts, src, dst, seen, label, hop_in, hop_out,
+                             out=[e.data for e in emissions], frame=frame, extra=list(events))
 
     def on_error(self, client: Client | None, exc: Exception) -> None:
         """ICMP port unreachable (upstream or a client) is reported, never fatal."""

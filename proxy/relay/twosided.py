@@ -31,7 +31,7 @@ import asyncio_dgram
 from proxy.config import CallConfig, Network, SideConfig
 from proxy.events import Address, format_address
 from proxy.faults import FaultEngine
-from proxy.relay.recorder import Leg, Recorder
+from proxy.relay.recorder import Recorder
 from proxy.relay.sockets import Endpoint, bind_socket, open_connected, open_endpoint
 
 MAX_PEER_SOCKETS = 8
@@ -84,10 +84,7 @@ class SideProtocol(asyncio.DatagramProtocol):
             return
         rec = side.call.recorder
         if rec.active:
-            rec.record(
-                ts, addr, dst, data, side.label,
-                [(addr, side.addr, data), (other.addr, dst, data)],
-            )
+            rec.record(ts, addr, dst, data, side.label, side.addr, other.addr)
 
     def error_received(self, exc: Exception) -> None:
         self.side.call.on_error(self.side, exc, self.connected_to)
@@ -318,22 +315,22 @@ class Call:
         emissions, events = self.faults.apply(
             data, side.name, label=side.label, frame=frame, ts=ts, dir=self.direction(side)
         )
-        legs: list[Leg] = [(src, side.addr, data)]
-        if dst is not None:
-            transport = other.send_transport
-            loop = asyncio.get_running_loop()
-            for e in emissions:
-                if e.delay > 0:
-                    loop.call_later(e.delay, _send_later, other, e.data)
-                else:
-                    transport.sendto(e.data, dst)
-                legs.append((other.addr, dst, e.data))
-        else:
+        if dst is None:
             self.no_peer(side, ts)
             self.recorder.publish(list(events))
             return
+        transport = other.send_transport
+        loop = asyncio.get_running_loop()
+        for e in emissions:
+            if e.delay > 0:
+                loop.call_later(e.delay, _send_later, other, e.data)
+            else:
+                transport.sendto(e.data, dst)
         seen = emissions[0].data if emissions else data
-        self.recorder.record(ts, src, dst, seen, side.label, legs, frame=frame, extra=list(events))
+        self.recorder.record(
+            ts, src, dst, seen, side.label, side.addr, other.addr,
+            out=[e.data for e in emissions], frame=frame, extra=list(events),
+        )
 
     def no_peer(self, side: Side, ts: float) -> None:
         """A datagram arrived but the other side has no peer yet: dropped, said once."""
