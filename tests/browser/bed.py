@@ -1,0 +1,376 @@
+"""Bed driver: ONE browser scenario inside private network + PID namespaces, JSON result.
+
+Started by :func:`tests.browser.harness.run_browser_bed` as
+``unshare --net --pid --fork --mount-proc --kill-child -- python -m tests.browser.bed ...``:
+this process is PID 1 of its namespace, so when it exits every process it started
+(Chromium's renderers and helpers included) is killed by the kernel.
+
+It configures the network namespace (:func:`tests.janus.netns.setup_inside`: ``lo``
+plus one test address), serves the page on loopback, starts ``dtlsproxy run``
+(:class:`tests.browser.proxyproc.ProxyProcess`), Janus when the scenario needs it,
+and Chromium (:class:`tests.browser.chrome.Chromium`); the driver does the
+signalling and rewrites every SDP with :func:`proxy.sdp.rewrite_sdp` before the
+other side sees it. Chromium's own descriptions are never edited.
+
+Scenarios (``--scenario``):
+
+``janus-server``   Chromium offers actpass, Janus answers active: Chromium is the DTLS server.
+``janus-client``   the offer copy sent to Janus says ``a=setup:active``: Chromium is the client.
+``janus-cv-fault`` as ``janus-client``, the proxy corrupts Chromium's CertificateVerify.
+``chromium-pair``  two peer connections in one page, through the proxy, no Janus (DTLS 1.3).
+``hang``           start everything (Janus, proxy, Chromium with the page), write the
+                   result, wait forever: the harness kills it to prove nothing survives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from proxy.sdp import inspect_sdp, rewrite_sdp
+from tests.browser.chrome import Chromium
+from tests.browser.page import PageServer
+from tests.browser.proxyproc import ProxyProcess
+from tests.janus import netns
+from tests.janus.janus import CONFIG_DIR, JanusClient, JanusServer, JsonDict
+
+SCENARIOS = ("janus-server", "janus-client", "janus-cv-fault", "chromium-pair", "hang")
+CV_FAULT = "who=client,msg=CertificateVerify,action=corrupt,offset=-1"
+"""Flip the last byte of the client's CertificateVerify signature."""
+DC_TEXT = "hello through dtlsproxy"
+ECHO_REPLY = "Janus EchoTest here! You wrote: " + DC_TEXT
+JANUS_PORT = 20000
+"""Janus's only ICE port in the bed (see :func:`janus_config`)."""
+MIN_PACKETS = 20
+"""RTP packets each way (per kind) that count as media flowing."""
+
+
+def janus_config(dest: Path) -> Path:
+    """The bed's Janus configs (:data:`tests.janus.janus.CONFIG_DIR`) with ONE ICE port.
+
+    Janus's candidate is then known before it answers (:data:`JANUS_PORT`), so the
+    proxy is started with it as side B's fixed peer: Chromium's first ICE check is
+    relayed at once, as by a relay that read both SDPs.
+    """
+    shutil.copytree(CONFIG_DIR, dest, dirs_exist_ok=True)
+    cfg = dest / "janus.jcfg"
+    text, n = re.subn(
+        r'rtp_port_range = "[0-9-]+"',
+        f'rtp_port_range = "{JANUS_PORT}-{JANUS_PORT}"',
+        cfg.read_text(),
+    )
+    if n != 1:
+        raise RuntimeError(f"no rtp_port_range in {cfg}")
+    cfg.write_text(text)
+    return dest
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command line of the driver."""
+    p = argparse.ArgumentParser(prog="python -m tests.browser.bed")
+    p.add_argument("--workdir", type=Path, required=True)
+    p.add_argument(
+        "--profile",
+        type=Path,
+        required=True,
+        help="Chromium's temporary profile directory (removed at the end)",
+    )
+    p.add_argument(
+        "--outer-netns", type=int, required=True, help="netns inode of the caller: never touched"
+    )
+    p.add_argument("--scenario", choices=SCENARIOS, required=True)
+    p.add_argument("--timeout", type=float, default=8.0, help="per wait, seconds")
+    return p.parse_args(argv)
+
+
+def _t(t0: float) -> float:
+    return round(time.monotonic() - t0, 3)
+
+
+def sdp_facts(text: str) -> dict[str, Any]:
+    """What the result keeps of an SDP: setup roles and candidate addresses (proxy.sdp)."""
+    info = inspect_sdp(text)
+    return {
+        "setup": [info.setup_of(m) for m in info.media],
+        "candidates": sorted(
+            {
+                f"{c.transport.lower()} {c.address}:{c.port}"
+                for m in info.media
+                for c in m.candidates
+            }
+        ),
+        "media": [m.media for m in info.media],
+    }
+
+
+def janus_digest(events: list[JsonDict]) -> list[JsonDict]:
+    """Janus API events, short: name and the interesting fields."""
+    out = []
+    for ev in events:
+        item: JsonDict = {"janus": ev.get("janus")}
+        for key in ("reason", "type", "receiving", "mid", "uplink"):
+            if key in ev:
+                item[key] = ev[key]
+        if "plugindata" in ev:
+            item["plugindata"] = ev["plugindata"].get("data")
+        if "jsep" in ev:
+            item["jsep_type"] = ev["jsep"].get("type")
+        out.append(item)
+    return out
+
+
+class Scenario:
+    """Shared state of one run: the browser, the proxy, the timings."""
+
+    def __init__(self, args: argparse.Namespace, chrome: Chromium, proxy: ProxyProcess):
+        self.args = args
+        self.chrome = chrome
+        self.proxy = proxy
+        self.t0 = time.monotonic()
+        self.timings: dict[str, float] = {}
+        self.ms = int(args.timeout * 1000)
+
+    def mark(self, name: str) -> None:
+        """Record when a step finished (seconds since the scenario started)."""
+        self.timings[name] = _t(self.t0)
+
+    async def page(self, function: str, *args: Any) -> Any:
+        """Await a page function in a thread (the Janus long poll keeps running)."""
+        return await asyncio.to_thread(self.chrome.call, function, *args)
+
+    async def media_flowing(self, name: str) -> dict[str, Any]:
+        """Poll the page's stats until audio and video went both ways (or the timeout)."""
+        deadline = time.monotonic() + self.args.timeout
+        while True:
+            st: dict[str, Any] = await self.page("stats", name)
+            counts = [st["inbound"].get(k, 0) for k in ("audio", "video")]
+            counts += [st["outbound"].get(k, 0) for k in ("audio", "video")]
+            if min(counts) >= MIN_PACKETS or time.monotonic() > deadline:
+                return st
+            await asyncio.sleep(0.1)
+
+
+async def janus_scenario(sc: Scenario, *, client: bool, expect_failure: bool) -> JsonDict:
+    """Chromium <-> proxy side A | side B <-> Janus echotest; the call's facts."""
+    res: JsonDict = {}
+    jc = JanusClient()
+    try:
+        await jc.create()
+        await jc.attach("janus.plugin.echotest")
+        res["tracks"] = await sc.page("media")
+        await sc.page("newPc", "pc", True, True)
+        local = await sc.page("offer", "pc")
+        sc.mark("offer")
+        # every candidate (and c=/m= address) now names the proxy's side B
+        to_janus = rewrite_sdp(local, sc.proxy.address("b"), drop_tcp=True)
+        if client:  # the copy Janus sees; Chromium's local description stays actpass
+            to_janus = to_janus.replace("a=setup:actpass", "a=setup:active")
+        res["offer"] = {
+            "local": sdp_facts(local),
+            "to_janus": sdp_facts(to_janus),
+            "local_sdp": local,
+            "to_janus_sdp": to_janus,
+        }
+        await jc.message(
+            {"audio": True, "video": True, "data": True}, {"type": "offer", "sdp": to_janus}
+        )
+        await jc.trickle_completed()
+        ev = await jc.wait_event(lambda e: "jsep" in e, sc.args.timeout)
+        answer = ev["jsep"]["sdp"]
+        to_chromium = rewrite_sdp(answer, sc.proxy.address("a"), drop_tcp=True)
+        res["answer"] = {
+            "from_janus": sdp_facts(answer),
+            "to_chromium": sdp_facts(to_chromium),
+            "from_janus_sdp": answer,
+        }
+        sc.mark("answer")
+        await sc.page("accept", "pc", to_chromium)
+        if expect_failure:
+            alert = await sc.proxy.wait_event("alert", sc.args.timeout)
+            sc.mark("alert")
+            res["alert_seen"] = alert is not None
+            res["state"] = await sc.page("waitState", "pc", ["failed", "closed"], sc.ms)
+            sc.mark("failed")
+        else:
+            res["state"] = await sc.page("waitState", "pc", ["connected", "failed"], sc.ms)
+            sc.mark("connected")
+            res["dc_open"] = await sc.page("waitOpen", "pc", sc.ms)
+            await sc.page("send", "pc", DC_TEXT)
+            res["echo"] = await sc.page("waitMessage", "pc", DC_TEXT, sc.ms)
+            sc.mark("echo")
+            await jc.wait_event(lambda e: e.get("janus") == "webrtcup", sc.args.timeout)
+            sc.mark("webrtcup")
+            res["stats_flowing"] = await sc.media_flowing("pc")
+            sc.mark("media")
+        res["stats"] = await sc.page("stats", "pc")
+    finally:
+        await jc.hangup()
+        await jc.destroy()
+        res["janus_events"] = janus_digest(jc.events)
+    return res
+
+
+async def pair_scenario(sc: Scenario) -> JsonDict:
+    """pc1 (side A) <-> proxy <-> pc2 (side B), both in one page; data channel both ways."""
+    res: JsonDict = {}
+    await sc.page("newPc", "pc1", False, True)
+    await sc.page("newPc", "pc2", False, False)
+    offer = await sc.page("offer", "pc1")
+    to_pc2 = rewrite_sdp(offer, sc.proxy.address("b"), drop_tcp=True)
+    answer = await sc.page("answer", "pc2", to_pc2)
+    to_pc1 = rewrite_sdp(answer, sc.proxy.address("a"), drop_tcp=True)
+    res["offer"] = {"local": sdp_facts(offer), "to_pc2": sdp_facts(to_pc2)}
+    res["answer"] = {"local": sdp_facts(answer), "to_pc1": sdp_facts(to_pc1)}
+    sc.mark("answer")
+    await sc.page("accept", "pc1", to_pc1)
+    res["state"] = [
+        await sc.page("waitState", name, ["connected", "failed"], sc.ms) for name in ("pc1", "pc2")
+    ]
+    sc.mark("connected")
+    try:
+        res["dc_open"] = await sc.page("waitOpen", "pc2", sc.ms) and await sc.page(
+            "waitOpen", "pc1", sc.ms
+        )
+        if res["dc_open"]:
+            await sc.page("send", "pc1", "ping from pc1")
+            await sc.page("send", "pc2", "pong from pc2")
+            res["received"] = {
+                "pc2": await sc.page("waitMessage", "pc2", "ping from pc1", sc.ms),
+                "pc1": await sc.page("waitMessage", "pc1", "pong from pc2", sc.ms),
+            }
+            sc.mark("echo")
+    finally:
+        res["stats"] = {name: await sc.page("stats", name) for name in ("pc1", "pc2")}
+    return res
+
+
+def reap() -> int:
+    """Reap zombies: as PID 1 this driver inherits Chromium's orphans; how many."""
+    n = 0
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return n
+        if pid == 0:
+            return n
+        n += 1
+
+
+def processes() -> list[str]:
+    """Every other process in this PID namespace (``pid comm``), zombies marked."""
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        if int(pid) == os.getpid():
+            continue
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        state = stat[stat.rindex(")") + 2]
+        out.append(f"{pid} {comm}" + (" (zombie)" if state == "Z" else ""))
+    return out
+
+
+async def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
+    """Set up, run the scenario, tear everything down; facts go into ``result``."""
+    t0 = time.monotonic()
+    result.update(scenario=args.scenario, pid=os.getpid())
+    result["iface_kind"] = netns.setup_inside(args.outer_netns)
+    result["netns"] = netns.describe_inside()
+    uses_janus = args.scenario != "chromium-pair"
+    labels = ("chromium", "janus") if uses_janus else ("pc1", "pc2")
+    faults = [CV_FAULT] if args.scenario == "janus-cv-fault" else []
+    peer_b = (netns.BED_ADDRESS, JANUS_PORT) if uses_janus else None
+    proxy = ProxyProcess(
+        netns.BED_ADDRESS, args.workdir, labels=labels, faults=faults, peer_b=peer_b
+    )
+    server = (
+        JanusServer(args.workdir / "janus.log", janus_config(args.workdir / "janus-config"))
+        if uses_janus
+        else None
+    )
+    page = PageServer()
+    chrome = Chromium(args.profile, args.workdir / "chromedriver.log")
+    timings: dict[str, float] = {}
+    result["timings"] = timings
+    try:
+        page.start()
+        starts = [proxy.start(), asyncio.to_thread(chrome.start)]
+        if server is not None:
+            starts.append(server.start())
+        await asyncio.gather(*starts)
+        timings["started"] = _t(t0)
+        result["chromium"] = {"version": chrome.version, "started_after_s": chrome.started_after}
+        if server is not None:
+            result["janus"] = {"pid": server.pid, "ready_after_s": server.ready_after}
+        await asyncio.to_thread(chrome.navigate, page.url)
+        if args.scenario == "hang":
+            result["pids"] = {
+                "janus": server and server.pid,
+                "proxy": proxy.proc and proxy.proc.pid,
+                "chromedriver": chrome.driver and chrome.driver.pid,
+            }
+            result["left_in_pidns"] = processes()
+            write_result(args.workdir, result)
+            await asyncio.sleep(3600)
+        sc = Scenario(args, chrome, proxy)
+        sc.timings = timings
+        sc.t0 = t0
+        if args.scenario == "chromium-pair":
+            result["call"] = await pair_scenario(sc)
+        else:
+            result["call"] = await janus_scenario(
+                sc,
+                client=args.scenario != "janus-server",
+                expect_failure=args.scenario == "janus-cv-fault",
+            )
+    finally:
+        await asyncio.to_thread(chrome.quit)
+        page.close()
+        result["proxy"] = {
+            "exit": proxy.stop(),
+            "command": proxy.command(),
+            "addresses": {s: list(proxy.address(s)) for s in "ab"},
+        }
+        if server is not None:
+            result.setdefault("janus", {})["exit"] = server.stop()
+        result["profile_removed"] = not args.profile.exists()
+        result["reaped"] = reap()
+        result["left_in_pidns"] = processes()
+        timings["total"] = _t(t0)
+
+
+def write_result(workdir: Path, result: dict[str, Any]) -> None:
+    """``workdir/result.json``, atomically (the harness may kill us any time)."""
+    tmp = workdir / "result.json.tmp"
+    tmp.write_text(json.dumps(result, indent=1, default=str))
+    tmp.rename(workdir / "result.json")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: always writes result.json (with ``crash`` on an exception)."""
+    args = parse_args(argv)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {}
+    try:
+        asyncio.run(run(args, result))
+    except Exception:
+        result["crash"] = traceback.format_exc()
+        shutil.rmtree(args.profile, ignore_errors=True)
+    write_result(args.workdir, result)
+    return 0 if "crash" not in result else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""``dtlsproxy run`` as a subprocess of the bed driver: the real CLI, nothing stubbed.
+
+Two-sided, headless, fixed ports on the namespace's address (the namespace is
+private, so fixed ports cannot clash). Side A's peer (the browser) is latched from
+its first datagram; side B's is given (``--peer-b``, Janus's one ICE port) or latched.
+Readiness is the two ``listening`` notices in the JSONL log, never a fixed sleep;
+stop is SIGINT (the CLI's Ctrl-C path, which flushes the log), SIGKILL after a
+grace period. The child dies with the driver (``PR_SET_PDEATHSIG``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.browser.chrome import _die_with_parent
+
+ROOT = Path(__file__).resolve().parents[2]
+Address = tuple[str, int]
+PORTS = {"a": 45000, "b": 46000}
+"""Side A and B ports. Not 6000: Chromium silently never sends to its restricted ports
+(X11's 6000 among them; net/base/port_util.cc) and ICE fails with no error."""
+
+
+class ProxyProcess:
+    """One ``python -m proxy.cli run`` writing ``proxy.jsonl`` and ``proxy.pcapng``."""
+
+    def __init__(
+        self,
+        host: str,
+        workdir: Path,
+        *,
+        labels: tuple[str, str] = ("chromium", "janus"),
+        faults: list[str] | None = None,
+        peer_b: Address | None = None,
+    ) -> None:
+        self.host = host
+        self.workdir = workdir
+        self.labels = labels
+        self.faults = faults or []
+        self.peer_b = peer_b
+        self.log_path = workdir / "proxy.jsonl"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.exit: int | None = None
+
+    def address(self, side: str) -> Address:
+        """The proxy's socket on side ``a`` or ``b``."""
+        return (self.host, PORTS[side])
+
+    def command(self) -> list[str]:
+        """The ``dtlsproxy run`` command line."""
+        cmd = [
+            sys.executable, "-m", "proxy.cli", "run",
+            "--side-a", f"{self.host}:{PORTS['a']}", "--label-a", self.labels[0],
+            "--side-b", f"{self.host}:{PORTS['b']}", "--label-b", self.labels[1],
+            "--headless",
+            "--log-file", str(self.log_path),
+            "--pcap", str(self.workdir / "proxy.pcapng"),
+        ]  # fmt: skip
+        if self.peer_b is not None:
+            cmd += ["--peer-b", f"{self.peer_b[0]}:{self.peer_b[1]}"]
+        for rule in self.faults:
+            cmd += ["--fault", rule]
+        return cmd
+
+    async def start(self, timeout: float = 10.0) -> None:
+        """Spawn it and wait for both sides' ``listening`` notices."""
+        with (self.workdir / "proxy.stderr").open("wb") as err:
+            self.proc = subprocess.Popen(
+                self.command(), cwd=ROOT, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                start_new_session=True, preexec_fn=_die_with_parent,
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while sum(e.get("code") == "listening" for e in self.events()) < 2:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"dtlsproxy run exited with {self.proc.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"dtlsproxy run not listening after {timeout}s")
+            await asyncio.sleep(0.02)
+
+    def stop(self, grace: float = 5.0) -> int | None:
+        """SIGINT (flushes the log), SIGKILL after ``grace``; the exit status."""
+        proc = self.proc
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.exit = proc.returncode
+        return self.exit
+
+    def events(self) -> list[dict[str, Any]]:
+        """The JSONL log so far (a partial last line is skipped)."""
+        out = []
+        with contextlib.suppress(FileNotFoundError):
+            for line in self.log_path.read_text().splitlines():
+                with contextlib.suppress(ValueError):
+                    out.append(json.loads(line))
+        return out
+
+    async def wait_event(self, kind: str, timeout: float, **match: Any) -> dict[str, Any] | None:
+        """The first logged event ``kind`` whose fields equal ``match``; None on timeout.
+
+        The JSONL writer batches, so an event may appear a little after it happened.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            for ev in self.events():
+                if ev.get("event") == kind and all(ev.get(k) == v for k, v in match.items()):
+                    return ev
+            if time.monotonic() > deadline:
+                return None
+            await asyncio.sleep(0.05)
