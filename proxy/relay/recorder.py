@@ -187,7 +187,7 @@ class Recorder:
                 if shedding and data and 128 <= data[0] <= 191:
                     self.shed += 1
                 else:
-                    d = Datagram(ts=ts, src=src, dst=dst, data=data, frame=frame, side=side)
+                    d = Datagram(ts, src, dst, data, frame, side)
                     try:
                         events = receive(d)
                     except Exception as exc:  # best effort; forwarding already happened

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
+from time import time as _now
 from typing import Any
 
 import asyncio_dgram
@@ -70,21 +71,22 @@ class SideProtocol(asyncio.DatagramProtocol):
             return
         other = side.other
         dst = other.peer
-        engine = side.call.faults
-        if dst is not None and engine is None:
-            other.send_transport.sendto(data, dst)
-        ts = time.time()
+        if side.faults is None and dst is not None:
+            other.send_transport.sendto(data, dst)  # forward first
+            ts = _now()
+            side.rx += 1
+            side.last_rx = ts
+            rec = side.recorder
+            if rec.active:
+                rec.record(ts, addr, dst, data, side.label, side.addr, other.addr)
+            return
+        ts = _now()
         side.rx += 1
         side.last_rx = ts
-        if engine is not None:
+        if side.faults is not None:
             side.call.forward_with_faults(side, data, addr, ts)
-            return
-        if dst is None:
+        else:
             side.call.no_peer(side, ts)
-            return
-        rec = side.call.recorder
-        if rec.active:
-            rec.record(ts, addr, dst, data, side.label, side.addr, other.addr)
 
     def error_received(self, exc: Exception) -> None:
         self.side.call.on_error(self.side, exc, self.connected_to)
@@ -117,6 +119,8 @@ class Side:
         self.send_transport: asyncio.DatagramTransport
         self.peer_endpoints: dict[Address, Endpoint] = {}
         self.other: Side = self
+        self.faults = call.faults
+        self.recorder = call.recorder
         self.rx = 0
         self.last_rx: float | None = None
         self.refused: dict[Address, list[float]] = {}

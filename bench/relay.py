@@ -1,0 +1,389 @@
+"""Relay benchmark: no relay vs socat vs ``dtlsproxy run``, side by side in one run.
+
+    .venv/bin/python bench/relay.py            # re-runs itself in a private network
+                                               # namespace when root (unshare -n)
+    .venv/bin/python bench/relay.py --quick    # fewer, shorter trials
+
+One process is both load generator and sink (single thread, non-blocking sockets:
+send what is due, then drain what arrived). The traffic is what a WebRTC relay
+carries: each trial starts with a real DTLS 1.2 handshake replayed both ways
+(``../shared/captures/dtls1_2.pcap``, decoded and logged by dtlsproxy meanwhile),
+then RTP-like datagrams (first byte 0x80, one SSRC) of 200 or 1200 bytes, A -> B.
+
+Measured per relay and size:
+- max datagrams/s with < 0.1 % loss, counting only what arrived within 50 ms of the
+  last send (so a big socket buffer cannot hide a backlog); rates are stepped up
+  until loss, then bisected;
+- at 5,000 datagrams/s for 2 s: p50/p99 one-way latency (send -> receive on the
+  same clock), the latency added over "no relay", and the relay process's CPU.
+
+Relays: (a) none, (b) socat UDP4-LISTEN -> UDP4 (rcvbuf 4 MiB), (c) dtlsproxy run
+two-sided with fixed peers, JSONL log on, decoder on: uvloop + DatagramProtocol
+fast path (the default), stdlib asyncio + fast path, and asyncio-dgram's own
+recv() loop on both loops (``--engine dgram``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CAPTURE = ROOT.parent / "shared" / "captures" / "dtls1_2.pcap"
+BUF = 4 * 1024 * 1024
+LOSS_LIMIT = 0.001
+GRACE = 0.05
+LATENCY_RATE = 5000
+
+
+def _sock(port: int = 0) -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for force, opt in ((33, socket.SO_RCVBUF), (32, socket.SO_SNDBUF)):
+        try:
+            s.setsockopt(socket.SOL_SOCKET, force, BUF)
+        except OSError:
+            s.setsockopt(socket.SOL_SOCKET, opt, BUF)
+    s.bind(("127.0.0.1", port))
+    s.setblocking(False)
+    return s
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def handshake() -> list[tuple[bool, bytes]]:
+    """(from_client, payload) of a real DTLS 1.2 handshake, or [] without the capture."""
+    if not CAPTURE.exists():
+        return []
+    from proxy.pcap import read_capture
+
+    dgs = list(read_capture(CAPTURE))
+    client = dgs[0].src
+    return [(d.src == client, d.data) for d in dgs]
+
+
+@dataclass
+class Path2:
+    """Where the generator sends (A side) and the sink (B side) sends back."""
+
+    gen: socket.socket
+    sink: socket.socket
+    to_b: tuple[str, int]
+    """Generator -> relay (or sink)."""
+    to_a: tuple[str, int] | None = None
+    """Sink -> relay (or generator); None until the sink heard from the relay."""
+
+
+def _drain(s: socket.socket, buf: bytearray, tag: bytes | None = None) -> int:
+    """Read everything queued; count the datagrams carrying ``tag`` (bytes 4-7)."""
+    n = 0
+    try:
+        while True:
+            s.recv_into(buf)
+            if tag is None or buf[4:8] == tag:
+                n += 1
+    except BlockingIOError:
+        return n
+
+
+def quiet(*socks: socket.socket, idle: float = 0.1, limit: float = 3.0) -> None:
+    """Drain until nothing arrived for ``idle`` seconds (a relay's backlog is gone)."""
+    buf = bytearray(65536)
+    start = last = time.monotonic()
+    while time.monotonic() - last < idle and time.monotonic() - start < limit:
+        if sum(_drain(s, buf) for s in socks):
+            last = time.monotonic()
+        time.sleep(0.005)
+
+
+_trial_id = 0
+
+
+def replay_handshake(p: Path2, hs: list[tuple[bool, bytes]]) -> None:
+    """Send the handshake both ways (server datagrams from the sink)."""
+    for from_client, data in hs:
+        if from_client:
+            p.gen.sendto(data, p.to_b)
+        elif p.to_a is not None:
+            p.sink.sendto(data, p.to_a)
+        time.sleep(0.0005)
+
+
+def packet(seq: int, size: int) -> bytearray:
+    b = bytearray(size)
+    b[0], b[1] = 0x80, 96
+    b[2:4] = (seq & 0xFFFF).to_bytes(2, "big")
+    b[8:12] = (0x1234ABCD).to_bytes(4, "big")
+    return b
+
+
+def trial(p: Path2, rate: float, size: int, duration: float) -> tuple[float, float]:
+    """Send at ``rate`` for ``duration``; return (achieved rate, loss fraction)."""
+    global _trial_id
+    _trial_id += 1
+    tag = _trial_id.to_bytes(4, "big")
+    n = max(1, int(rate * duration))
+    pkt = packet(0, size)
+    pkt[4:8] = tag
+    buf = bytearray(65536)
+    gen, sink, to_b = p.gen, p.sink, p.to_b
+    quiet(sink, gen)
+    sent = received = 0
+    t0 = time.perf_counter()
+    while sent < n:
+        due = min(n, int((time.perf_counter() - t0) * rate) + 1)
+        while sent < due:
+            try:
+                gen.sendto(pkt, to_b)
+            except BlockingIOError:
+                break
+            sent += 1
+        received += _drain(sink, buf, tag)
+    t_end = time.perf_counter()
+    while time.perf_counter() - t_end < GRACE:
+        received += _drain(sink, buf, tag)
+    _drain(gen, buf)
+    return n / max(t_end - t0, 1e-9), 1 - received / n
+
+
+def max_rate(p: Path2, size: int, duration: float, hs: list[tuple[bool, bytes]]) -> float:
+    """Highest achieved rate with loss < 0.1 %."""
+    best = 0.0
+    rate = 20_000.0
+    hi = None
+    for _ in range(12):
+        replay_handshake(p, hs)
+        achieved, loss = trial(p, rate, size, duration)
+        if loss < LOSS_LIMIT:
+            best = max(best, achieved)
+            if achieved < rate * 0.9:  # the generator itself cannot go faster
+                break
+            lo = rate
+            rate = rate * 1.4 if hi is None else (lo + hi) / 2
+        else:
+            hi = rate
+            rate = (best + hi) / 2 if best else rate / 2
+        if hi is not None and best and hi / max(best, 1) < 1.05:
+            break
+    return best
+
+
+def latency(p: Path2, size: int, seconds: float, pid: int | None) -> tuple[float, float, float]:
+    """(p50 us, p99 us, relay CPU % of one core) at LATENCY_RATE."""
+    buf = bytearray(65536)
+    view = memoryview(buf)
+    gen, sink, to_b = p.gen, p.sink, p.to_b
+    pkt = packet(0, size)
+    pkt[4:8] = b"LATY"
+    lat: list[int] = []
+    n = int(LATENCY_RATE * seconds)
+    quiet(sink, gen)
+    cpu0 = _cpu(pid)
+    t0 = time.perf_counter()
+    w0 = time.monotonic()
+    sent = 0
+    while sent < n:
+        now = time.perf_counter()
+        if now - t0 >= sent / LATENCY_RATE:
+            pkt[12:20] = time.perf_counter_ns().to_bytes(8, "big")
+            gen.sendto(pkt, to_b)
+            sent += 1
+        try:
+            while True:
+                sink.recv_into(buf)
+                if buf[4:8] == b"LATY":
+                    lat.append(time.perf_counter_ns() - int.from_bytes(view[12:20], "big"))
+        except BlockingIOError:
+            pass
+    end = time.perf_counter()
+    while time.perf_counter() - end < GRACE:
+        try:
+            sink.recv_into(buf)
+            if buf[4:8] == b"LATY":
+                lat.append(time.perf_counter_ns() - int.from_bytes(view[12:20], "big"))
+        except BlockingIOError:
+            pass
+    wall = time.monotonic() - w0
+    cpu = (_cpu(pid) - cpu0) / wall * 100 if pid else 0.0
+    lat.sort()
+    if not lat:
+        return float("nan"), float("nan"), cpu
+    q = statistics.quantiles(lat, n=100)
+    return q[49] / 1000, q[98] / 1000, cpu
+
+
+def _cpu(pid: int | None) -> float:
+    if not pid:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Result:
+    name: str
+    size: int
+    max_rate: float
+    p50: float
+    p99: float
+    cpu: float
+
+
+def run_relay(name: str, size: int, args: argparse.Namespace,
+              hs: list[tuple[bool, bytes]], tmp: Path) -> Result | None:
+    gen, sink = _sock(), _sock()
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        if name == "no relay":
+            p = Path2(gen, sink, sink.getsockname(), gen.getsockname())
+        elif name == "socat":
+            exe = shutil.which("socat")
+            if exe is None:
+                return None
+            port = free_port()
+            proc = subprocess.Popen(
+                [exe, "-b", "65536", f"UDP4-LISTEN:{port},bind=127.0.0.1,rcvbuf={BUF},sndbuf={BUF}",
+                 f"UDP4:127.0.0.1:{sink.getsockname()[1]},rcvbuf={BUF},sndbuf={BUF}"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            time.sleep(0.3)
+            p = Path2(gen, sink, ("127.0.0.1", port))
+        else:
+            loop, engine, *more = {
+                "dtlsproxy uvloop": ("uvloop", "protocol"),
+                "dtlsproxy uvloop no-decode": ("uvloop", "protocol", "--no-decode"),
+                "dtlsproxy asyncio": ("asyncio", "protocol"),
+                "dtlsproxy dgram/uvloop": ("uvloop", "dgram"),
+                "dtlsproxy dgram/asyncio": ("asyncio", "dgram"),
+            }[name]
+            pa, pb = free_port(), free_port()
+            log = tmp / f"{name.replace(' ', '_').replace('/', '_')}-{size}.jsonl"
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "proxy.cli", "run", "--headless",
+                 "--side-a", f"127.0.0.1:{pa}", "--side-b", f"127.0.0.1:{pb}",
+                 "--peer-a", f"127.0.0.1:{gen.getsockname()[1]}",
+                 "--peer-b", f"127.0.0.1:{sink.getsockname()[1]}",
+                 "--loop", loop, "--engine", engine, "--silence-after", "0",
+                 "--log-file", str(log), *more],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
+            time.sleep(1.0)
+            p = Path2(gen, sink, ("127.0.0.1", pa), ("127.0.0.1", pb))
+        if name == "socat":
+            # socat latches on its first datagram; learn its sending port from it
+            gen.sendto(b"\x80\x60hello", p.to_b)
+            deadline = time.monotonic() + 2
+            while p.to_a is None and time.monotonic() < deadline:
+                try:
+                    _, addr = sink.recvfrom(65536)
+                    p.to_a = addr
+                except BlockingIOError:
+                    time.sleep(0.01)
+        rate = max_rate(p, size, args.duration, hs)
+        replay_handshake(p, hs)
+        p50, p99, cpu = latency(p, size, args.latency_seconds, proc.pid if proc else None)
+        return Result(name, size, rate, p50, p99, cpu)
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        gen.close()
+        sink.close()
+
+
+def in_private_netns() -> bool:
+    """Re-exec under ``unshare -n`` (root only) with loopback up; True if we did."""
+    if os.environ.get("DTLSPROXY_BENCH_NETNS") or os.geteuid() != 0:
+        return False
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        return False
+    cmd = ("ip link set lo up && exec " + " ".join(
+        [sys.executable, *[f"'{a}'" for a in sys.argv]]))
+    env = {**os.environ, "DTLSPROXY_BENCH_NETNS": "1"}
+    rc = subprocess.call(["unshare", "-n", "sh", "-c", cmd], env=env)
+    sys.exit(rc)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="shorter trials")
+    ap.add_argument("--duration", type=float, default=0.6, help="seconds per rate trial")
+    ap.add_argument("--latency-seconds", type=float, default=2.0)
+    ap.add_argument("--sizes", default="200,1200")
+    ap.add_argument("--relays", default="no relay,socat,dtlsproxy uvloop,"
+                    "dtlsproxy uvloop no-decode,dtlsproxy asyncio,dtlsproxy dgram/uvloop,"
+                    "dtlsproxy dgram/asyncio")
+    ap.add_argument("--no-netns", action="store_true", help="stay in this network namespace")
+    args = ap.parse_args()
+    if args.quick:
+        args.duration, args.latency_seconds = 0.3, 1.0
+    if not args.no_netns:
+        in_private_netns()
+    netns = "private network namespace" if os.environ.get("DTLSPROXY_BENCH_NETNS") else \
+        "host network namespace"
+    hs = handshake()
+    print(f"# relay benchmark: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} "
+          f"at start, {netns}, loss limit "
+          f"{LOSS_LIMIT:.1%}, grace {GRACE * 1000:.0f} ms, latency at {LATENCY_RATE}/s, "
+          f"{len(hs)}-datagram DTLS handshake replayed per trial", flush=True)
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory() as tmpdir:
+        for size in (int(s) for s in args.sizes.split(",")):
+            for name in args.relays.split(","):
+                r = run_relay(name, size, args, hs, Path(tmpdir))
+                if r is None:
+                    print(f"  {name}: skipped (not installed)", flush=True)
+                    continue
+                results.append(r)
+                print(f"  {size:>5} B  {name:<28} {r.max_rate:>9,.0f}/s  p50 {r.p50:7.1f} us  "
+                      f"p99 {r.p99:7.1f} us  cpu {r.cpu:5.1f} %", flush=True)
+    print()
+    print(table(results))
+    return 0
+
+
+def table(results: list[Result]) -> str:
+    lines = ["| size | relay | max datagrams/s (<0.1% loss) | x socat | p50 us | p99 us | "
+             "added p50 us | added p99 us | CPU at 5k/s | CPU us/datagram | x socat CPU |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for size in sorted({r.size for r in results}):
+        rows = [r for r in results if r.size == size]
+        base = next((r for r in rows if r.name == "no relay"), None)
+        socat = next((r for r in rows if r.name == "socat"), None)
+        for r in rows:
+            ratio = f"{r.max_rate / socat.max_rate:.2f}" if socat and socat.max_rate else "-"
+            add50 = f"{r.p50 - base.p50:.1f}" if base and r is not base else "-"
+            add99 = f"{r.p99 - base.p99:.1f}" if base and r is not base else "-"
+            relay = r.name != "no relay"
+            cpu = f"{r.cpu:.1f} %" if relay else "-"
+            per = r.cpu / 100 * 1e6 / LATENCY_RATE
+            per_s = f"{per:.1f}" if relay else "-"
+            socat_per = socat.cpu / 100 * 1e6 / LATENCY_RATE if socat else 0
+            cpu_ratio = f"{per / socat_per:.2f}" if relay and socat_per else "-"
+            lines.append(f"| {size} B | {r.name} | {r.max_rate:,.0f} | {ratio} | {r.p50:.1f} | "
+                         f"{r.p99:.1f} | {add50} | {add99} | {cpu} | {per_s} | {cpu_ratio} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
