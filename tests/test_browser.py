@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,37 +42,51 @@ def _require_browser() -> None:
         pytest.fail(msg) if IN_CI else pytest.skip(msg)
 
 
-def _bed(tmp_path_factory: pytest.TempPathFactory, scenario: str) -> Iterator[BrowserBedResult]:
+def _bed(tmp_path_factory: pytest.TempPathFactory, scenario: str) -> BrowserBedResult:
     _require_browser()
     res = run_browser_bed(tmp_path_factory.mktemp(scenario), scenario)
     assert "crash" not in res.data, res.explain()
     assert res.leftovers == [], res.explain()
     assert not res.profile_left and res.data["profile_removed"], "Chromium profile left behind"
-    yield res
+    return res
 
 
 @pytest.fixture(scope="module")
-def chromium_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserBedResult]:
+def chromium_server(tmp_path_factory: pytest.TempPathFactory) -> BrowserBedResult:
     """Chromium offers actpass; Janus answers active (Janus is the DTLS client)."""
-    yield from _bed(tmp_path_factory, "janus-server")
+    return _bed(tmp_path_factory, "janus-server")
+
+
+CLIENT_ATTEMPTS = 3
+"""Whether Janus ignores Chromium's first ClientHello is a race between Chromium's
+handshake and Janus's own ICE check (about 5 in 6 calls on this bed); a call where
+Janus was ready in time has nothing to show, so the bed runs again, up to this often."""
+
+
+def _client_hello_copies(res: BrowserBedResult) -> int:
+    return len(res.events("message", type="ClientHello"))
 
 
 @pytest.fixture(scope="module")
-def chromium_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserBedResult]:
+def chromium_client(tmp_path_factory: pytest.TempPathFactory) -> BrowserBedResult:
     """The offer copy Janus sees says a=setup:active: Chromium is the DTLS client."""
-    yield from _bed(tmp_path_factory, "janus-client")
+    for _ in range(CLIENT_ATTEMPTS):
+        res = _bed(tmp_path_factory, "janus-client")
+        if _client_hello_copies(res) > 1:
+            break
+    return res
 
 
 @pytest.fixture(scope="module")
-def cv_fault(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserBedResult]:
+def cv_fault(tmp_path_factory: pytest.TempPathFactory) -> BrowserBedResult:
     """Chromium as client; the proxy flips the last byte of its CertificateVerify."""
-    yield from _bed(tmp_path_factory, "janus-cv-fault")
+    return _bed(tmp_path_factory, "janus-cv-fault")
 
 
 @pytest.fixture(scope="module")
-def chromium_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserBedResult]:
+def chromium_pair(tmp_path_factory: pytest.TempPathFactory) -> BrowserBedResult:
     """Two peer connections in one page, through the proxy, no Janus."""
-    yield from _bed(tmp_path_factory, "chromium-pair")
+    return _bed(tmp_path_factory, "chromium-pair")
 
 
 def messages(res: BrowserBedResult, **match: Any) -> list[tuple[str, int | None, str, int]]:
