@@ -42,6 +42,12 @@ SLOW = {  # started in the background when the first Janus test runs (Janus give
         expect_failure=True, call_timeout=40.0,
     ),
 }  # fmt: skip
+WRONG_FINGERPRINT = "sha-256 " + ":".join(["00"] * 32)
+WRONG_FP = dict(relay=PROXY, dtls_role="client", scenario="wrong_fingerprint")
+JANUS_LEG = "10.99.0.1:6000"
+"""The proxy's side B: sessions with this endpoint are the proxy <-> Janus leg."""
+AIORTC_LEG = "10.99.0.1:5000"
+"""The proxy's side A: the aiortc <-> proxy leg."""
 VERDICT_PENDING = pytest.mark.xfail(
     strict=True, reason="pending: the verdict layer (proxy/verdict) is not in dtlsproxy run yet"
 )
@@ -187,6 +193,9 @@ def assert_proxy_saw_the_call(r: BedResult, client: str, server: str) -> None:
         assert log.rtp_packets()[direction] >= 25, log.rtp_packets()
     assert log.of("verdict") == []
     assert log.of("fault") == []
+    offline = r.analyze(sdp=True)  # both legs of the proxy's pcapng, checked against both SDPs
+    assert len(offline.of("session_opened")) == 2
+    assert offline.of("verdict") == []
     assert_no_direct_path(r, ("10.99.0.1", 5000), ("10.99.0.1", 6000))
     (latched,) = log.notices("latched")  # side B latched Janus's real address
     assert latched["message"].startswith("side B (janus) peer is 10.99.0.1:200")
@@ -259,6 +268,15 @@ def test_fault_aiortc_certificate_verify_janus_sends_decrypt_error(bed: Beds) ->
     assert log.summary()["client_label"] == "aiortc"
 
 
+def test_fault_aiortc_certificate_verify_offline_verdict(bed: Beds) -> None:
+    """The proxy's pcapng, leg B (what Janus received), through ``dtlsproxy analyze``."""
+    r = fault_run(bed, "client", CV_OF_CLIENT)
+    (v,) = leg_verdicts(r.analyze(), JANUS_LEG)
+    assert_verdict_is(v, "certificate_verify_bad_signature", "client->server", "CertificateVerify")
+    assert failed_checks(v) == ["client CertificateVerify signature"], v["evidence"]
+    assert v["certain"] is True
+
+
 @VERDICT_PENDING
 def test_fault_aiortc_certificate_verify_verdict(bed: Beds) -> None:
     r = fault_run(bed, "client", CV_OF_CLIENT)
@@ -280,6 +298,29 @@ def test_fault_janus_certificate_verify_aiortc_sends_decrypt_error(bed: Beds) ->
     assert "SSL routines::tlsv1 alert decrypt error" in r.janus_log
     assert janus_hangups(r) == ["DTLS alert"]
     assert log.summary()["client_label"] == "janus"
+
+
+def test_fault_janus_certificate_verify_offline_verdict(bed: Beds) -> None:
+    """Leg A (what aiortc received) names Janus's CertificateVerify."""
+    r = fault_run(bed, "server", CV_OF_CLIENT)
+    (v,) = leg_verdicts(r.analyze(), AIORTC_LEG)
+    assert_verdict_is(v, "certificate_verify_bad_signature", "client->server", "CertificateVerify")
+    assert failed_checks(v) == ["client CertificateVerify signature"], v["evidence"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="relay bug (since 3e38aa1): the pcapng's inbound leg carries the post-fault bytes "
+    "(twosided.forward_with_faults records `seen`, recorder builds the in-leg from it)",
+)
+def test_fault_pcapng_leg_before_the_fault_has_the_bytes_as_received(bed: Beds) -> None:
+    """Leg B carries Janus's CertificateVerify as Janus sent it: its signature verifies
+    there, so that leg can only suspect the Finished."""
+    r = fault_run(bed, "server", CV_OF_CLIENT)
+    (before,) = leg_verdicts(r.analyze(), JANUS_LEG)
+    assert before["code"] == "finished_suspected", before
+    passed = [c["name"] for c in before["evidence"] if c["passed"] is True]
+    assert "client CertificateVerify signature" in passed
 
 
 @VERDICT_PENDING
@@ -313,6 +354,15 @@ def test_fault_finished_timeout_janus_retries_then_gives_up(bed: Beds) -> None:
     assert keylog.stat().st_mode & 0o777 == 0o600
 
 
+def test_fault_finished_timeout_offline_verdict_with_aiortc_key_log(bed: Beds) -> None:
+    r = bed(**SLOW["finished_timeout"])
+    offline = r.analyze(keylog=True)
+    (v,) = leg_verdicts(offline, JANUS_LEG)
+    assert_verdict_is(v, "finished_auth_failed", "client->server", "Finished")
+    assert set(failed_checks(v)) == {"client Finished", "retransmissions"}, v["evidence"]
+    assert v["certain"] is True
+
+
 @KEYLOG_VERDICT_PENDING
 def test_fault_finished_timeout_verdict(bed: Beds) -> None:
     r = bed(**SLOW["finished_timeout"])
@@ -323,28 +373,48 @@ def test_fault_finished_timeout_verdict(bed: Beds) -> None:
 
 
 def test_fault_wrong_fingerprint_in_the_offer_janus_hangs_up_without_alert(bed: Beds) -> None:
-    """Acceptance 6: the offer (and the proxy's copy of it) carries a wrong fingerprint."""
-    r = bed(relay=PROXY, dtls_role="server", scenario="wrong_fingerprint")
+    """Acceptance 6: the offer (and the proxy's copy of it) carries a wrong fingerprint.
+
+    aiortc offers ``a=setup:active`` so the offer alone says the fingerprint is the
+    DTLS client's (an ``actpass`` offer needs the answer too, which a proxy started
+    before the answer cannot have).
+    """
+    r = bed(**WRONG_FP)
     assert r.call["ok"], r.explain()
     assert "webrtcup" not in r.janus_events()
     assert "Fingerprint is NOT a match" in r.janus_log
     assert janus_hangups(r) == ["DTLS alert"]  # Janus's name for it: no alert on the wire
     log = r.proxy_log
-    assert log.summary()["client_label"] == "janus"
-    assert [a for a in log.of("alert") if a["dir"] == "client->server"] == []
+    assert log.summary()["client_label"] == "aiortc"
+    assert [a for a in log.of("alert") if a["dir"] == "server->client"] == []
     offer = (r.workdir / "offer.sdp").read_text()
-    assert sdpmod.fingerprints(offer) == ["sha-256 " + ":".join(["00"] * 32)] * 3
+    assert sdpmod.fingerprints(offer) == [WRONG_FINGERPRINT] * 3
     assert "--sdp" in r.proxy["command"]
+
+
+def test_fault_wrong_fingerprint_offline_verdict(bed: Beds) -> None:
+    r = bed(**WRONG_FP)
+    offline = r.analyze(sdp=True)
+    for leg in (AIORTC_LEG, JANUS_LEG):
+        (v,) = leg_verdicts(offline, leg)
+        assert_fingerprint_verdict(r, v)
 
 
 @VERDICT_PENDING
 def test_fault_wrong_fingerprint_verdict(bed: Beds) -> None:
-    r = bed(relay=PROXY, dtls_role="server", scenario="wrong_fingerprint")
-    v = assert_verdict(r, "fingerprint_mismatch", "server->client", "Certificate")
-    assert failed_checks(v) == ["server certificate fingerprint vs SDP"], v["evidence"]
-    shown = " ".join(str(c["values"]) for c in v["evidence"]).upper()
-    assert ":".join(["00"] * 32) in shown  # the offer's (wrong) fingerprint
-    assert r.proxy_log.summary()["fingerprints"]["server"].upper() in shown  # aiortc's real one
+    r = bed(**WRONG_FP)
+    (v,) = r.proxy_log.of("verdict")
+    assert_fingerprint_verdict(r, v)
+
+
+def assert_fingerprint_verdict(r: BedResult, v: dict[str, Any]) -> None:
+    """``fingerprint_mismatch`` on aiortc's Certificate, both fingerprints shown."""
+    assert_verdict_is(v, "fingerprint_mismatch", "client->server", "Certificate")
+    assert failed_checks(v) == ["client certificate fingerprint vs SDP"], v["evidence"]
+    shown = " ".join(c["detail"] + str(c["values"]) for c in v["evidence"]).upper()
+    assert WRONG_FINGERPRINT.split()[1] in shown  # the offer's (wrong) fingerprint
+    real = sdpmod.fingerprints(r.call["offer_local"])[0].split()[1]
+    assert real.upper() in shown  # aiortc's real one
 
 
 def janus_hangups(r: BedResult) -> list[str]:
@@ -353,12 +423,22 @@ def janus_hangups(r: BedResult) -> list[str]:
 
 
 def assert_verdict(r: BedResult, code: str, direction: str, msg: str) -> dict[str, Any]:
-    """Exactly one verdict (docs/verdicts.md), ``code``, blaming ``msg`` sent ``direction``."""
+    """Exactly one verdict in the live log (docs/verdicts.md), as :func:`assert_verdict_is`."""
     (verdict,) = r.proxy_log.of("verdict")
+    assert_verdict_is(verdict, code, direction, msg)
+    return verdict
+
+
+def assert_verdict_is(verdict: dict[str, Any], code: str, direction: str, msg: str) -> None:
+    """The verdict has ``code`` and blames ``msg`` sent ``direction``."""
     assert verdict["code"] == code, verdict
     assert verdict["culprit"]["type"] == msg, verdict
     assert verdict["culprit"]["dir"] == direction, verdict
-    return verdict
+
+
+def leg_verdicts(log: ProxyLog, endpoint: str) -> list[dict[str, Any]]:
+    """Verdicts of the capture's sessions on one leg (``JANUS_LEG`` / ``AIORTC_LEG``)."""
+    return log.verdicts_of(log.sessions_with(endpoint))
 
 
 def failed_checks(verdict: dict[str, Any]) -> list[str]:

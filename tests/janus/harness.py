@@ -63,6 +63,26 @@ class BedResult:
         """``dtlsproxy run``'s JSONL log (no events when it did not run)."""
         return ProxyLog.load(self.workdir / "proxy.jsonl")
 
+    def analyze(self, *, sdp: bool = False, keylog: bool = False) -> ProxyLog:
+        """``dtlsproxy analyze --format jsonl`` of the proxy's pcapng (both legs).
+
+        ``sdp``: with ``--sdp`` for the offer Janus got and Janus's answer; ``keylog``:
+        with ``--keylog`` aiortc's key log.
+        """
+        out = self.workdir / "analyze.jsonl"
+        cmd = [
+            sys.executable, "-m", "proxy.cli", "analyze", str(self.workdir / "proxy.pcapng"),
+            "--format", "jsonl", "-o", str(out),
+        ]  # fmt: skip
+        if sdp:
+            cmd += ["--sdp", str(self.workdir / "offer.sdp")]
+            cmd += ["--sdp", str(self.workdir / "answer.sdp")]
+        if keylog:
+            cmd += ["--keylog", str(self.workdir / "aiortc.keylog")]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        subprocess.run(cmd, check=True, cwd=ROOT, env=env, capture_output=True)
+        return ProxyLog.load(out)
+
     @property
     def janus_log(self) -> str:
         """Janus's log file."""

@@ -59,6 +59,14 @@ class ProxyLog:
         """The first ClientHello message event."""
         return next(e for e in self.of("message") if e["type"] == "ClientHello")
 
+    def sessions_with(self, endpoint: str) -> list[str]:
+        """Session ids whose endpoints include ``endpoint`` (``host:port``)."""
+        return [e["session"] for e in self.of("session_opened") if endpoint in e["endpoints"]]
+
+    def verdicts_of(self, sessions: list[str]) -> list[Event]:
+        """The verdicts of these sessions."""
+        return [e for e in self.of("verdict") if e["session"] in sessions]
+
     def notices(self, code: str) -> list[Event]:
         """Notices with this code (``latched``, ``no_peer``, ``icmp_unreachable``...)."""
         return [e for e in self.of("notice") if e.get("code") == code]
