@@ -20,7 +20,13 @@ from typing import Any
 
 from tests.janus import netns
 from tests.janus import sdp as sdpmod
-from tests.janus.janus import ROOT, JanusClient, JanusServer
+from tests.janus.janus import (
+    CONFIG_DIR,
+    ROOT,
+    JanusClient,
+    JanusServer,
+    config_for_this_host,
+)
 from tests.janus.peer import echotest_call, enable_keylog
 from tests.janus.proxyrun import ProxyRun
 from tests.janus.relay import TrivialRelay
@@ -70,7 +76,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     result["iface_kind"] = netns.setup_inside(args.outer_netns)
     result["netns"] = netns.describe_inside()
     workdir: Path = args.workdir
-    server = JanusServer(workdir / "janus.log")
+    server = JanusServer(workdir / "janus.log", config_for_this_host(CONFIG_DIR, workdir))
     keylog = workdir / "aiortc.keylog" if args.keylog else None
     if keylog is not None:
         enable_keylog(keylog)

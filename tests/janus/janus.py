@@ -40,6 +40,31 @@ def _die_with_parent() -> None:
     libc.prctl(1, signal.SIGKILL, 0, 0, 0)
 
 
+DEBIAN_LIBDIR = "/usr/lib/x86_64-linux-gnu/janus"
+"""Where configs/janus/janus.jcfg expects the plugins (Debian amd64)."""
+
+
+def config_for_this_host(config_dir: Path, workdir: Path) -> Path:
+    """``config_dir`` itself, or a copy in ``workdir`` with the host's Janus library dir.
+
+    The shipped config names Debian amd64's ``/usr/lib/x86_64-linux-gnu/janus``;
+    another architecture (``aarch64-linux-gnu``...) gets its own path substituted.
+    """
+    if Path(DEBIAN_LIBDIR).is_dir():
+        return config_dir
+    found = sorted(Path("/usr/lib").glob("*/janus/plugins")) + sorted(
+        Path("/usr").glob("lib*/janus/plugins")
+    )
+    if not found:
+        return config_dir  # Janus will say what is missing
+    libdir = str(found[0].parent)
+    out = workdir / "janus-config"
+    out.mkdir(exist_ok=True)
+    for f in config_dir.glob("*.jcfg"):
+        (out / f.name).write_text(f.read_text().replace(DEBIAN_LIBDIR, libdir))
+    return out
+
+
 class JanusError(RuntimeError):
     """Janus refused a request or did not come up."""
 
