@@ -208,6 +208,9 @@ async def run(cfg: RelayConfig, *, duration: float | None = None) -> int:
         print(f"dtlsproxy run: {exc}", file=sys.stderr)
         await _stop(tasks, closers)
         return 1
+    for path in cfg.sdp:
+        level, message = _sdp_summary(path)
+        relay.recorder.notice(level, "sdp", message)
     if cfg.pcap is not None:
         from proxy.export.pcapng import PcapngTap
 
@@ -232,6 +235,22 @@ async def run(cfg: RelayConfig, *, duration: float | None = None) -> int:
     await relay.close()
     await _stop(tasks, closers)
     return 0
+
+
+def _sdp_summary(path: Path) -> tuple[str, str]:
+    """One line about an --sdp file: setup roles and fingerprints (for the verdicts)."""
+    from proxy.sdp import SdpError, inspect_sdp
+
+    try:
+        info = inspect_sdp(path.read_text(errors="replace"))
+    except (OSError, SdpError) as exc:
+        return "warning", f"--sdp {path}: cannot read it ({exc})"
+    setups = sorted({s for m in info.media if (s := info.setup_of(m))})
+    fps = sorted({f"{f.algorithm} {f.value}" for m in info.media for f in info.fingerprints_of(m)})
+    cands = sum(len(m.candidates) for m in info.media)
+    problems = f"; {len(info.problems)} unparsed lines" if info.problems else ""
+    return "info", (f"--sdp {path}: a=setup {', '.join(setups) or 'none'}; fingerprint "
+                    f"{', '.join(fps) or 'none'}; {cands} candidates{problems}")
 
 
 async def _stop(tasks: list[asyncio.Task[None]], closers: list[Callable[[], None]]) -> None:

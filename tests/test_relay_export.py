@@ -90,3 +90,23 @@ def test_console_colours_only_when_asked() -> None:
     out = io.StringIO()
     ConsoleRenderer(out).write([ALERT])  # a StringIO is not a TTY
     assert "\x1b[" not in out.getvalue()
+
+
+def test_sdp_files_are_summarised_at_start(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    offer = root / "tests" / "data" / "sdp" / "chromium-offer.sdp"
+    proc = subprocess.run(
+        [sys.executable, "-m", "proxy.cli", "run", "--side-a", "127.0.0.1:0", "--side-b",
+         "127.0.0.1:0", "--headless", "--duration", "0.2", "--sdp", str(offer),
+         "--log-file", str(tmp_path / "run.jsonl")],
+        capture_output=True, text=True, cwd=root, timeout=30, env={**os.environ,
+                                                                  "NO_COLOR": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    (line,) = [json.loads(x) for x in (tmp_path / "run.jsonl").read_text().splitlines()
+               if '"sdp"' in x]
+    assert line["message"].startswith(f"--sdp {offer}: a=setup actpass; fingerprint sha-256 ")
+    assert line["message"].endswith("; 10 candidates")
