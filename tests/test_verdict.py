@@ -22,7 +22,7 @@ from proxy.events import Check, CheckReport, CulpritRef, Datagram, Event, Verdic
 from proxy.faults import FaultEngine, parse_rule
 from proxy.peers import DtlsEndpoint, EndpointConfig
 from proxy.session import Tracker
-from proxy.verdict import VerdictEngine, build_hook
+from proxy.verdict import VerdictEngine, build_hook, sdp_expectations
 from proxy.verdict.order import order_violations
 
 CLIENT = ("127.0.0.1", 40001)
@@ -484,3 +484,31 @@ def test_mutated_handshakes_never_make_the_hook_raise(
         tr.receive(x)
     tr.finish(dgs[-1].ts + 30)
     assert hook.errors == []
+
+
+def test_live_tick_after_silence_emits_the_verdict_before_the_end(
+        timed: dict[str, tuple[Wire, str]]) -> None:
+    w, _ = timed["drop_flight4"]
+    tr = Tracker(verdict_hook=build_hook(silence_after=5.0))
+    for d in w.datagrams:
+        tr.receive(d)
+    last = w.datagrams[-1].ts
+    assert verdicts(tr.tick(last + 4.9)) == []  # OpenSSL may still retransmit
+    (v,) = verdicts(tr.tick(last + 5.0))
+    assert v.code == "flight_lost" and v.ts == last + 5.0
+    assert verdicts(tr.finish(last + 30)) == []  # never the same finding twice
+
+
+def test_sdp_setup_gives_each_fingerprint_its_role() -> None:
+    def sdp(setup: str, fp: str) -> str:
+        return (f"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+                f"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n"
+                f"a=fingerprint:sha-256 {fp}\r\na=setup:{setup}\r\n")
+
+    a, b = "AA:" * 31 + "AA", "BB:" * 31 + "BB"
+    got, conflict = sdp_expectations([("offer", sdp("actpass", a)), ("answer", sdp("active", b))])
+    assert [(e.source, e.role) for e in got] == [("offer", "server"), ("answer", "client")]
+    assert conflict is None
+    _, conflict = sdp_expectations([("offer", sdp("active", a)), ("answer", sdp("active", b))])
+    assert conflict == ("both SDPs say a=setup:active: both peers will act as DTLS client "
+                        "(a=setup role conflict)")
