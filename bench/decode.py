@@ -313,10 +313,12 @@ def time_call(fn: Callable[[], object], runs: int) -> Timing:
     return Timing(wall, cpu)
 
 
-def decode_only(path: Path) -> int:
-    """``analyze_capture`` as the CLI runs it, events discarded; returns the event count."""
+def decode_only(path: Path, verdicts: bool = True) -> int:
+    """``analyze_capture`` as the CLI runs it (or without the verdict rules), events
+    discarded; returns the event count."""
     n = 0
-    for _ in analyze_capture(path, tracker=Tracker(verdict_hook=build_hook())):
+    hook = build_hook() if verdicts else None
+    for _ in analyze_capture(path, tracker=Tracker(verdict_hook=hook)):
         n += 1
     return n
 
@@ -423,6 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     tsh = time_command(tshark_argv(path), runs)
     cli0 = time_command(dtlsproxy_argv(tiny), runs)
     tsh0 = time_command(tshark_argv(tiny), runs)
+    bare = time_call(lambda: decode_only(path, verdicts=False), runs)
     dec = time_call(lambda: decode_only(path), runs)
     ser = time_call(lambda: decode_and_serialise(path), runs)
     jsonl_bytes = decode_and_serialise(path)
@@ -434,7 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = [
         row("dtlsproxy analyze --format jsonl -o /dev/null", cli),
         row("tshark -T json > /dev/null", tsh),
-        row("in-process analyze_capture (decode only)", dec),
+        row("in-process analyze_capture, no verdict rules (Tracker())", bare),
+        row("in-process analyze_capture (as the CLI: with verdict rules)", dec),
         row("in-process analyze_capture + write_jsonl (event_to_dict + json)", ser),
     ]
     ratio = tsh.median / cli.median

@@ -34,11 +34,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Final
-
-import dpkt
+from typing import IO, TYPE_CHECKING, Final
 
 from proxy.events import Address, Datagram
+
+if TYPE_CHECKING:
+    import dpkt
 
 LINKTYPE_NULL: Final = 0
 LINKTYPE_ETHERNET: Final = 1
@@ -562,12 +563,15 @@ class PcapngWriter:
         self.path = Path(path)
         self.linktype = linktype
         self.count = 0
+        import dpkt  # only writers need it (keeps `dtlsproxy analyze` start-up short)
+
         self._f: IO[bytes] = open(self.path, "wb")  # noqa: SIM115 -- closed by close()
         dlt = LINKTYPE_ETHERNET if linktype == "ethernet" else LINKTYPE_RAW
         self._w = dpkt.pcapng.Writer(self._f, snaplen=65535, linktype=dlt)
 
     def write(self, dg: Datagram, comment: str | None = None) -> None:
         """Append one datagram (``dg.ts``, ``dg.src`` -> ``dg.dst``, ``dg.data``)."""
+        import dpkt
         frame = self._frame(dg.src, dg.dst, dg.data)
         epb_cls = dpkt.pcapng.EnhancedPacketBlockLE
         opt_cls = dpkt.pcapng.PcapngOptionLE
@@ -600,6 +604,7 @@ class PcapngWriter:
         self.close()
 
     def _frame(self, src: Address, dst: Address, data: bytes) -> bytes:
+        import dpkt
         s, d = _ip_of(src[0]), _ip_of(dst[0])
         if s.version != d.version:
             s, d = _mapped(s), _mapped(d)
@@ -634,6 +639,7 @@ def _mapped(a: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv6A
 
 
 def _udp6_checksum(src: bytes, dst: bytes, udp: bytes) -> int:
+    import dpkt
     udp = udp[:6] + b"\0\0" + udp[8:]
     pseudo = src + dst + struct.pack("!IxxxB", len(udp), _UDP)
     s = dpkt.in_cksum_add(0, pseudo)
