@@ -9,17 +9,21 @@ timers (1 s, then 2 s), run in lockstep in one session-scoped fixture.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from proxy.analyze import analyze_capture
+from proxy.dtls.decrypt import decrypt_record
+from proxy.dtls.prf import cipher_params, key_block
+from proxy.dtls.record import Record, parse_records
 from proxy.events import Check, CheckReport, CulpritRef, Datagram, Event, Verdict
-from proxy.faults import FaultEngine, parse_rule
+from proxy.faults import Emission, FaultEngine, parse_rule
 from proxy.peers import DtlsEndpoint, EndpointConfig
 from proxy.session import Tracker
 from proxy.verdict import VerdictEngine, build_hook, sdp_expectations
@@ -41,6 +45,8 @@ class Wire:
     client: DtlsEndpoint
     server: DtlsEndpoint
     rules: Iterable[str] = ()
+    transform: Callable[[Wire, str, bytes], bytes] | None = None
+    """Applied after the fault rules (a rewrite the rules cannot express)."""
     datagrams: list[Datagram] = field(default_factory=list)
     t: float = field(default_factory=time.time)
 
@@ -57,6 +63,9 @@ class Wire:
                 for d in src.datagrams_to_send():
                     moved = True
                     emissions, _ = self.faults.apply(d, side)
+                    if self.transform is not None:
+                        emissions = [Emission(self.transform(self, side, e.data))
+                                     for e in emissions]
                     self.t += 0.001
                     seen = emissions[0].data if emissions else d
                     self.datagrams.append(Datagram(self.t, a, b, seen, len(self.datagrams) + 1))
@@ -246,6 +255,73 @@ def test_finished_corrupted_once_without_keylog_is_no_verdict(
     assert verdicts(evs) == []
     (r,) = reports(evs)
     assert r.passed
+
+
+def rewrite_client_finished(wire: Wire, side: str, data: bytes) -> bytes:
+    """Flip the last verify_data byte of the client's Finished and re-encrypt it with the
+    client's own keys (from its key log): the record authenticates, verify_data is wrong --
+    the seed's "digest check failed processing the Finished"."""
+    recs = [r for r in parse_records(data) if isinstance(r, Record)]
+    fin = next((r for r in recs if r.content_type == 22 and r.epoch == 1), None)
+    if side != "a" or fin is None:
+        return data
+    tr = Tracker()
+    for d in wire.datagrams:
+        tr.receive(d)
+    neg = tr.sessions["s1"].neg
+    assert neg.client_random is not None and neg.server_random is not None
+    assert neg.cipher_suite is not None
+    line = next(x for x in wire.client.keylog_lines if x.startswith(b"CLIENT_RANDOM"))
+    master = bytes.fromhex(line.split()[2].decode())
+    params = cipher_params(neg.cipher_suite)
+    assert params is not None and params.mode == "gcm"
+    keys = key_block(master, neg.client_random, neg.server_random, params)
+    plain = decrypt_record(keys, "client", 22, fin.version, 1, fin.sequence, fin.fragment)
+    plain = plain[:-1] + bytes([plain[-1] ^ 0x01])
+    explicit = fin.fragment[:8]
+    aad = (fin.epoch.to_bytes(2, "big") + fin.sequence.to_bytes(6, "big") + bytes([22])
+           + fin.version.to_bytes(2, "big") + len(plain).to_bytes(2, "big"))
+    sealed = AESGCM(keys.client_write_key).encrypt(keys.client_write_iv + explicit, plain, aad)
+    start = fin.payload_offset
+    return data[:start] + explicit + sealed + data[start + len(fin.fragment):]
+
+
+@pytest.fixture(scope="module")
+def bad_finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[Wire, str]:
+    w = Wire(endpoint("client", keylog=True), endpoint("server"),
+             transform=rewrite_client_finished).pump()
+    return w, keylog_file(w.client, tmp_path_factory.mktemp("fin") / "client.keys")
+
+
+def test_wrong_finished_verify_data_without_keylog_is_the_likely_culprit(
+        bad_finished: tuple[Wire, str]) -> None:
+    w, _ = bad_finished
+    assert str(w.server.alert) == "sent fatal decrypt_error(51)"  # OpenSSL: digest check
+    (v,) = verdicts(analyze(w.datagrams))
+    assert v.code == "finished_suspected"
+    assert v.culprit == CulpritRef(C2S, 5, "Finished", None, (3,))
+    assert v.reason.startswith("client Finished is the likely culprit of decrypt_error: "
+                               "signatures verify")
+    assert not v.certain
+    assert v.to_be_certain == "give a key log (--keylog, from either peer) to check the Finished"
+    got = checks(v)
+    assert got["client CertificateVerify signature"] is True
+    assert got["client Certificate signature"] is True
+    assert got["ClientKeyExchange premaster"] is True
+    assert got["client Finished"] is None
+
+
+def test_wrong_finished_verify_data_with_keylog_is_certain(
+        bad_finished: tuple[Wire, str]) -> None:
+    w, keys = bad_finished
+    (v,) = verdicts(analyze(w.datagrams, keylogs=[keys]))
+    assert v.code == "finished_bad"
+    assert v.culprit == CulpritRef(C2S, 5, "Finished", None, (3,))
+    assert v.certain
+    fin = check(v, "client Finished")
+    assert fin.passed is False
+    sent, expected = fin.values["verify_data sent"], fin.values["verify_data expected"]
+    assert sent != expected and sent[:-2] == expected[:-2]  # exactly the flipped byte
 
 
 # ------------------------------------------------------------------ 4. fingerprint
