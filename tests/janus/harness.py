@@ -194,7 +194,10 @@ class BedRun:
             proc.wait()
         result_path = self.workdir / "result.json"
         data: dict[str, Any] = json.loads(result_path.read_text()) if result_path.exists() else {}
-        if rc is None and not self.kill_when_ready:
+        if not data:
+            log = (self.workdir / "driver.log").read_text(errors="replace")[-2000:]
+            data["crash"] = f"bed driver wrote no result (exit {rc}); driver.log:\n{log}"
+        elif rc is None and not self.kill_when_ready:
             data.setdefault("crash", f"bed driver killed (deadline {self.timeout}s or teardown)")
         inode = data.get("netns", {}).get("inode")
         left = leftovers(self.tag, inode)
