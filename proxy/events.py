@@ -483,5 +483,8 @@ def event_to_dict(ev: Event) -> dict[str, Any]:
         _EVENT_FIELDS[cls] = names
     out: dict[str, Any] = {"event": ev.EVENT, "ts": iso_time(ev.ts), "session": ev.session}
     for name in names:
-        out[name] = jsonable(getattr(ev, name))
+        v = getattr(ev, name)
+        t = type(v)
+        scalar = t is str or t is int or v is None or t is bool or t is float
+        out[name] = v if scalar else jsonable(v)
     return out
