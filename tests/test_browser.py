@@ -11,8 +11,11 @@ skipped on a laptop without them, failed under ``CI=true``.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,7 @@ from tests.browser.bed import CV_FAULT, ECHO_REPLY, JANUS_PORT, MIN_PACKETS
 from tests.browser.chrome import CHROMIUM
 from tests.browser.harness import BrowserBedResult, run_browser_bed
 from tests.browser.proxyproc import PORTS
-from tests.conftest import IN_CI, require_tool
+from tests.conftest import IN_CI, ROOT, require_tool
 from tests.janus.netns import BED_ADDRESS
 
 pytestmark = [pytest.mark.peers, pytest.mark.slow, pytest.mark.timeout(120)]
@@ -294,6 +297,29 @@ def test_verdict_names_chromium_certificate_verify(cv_fault: BrowserBedResult) -
     )
     failed = [c["name"] for c in v["evidence"] if c["passed"] is False]
     assert failed == ["client CertificateVerify signature"], v["evidence"]
+
+
+def test_analyze_of_the_proxy_capture_names_chromium_certificate_verify(
+    cv_fault: BrowserBedResult,
+) -> None:
+    """The verdict layer on Chromium's real traffic: ``dtlsproxy analyze`` of the
+    pcapng that ``dtlsproxy run --pcap`` wrote, on the leg that reached Janus."""
+    out = subprocess.run(
+        [sys.executable, "-m", "proxy.cli", "analyze", str(cv_fault.workdir / "proxy.pcapng"),
+         "--format", "jsonl"],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+    ).stdout  # fmt: skip
+    events = [json.loads(line) for line in out.splitlines()]
+    janus = f"{BED_ADDRESS}:{JANUS_PORT}"
+    leg = next(e["session"] for e in events if e["event"] == "session_opened"
+               and janus in e["endpoints"])  # fmt: skip
+    verdicts = [e for e in events if e["event"] == "verdict" and e["session"] == leg]
+    assert [v["code"] for v in verdicts] == ["certificate_verify_bad_signature"], verdicts
+    v = verdicts[0]
+    assert (v["culprit"]["type"], v["culprit"]["dir"]) == ("CertificateVerify", "client->server")
+    failed = [c["name"] for c in v["evidence"] if c["passed"] is False]
+    assert failed == ["client CertificateVerify signature"], v["evidence"]
+    assert "decrypt_error" in v["reason"]
 
 
 # ------------------------------------------------------ 4. two Chromiums, DTLS 1.3
