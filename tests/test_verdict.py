@@ -24,11 +24,13 @@ from proxy.dtls.prf import cipher_params, key_block
 from proxy.dtls.record import Record, parse_records
 from proxy.events import Check, CheckReport, CulpritRef, Datagram, Event, Verdict
 from proxy.faults import Emission, FaultEngine, parse_rule
-from proxy.peers import DtlsEndpoint, EndpointConfig
+from proxy.peers import DtlsEndpoint, EndpointConfig, make_identity, write_secret
 from proxy.session import Tracker
 from proxy.verdict import VerdictEngine, build_hook, sdp_expectations
 from proxy.verdict.order import order_violations
 
+RSA_SERVER = make_identity("rsa-server", "rsa2048")
+RSA_SUITE = "AES128-GCM-SHA256"  # TLS_RSA_WITH_AES_128_GCM_SHA256
 CLIENT = ("127.0.0.1", 40001)
 SERVER = ("127.0.0.1", 40002)
 C2S, S2C = "client->server", "server->client"
@@ -151,6 +153,11 @@ def timed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Wire, str
                               ["who=client,msg=Finished,encrypted=1,action=corrupt,offset=-1"]),
         "drop_flight4": Wire(endpoint("client"), endpoint("server"),
                              ["who=server,flight=4,action=drop,count=always"]),
+        # TLS_RSA_*: the server's OpenSSL (implicit rejection) goes on with a random
+        # premaster and silently discards the client's Finished
+        "rsa_cke": Wire(endpoint("client", cipher_list=RSA_SUITE, mutual_auth=False),
+                        endpoint("server", identity=RSA_SERVER, mutual_auth=False),
+                        ["who=client,msg=ClientKeyExchange,action=corrupt,offset=-1"]),
     }
     for w in wires.values():
         w.pump()
@@ -322,6 +329,42 @@ def test_wrong_finished_verify_data_with_keylog_is_certain(
     assert fin.passed is False
     sent, expected = fin.values["verify_data sent"], fin.values["verify_data expected"]
     assert sent != expected and sent[:-2] == expected[:-2]  # exactly the flipped byte
+
+
+@pytest.fixture(scope="module")
+def rsa_key_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("rsa") / "server.key"
+    write_secret(path, RSA_SERVER.key_pem)
+    return str(path)
+
+
+def test_rsa_key_decrypts_the_premaster_and_verifies_both_finished(rsa_key_file: str) -> None:
+    w = Wire(endpoint("client", cipher_list=RSA_SUITE),
+             endpoint("server", identity=RSA_SERVER)).pump()
+    assert w.client.cipher == RSA_SUITE and w.client.handshake_done
+    evs = analyze(w.datagrams, rsa_keys=[rsa_key_file])
+    assert verdicts(evs) == []
+    (r,) = reports(evs)
+    got = checks(r)
+    assert got["ClientKeyExchange premaster"] is True
+    assert got["client Finished"] is True and got["server Finished"] is True
+
+
+def test_corrupt_rsa_premaster_is_named_with_the_server_key(
+        timed: dict[str, tuple[Wire, str]], rsa_key_file: str) -> None:
+    w, _ = timed["rsa_cke"]
+    assert w.server.alerts == [] and not w.server.handshake_done
+    (v,) = verdicts(analyze(w.datagrams, rsa_keys=[rsa_key_file]))
+    assert v.code == "premaster_bad"
+    assert v.culprit == CulpritRef(C2S, 5, "ClientKeyExchange", 1, (3,))
+    assert v.reason.startswith("the RSA-encrypted premaster does not decrypt to a 48-byte "
+                               "premaster with the client's version under the server's key: "
+                               "the ClientKeyExchange is corrupted (bad RSA decrypt)")
+    assert v.certain
+    # without the key the same capture is the silent-discard verdict
+    (plain,) = verdicts(analyze(w.datagrams))
+    assert plain.code == "finished_discarded"
+    assert check(plain, "ClientKeyExchange premaster").passed is None
 
 
 # ------------------------------------------------------------------ 4. fingerprint

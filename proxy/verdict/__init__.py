@@ -11,6 +11,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from proxy.keylog import KeyLog, KeyLogError
 from proxy.sdp import inspect_sdp
 from proxy.session.tracker import VerdictHook
@@ -20,10 +23,12 @@ from proxy.verdict.engine import (
     VerdictEngine,
     expected_from_mapping,
 )
+from proxy.verdict.keys import RsaPremaster
 
 __all__ = ["ExpectedFingerprint", "Options", "VerdictEngine", "build_hook", "sdp_expectations"]
 
-_OPTIONS = ("mtu", "retransmit_threshold", "silence_after", "fingerprints", "keylog")
+_OPTIONS = ("mtu", "retransmit_threshold", "silence_after", "fingerprints", "keylog",
+            "rsa_keys")
 
 
 def sdp_expectations(
@@ -76,7 +81,8 @@ def build_hook(
     ``options``: ``mtu`` (int, UDP payload bytes), ``retransmit_threshold`` (int,
     default 2), ``silence_after`` (seconds, default 10), ``fingerprints``
     (``{"client"|"server"|<side label>: "AB:CD:..."}``), ``keylog`` (a loaded
-    :class:`proxy.keylog.KeyLog`, merged with the files).
+    :class:`proxy.keylog.KeyLog`, merged with the files), ``rsa_keys`` (PEM files of
+    server RSA private keys: TLS_RSA_* premasters are decrypted as Wireshark does).
     Raises ValueError for an unknown option or an unreadable key log / SDP
     (OSError when a file cannot be opened).
     """
@@ -109,4 +115,21 @@ def build_hook(
     )
     if opts.retransmit_threshold < 1:
         raise ValueError("retransmit_threshold must be at least 1")
-    return VerdictEngine(keylog, opts)
+    rsa_keys = _load_rsa_keys(options.get("rsa_keys") or ())
+    return VerdictEngine(keylog, opts, rsa_keys)
+
+
+def _load_rsa_keys(paths: Sequence[str]) -> RsaPremaster | None:
+    """Server RSA private keys (PEM, unencrypted) for TLS_RSA_* premasters."""
+    if isinstance(paths, str):
+        paths = [paths]
+    keys: list[rsa.RSAPrivateKey] = []
+    for p in paths:
+        try:
+            key = serialization.load_pem_private_key(Path(p).read_bytes(), password=None)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{p}: not an unencrypted PEM private key ({e})") from None
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError(f"{p}: not an RSA private key (only TLS_RSA_* premasters need one)")
+        keys.append(key)
+    return RsaPremaster(keys) if keys else None

@@ -25,7 +25,7 @@ from proxy.events import (
 from proxy.keylog import KeyLog
 from proxy.session.session import Session
 from proxy.verdict import checks as C
-from proxy.verdict.keys import KeyLogDecryptor, finished_checks
+from proxy.verdict.keys import KeyLogDecryptor, MasterSecrets, RsaPremaster, finished_checks
 from proxy.verdict.rules import Context, explain_alert, ref, silent_failure
 
 ONCE_PER_HANDSHAKE = frozenset({"role_conflict", "keylog_conflict", "datagram_exceeds_mtu"})
@@ -79,10 +79,14 @@ class _State:
 class VerdictEngine:
     """Runs every passive (and key-log) check and turns failures into Verdicts."""
 
-    def __init__(self, keylog: KeyLog | None = None, options: Options | None = None) -> None:
+    def __init__(self, keylog: KeyLog | None = None, options: Options | None = None,
+                 rsa_keys: RsaPremaster | None = None) -> None:
         self.keylog = keylog
         self.options = options or Options()
-        self.decryptor = KeyLogDecryptor(keylog) if keylog is not None else None
+        self.rsa = rsa_keys
+        self.secrets = MasterSecrets(keylog, rsa_keys)
+        has_secrets = keylog is not None or rsa_keys is not None
+        self.decryptor = KeyLogDecryptor(self.secrets) if has_secrets else None
         self._states: dict[str, _State] = {}
         self.errors: list[str] = []
         """Engine failures swallowed (for tests and diagnostics; bounded)."""
@@ -188,7 +192,16 @@ class VerdictEngine:
             at = m.ts if m is not None else now
             put(f"{role} certificate", lambda r=role, t=at: C.certificate_checks(s, r, t))
             put(f"{role} fingerprint", lambda r=role: self._fingerprint(s, r))
-        put("ClientKeyExchange", lambda: C.premaster_check(s))
+        rsa_keys = self.rsa
+
+        def premaster() -> Check | None:
+            if rsa_keys is not None:
+                res = rsa_keys.check(s)
+                if res is not None:
+                    return res[0]
+            return C.premaster_check(s)
+
+        put("ClientKeyExchange", premaster)
         put("negotiation", lambda: C.negotiation_checks(s))
 
         def order() -> Check:
@@ -204,11 +217,12 @@ class VerdictEngine:
             return check
 
         put("mtu", mtu)
+        if self.decryptor is not None:
+            secrets = self.secrets
+            put("Finished", lambda: finished_checks(s, secrets))
         if self.keylog is not None:
-            keylog = self.keylog
-            put("Finished", lambda: finished_checks(s, keylog))
             put("key logs", lambda: self._keylog_agreement(s))
-        else:
+        if self.decryptor is None:
             for role in C.ROLES:
                 if C.find_message(s, role, "Finished") is not None:
                     checks[f"{role} Finished"] = Check(

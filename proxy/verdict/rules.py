@@ -193,6 +193,11 @@ def _decrypt_error(ctx: Context, a: AlertSeen, sender: int,
         if "ServerKeyExchange" in types:
             sig = ctx.ske
     evidence += [c for n, c in ctx.checks.items() if c not in evidence]
+    bad_pm = _bad_premaster(ctx)
+    if bad_pm is not None and peer == "client":
+        return ctx.verdict("premaster_bad", ref(s, bad_pm),
+                           f"{ctx.checks['ClientKeyExchange premaster'].detail}; the {me} "
+                           "answered decrypt_error", evidence, certain=True)
     if sig is not None and sig.check.passed is False and sig.message is not None:
         m = sig.message
         key = sig.result.key_type if sig.result is not None else "?"
@@ -244,6 +249,14 @@ def _decrypt_error(ctx: Context, a: AlertSeen, sender: int,
         f"{me} sent decrypt_error answering {peer} flight {a.answers_flight}, and no "
         "signature in it fails", evidence, certain=False,
         to_be_certain="the peer's own log names the failing step")
+
+
+def _bad_premaster(ctx: Context) -> MessageRecord | None:
+    """The ClientKeyExchange when the server's RSA key shows its premaster is corrupt."""
+    c = ctx.checks.get("ClientKeyExchange premaster")
+    if c is None or c.passed is not False:
+        return None
+    return find_message(ctx.s, "client", "ClientKeyExchange")
 
 
 def find_message_in(msgs: Sequence[MessageRecord], type_name: str) -> MessageRecord | None:
@@ -518,7 +531,15 @@ def silent_failure(ctx: Context, threshold: int) -> Verdict | None:
     if fin is not None and fin.encrypted:
         check = ctx.checks.get(f"{me} Finished")
         evidence = [retrans, *ctx.pick(f"{me} Finished", "key logs agree", CV_CHECK,
-                                       SKE_CHECK, "extended_master_secret", "cipher suite")]
+                                       SKE_CHECK, "ClientKeyExchange premaster",
+                                       "extended_master_secret", "cipher suite")]
+        bad_pm = _bad_premaster(ctx)
+        if bad_pm is not None and me == "client":
+            return ctx.verdict(
+                "premaster_bad", ref(s, bad_pm),
+                f"{ctx.checks['ClientKeyExchange premaster'].detail}; the {peer} never answers "
+                f"{me} flight {stuck.number} (retransmitted {n} times): its keys differ",
+                evidence, certain=True)
         if check is not None and check.passed is False:
             code = ("finished_auth_failed" if "fails authentication" in check.detail
                     else "finished_bad")
