@@ -431,6 +431,46 @@ def test_srtp_profiles_the_server_does_not_accept() -> None:
                                                "server chose": "(none)"}
 
 
+def strip_renegotiation_info(_wire: Wire, side: str, data: bytes) -> bytes:
+    """Remove renegotiation_info (0xff01) from an unfragmented ServerHello, fixing the
+    extensions, handshake and record lengths."""
+    if side != "b" or len(data) < 26 or data[0] != 22 or data[13] != 2:
+        return data
+    rec_len = int.from_bytes(data[11:13], "big")
+    body = data[25:25 + int.from_bytes(data[14:17], "big")]
+    pos = 2 + 32
+    pos += 1 + body[pos]  # session_id
+    pos += 3  # cipher_suite, compression
+    exts_start = pos + 2
+    exts, kept = body[exts_start:], b""
+    i = 0
+    while i < len(exts):
+        etype, elen = int.from_bytes(exts[i:i + 2], "big"), int.from_bytes(exts[i + 2:i + 4], "big")
+        if etype != 0xFF01:
+            kept += exts[i:i + 4 + elen]
+        i += 4 + elen
+    removed = len(exts) - len(kept)
+    if removed == 0:
+        return data
+    new_body = body[:pos] + len(kept).to_bytes(2, "big") + kept
+    n = len(new_body).to_bytes(3, "big")
+    header = data[13:14] + n + data[17:22] + n
+    record = data[:11] + (rec_len - removed).to_bytes(2, "big")
+    return record + header + new_body + data[25 + len(body):]
+
+
+def test_server_without_renegotiation_info_is_refused_by_openssl() -> None:
+    w = Wire(endpoint("client"), endpoint("server"), transform=strip_renegotiation_info).pump()
+    assert "unsafe legacy renegotiation" in (w.client.error or "")
+    assert str(w.client.alert) == "sent fatal handshake_failure(40)"
+    (v,) = verdicts(analyze(w.datagrams))
+    assert v.code == "renegotiation_info_missing"
+    assert v.culprit == CulpritRef(S2C, 4, "ServerHello", 0, (2,))
+    assert v.reason.startswith("renegotiation_info: client signals secure renegotiation but "
+                               "the ServerHello has no renegotiation_info")
+    assert v.certain
+
+
 # ------------------------------------------------------------------ 6. lost flight 4
 
 

@@ -20,7 +20,9 @@ from proxy.dtls import registry
 from proxy.dtls.messages import (
     Certificate,
     CertificateVerify,
+    ClientHello,
     ClientKeyExchange,
+    ServerHello,
     ServerKeyExchange,
 )
 from proxy.dtls.signatures import (
@@ -350,6 +352,35 @@ def negotiation_checks(s: Session) -> dict[str, Check]:
             out["extended_master_secret"] = Check("extended_master_secret", True,
                                                   f"extended_master_secret {state}", ev)
     return out
+
+
+EXT_RENEGOTIATION_INFO = 0xFF01
+SCSV_RENEGOTIATION = 0x00FF
+
+
+def renegotiation_check(s: Session) -> Check | None:
+    """RFC 5746: a client that signals secure renegotiation must get renegotiation_info back
+    (OpenSSL 3 clients refuse a server without it: "unsafe legacy renegotiation disabled")."""
+    ch = find_message(s, "client", "ClientHello")
+    sh = find_message(s, "server", "ServerHello")
+    if ch is None or sh is None or not isinstance(ch.body, ClientHello) \
+            or not isinstance(sh.body, ServerHello) or s.neg.version == 0xFEFC:
+        return None
+    offered = SCSV_RENEGOTIATION in ch.body.cipher_suites or any(
+        e.type == EXT_RENEGOTIATION_INFO for e in ch.body.extensions)
+    returned = any(e.type == EXT_RENEGOTIATION_INFO for e in sh.body.extensions)
+    v = {"client signals": "yes" if offered else "no", "server returns": "yes" if returned
+         else "no"}
+    name = "renegotiation_info"
+    if offered and not returned:
+        return Check(name, False, "client signals secure renegotiation but the ServerHello has "
+                     "no renegotiation_info: OpenSSL 3 clients refuse such a server (unsafe "
+                     "legacy renegotiation disabled)", v)
+    if returned and not offered:
+        return Check(name, False, "server returned renegotiation_info the client did not "
+                     "signal", v)
+    return Check(name, True, "secure renegotiation signalled by both" if offered
+                 else "renegotiation_info used by neither", v)
 
 
 def premaster_check(s: Session) -> Check | None:

@@ -203,6 +203,7 @@ class VerdictEngine:
 
         put("ClientKeyExchange", premaster)
         put("negotiation", lambda: C.negotiation_checks(s))
+        put("renegotiation_info", lambda: C.renegotiation_check(s))
 
         def order() -> Check:
             check, bad = C.order_check(s)

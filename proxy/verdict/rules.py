@@ -398,10 +398,13 @@ def _handshake_failure(ctx: Context, a: AlertSeen, sender: int,
         if hello is not None and find_message(s, "server", "ServerHello") is None:
             return negotiation_verdict(ctx, hello, name)
     sh = find_message(s, "server", "ServerHello")
-    for cname in ("cipher suite", "SRTP profile", "protocol version", "extended_master_secret"):
+    for cname in ("renegotiation_info", "cipher suite", "SRTP profile", "protocol version",
+                  "extended_master_secret"):
         c = ctx.checks.get(cname)
         if c is not None and c.passed is False and sh is not None:
-            return ctx.verdict("server_choice_not_offered", ref(s, sh),
+            code = ("renegotiation_info_missing" if cname == "renegotiation_info"
+                    else "server_choice_not_offered")
+            return ctx.verdict(code, ref(s, sh),
                                f"{cname}: {c.detail}; the {me} answered {name}",
                                _all_checks(ctx), certain=True)
     last = answered[-1] if answered else None
