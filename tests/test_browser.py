@@ -179,6 +179,33 @@ def test_chromium_server_handshake_in_the_proxy_log(chromium_server: BrowserBedR
     assert res.events("malformed") == []
 
 
+def test_tui_sessions_list_shows_roles_suite_and_srtp(chromium_server: BrowserBedResult) -> None:
+    """The TUI, loaded from the proxy's JSONL: Janus is the client, Chromium the server."""
+    from rich.text import Text
+
+    from ui.app import DtlsProxyApp
+    from ui.loader import events_from_jsonl
+    from ui.sessions import SessionsTable
+
+    app = DtlsProxyApp(events=events_from_jsonl(chromium_server.proxy_log))
+    cells: dict[str, str] = {}
+
+    async def main() -> None:
+        async with app.run_test(size=(160, 45)) as pilot:
+            await pilot.pause()
+            table = app.query_one(SessionsTable)
+            assert table.shown == ["s1"]
+            for col in ("peers", "state", "version", "suite", "srtp"):
+                value = table.get_cell("s1", col)
+                cells[col] = (value.plain if isinstance(value, Text) else str(value)).strip()
+
+    asyncio.run(main())
+    assert re.fullmatch(rf"janus {BED_ADDRESS}:\d+ ⇄ chromium {BED_ADDRESS}:\d+", cells["peers"])
+    assert (cells["state"], cells["version"]) == ("established", "DTLS 1.2"), cells
+    assert cells["suite"] == "ECDHE_ECDSA_CHACHA20_POLY1305_SHA256", cells
+    assert cells["srtp"] == "AES128_CM_HMAC_SHA1_80", cells
+
+
 # ----------------------------------------------------------- 2. Chromium as client
 
 
