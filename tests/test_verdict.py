@@ -525,6 +525,7 @@ def test_clean_handshake_has_no_verdict_and_every_check_passes(tmp_path: Path) -
         "protocol version": True,
         "SRTP profile": True,
         "extended_master_secret": True,
+        "renegotiation_info": True,
         "message order": True,
         "datagram size vs path MTU": True,
         "client Finished": True,
