@@ -117,13 +117,18 @@ class VerdictEngine:
         st = self._state(s)
         for ev in events:
             if isinstance(ev, DatagramSeen) and ev.kind == "dtls":
-                st.sizes.add(ev.frame, ev.dir, ev.size)
                 st.last_ts = max(st.last_ts, ev.ts)
+                mtu = self.options.mtu
+                # after the handshake only oversize datagrams matter (data channels must not
+                # make every datagram re-run the checks)
+                if not s.established() or (mtu is not None and ev.size > mtu):
+                    st.sizes.add(ev.frame, ev.dir, ev.size)
             elif isinstance(ev, MessageSeen) and ev.error and ev.copy == 1:
                 st.malformed.append((ev.dir, ev.message_seq, ev.error))
-        ctx = self._context(s, st, now)
+        ctx, fresh = self._context(s, st, now)
         out: list[Event] = []
-        out.extend(self._immediate(ctx, st))
+        if fresh:  # the immediate findings depend only on the checks
+            out.extend(self._immediate(ctx, st))
         for ev in events:
             if isinstance(ev, AlertSeen) and not st.alert_done and _is_failure(s, ev):
                 st.alert_done = True
@@ -152,13 +157,14 @@ class VerdictEngine:
 
     # ------------------------------------------------------------------ checks
 
-    def _context(self, s: Session, st: _State, now: float) -> Context:
+    def _context(self, s: Session, st: _State, now: float) -> tuple[Context, bool]:
+        """The checks of the session as it is now (recomputed only when it changed)."""
         key = (s.handshakes, len(s.messages), len(s.auth_failures), len(st.sizes.sizes),
-               len(s.clienthello_senders), s.client,
-               tuple((m.raw[:0] == b"", len(m.raw)) for m in s.messages if m.encrypted))
+               len(s.clienthello_senders), s.client, len(st.malformed),
+               tuple(len(m.raw) for m in s.messages if m.encrypted))
         if st.cache_key == key and st.ctx is not None:
             st.ctx.now = now
-            return st.ctx
+            return st.ctx, False
         ctx = Context(s, now, {}, keylog=self.keylog, malformed=list(st.malformed),
                       sizes=dict(st.sizes.sizes), mtu=self.options.mtu)
         checks = ctx.checks
@@ -233,7 +239,7 @@ class VerdictEngine:
             checks.setdefault(name, Check(name, None, "rule crashed earlier"))
         st.cache_key = key
         st.ctx = ctx
-        return ctx
+        return ctx, True
 
     def _fingerprint(self, s: Session, role: str) -> Check | None:
         idx = C.role_index(s, role)
