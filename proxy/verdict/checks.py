@@ -27,7 +27,6 @@ from proxy.dtls.messages import (
 )
 from proxy.dtls.signatures import (
     SignatureCheck,
-    scheme_name,
     verify_certificate_verify,
     verify_server_key_exchange,
 )
@@ -438,10 +437,3 @@ def mtu_check(log: SizeLog, mtu: int | None) -> tuple[Check, list[int]]:
     v["frames over"] = ", ".join(str(f) for f in over[:20])
     return Check(MTU_CHECK, False, f"{len(over)} datagram(s) larger than the {mtu}-byte path "
                  "MTU", v), over
-
-
-def scheme_of(s: Session, role: str) -> str | None:
-    """Signature scheme ``role`` signed with (CertificateVerify / ServerKeyExchange)."""
-    m = find_message(s, role, "CertificateVerify" if role == "client" else "ServerKeyExchange")
-    alg = getattr(m.body, "signature_algorithm", None) if m is not None else None
-    return None if alg is None else scheme_name(alg)

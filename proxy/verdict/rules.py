@@ -316,7 +316,6 @@ def negotiation_verdict(ctx: Context, hello: MessageRecord, how: str) -> Verdict
     if isinstance(body, ClientHello):
         sigs = _ext_ints(body, EXT_SIGNATURE_ALGORITHMS)
     unknown = "unknown to a passive observer (the server never sent it)"
-    server_cert = ctx.s.neg.certificates.get("server")
     ecdsa = [c for c in suites if "_ECDSA_" in registry.name(registry.CIPHER_SUITES, c)]
     evidence = [
         Check("cipher suites", None if ecdsa else False,
@@ -344,7 +343,6 @@ def negotiation_verdict(ctx: Context, hello: MessageRecord, how: str) -> Verdict
                "server accepts": unknown}),
     ]
     evidence += [c for c in ctx.checks.values()]
-    _ = server_cert
     culprit = ref(s, hello)
     base = f"server refused the ClientHello ({how}): "
     if not ecdsa and suites:
@@ -453,8 +451,7 @@ def _certificate_alert(ctx: Context, a: AlertSeen, sender: int) -> Verdict:
     return ctx.verdict(
         "certificate_rejected", culprit,
         f"{me} rejected the {peer} certificate ({name}); it is within its validity window "
-        "and self-signed, so the {me} likely expected another fingerprint".replace(
-            "{me}", me),
+        f"and self-signed, so the {me} likely expected another fingerprint",
         evidence, certain=False,
         to_be_certain="give the SDP (--sdp FILE) to compare the a=fingerprint")
 
