@@ -22,7 +22,7 @@ from proxy.analyze import analyze_capture
 from proxy.dtls.decrypt import decrypt_record
 from proxy.dtls.prf import cipher_params, key_block
 from proxy.dtls.record import Record, parse_records
-from proxy.events import Check, CheckReport, CulpritRef, Datagram, Event, Verdict
+from proxy.events import AlertSeen, Check, CheckReport, CulpritRef, Datagram, Event, Verdict
 from proxy.faults import Emission, FaultEngine, parse_rule
 from proxy.peers import DtlsEndpoint, EndpointConfig, make_identity, write_secret
 from proxy.session import Tracker
@@ -558,6 +558,10 @@ def test_gnutls_capture_with_its_keylog_verifies_both_finished(captures_dir: Pat
     assert verdicts(evs) == []
     (r,) = reports(evs)
     assert checks(r)["client Finished"] is True and checks(r)["server Finished"] is True
+    # the engine's decryptor lets the session read the encrypted alert by name
+    (alert,) = [e for e in evs if isinstance(e, AlertSeen)]
+    assert (alert.encrypted, alert.level_name, alert.description_name) == (
+        True, "warning", "close_notify")
 
 
 # ------------------------------------------------------------------ roles, MTU, key logs, order
