@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import sys
 import time
 import traceback
@@ -266,6 +268,47 @@ def reap() -> int:
         n += 1
 
 
+BROWSER_COMMS = ("chromium", "chrome_crashpad", "chromedriver")
+"""Process names (``/proc/PID/comm``, cut at 15 characters) of the browser's tree."""
+
+
+def _browser_pids() -> dict[int, str]:
+    found = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            continue
+        if comm.startswith(BROWSER_COMMS):
+            found[int(pid)] = comm
+    return found
+
+
+def settle_browser(timeout: float = 3.0) -> list[str]:
+    """After :meth:`Chromium.quit`: wait for the browser's processes (orphans of this
+    PID 1) to exit and reap them; SIGKILL, by PID, those still there after ``timeout``
+    (they could otherwise write into the profile after it was removed). What was killed.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = _browser_pids()
+        for pid in pids:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+        pids = _browser_pids()
+        if not pids:
+            return []
+        if time.monotonic() > deadline:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            for pid in pids:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
+            return [f"{pid} {comm}" for pid, comm in pids.items()]
+        time.sleep(0.02)
+
+
 def processes() -> list[str]:
     """Every other process in this PID namespace (``pid comm``), zombies marked."""
     out = []
@@ -337,6 +380,8 @@ async def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
             )
     finally:
         await asyncio.to_thread(chrome.quit)
+        result["browser_killed"] = await asyncio.to_thread(settle_browser)
+        shutil.rmtree(args.profile, ignore_errors=True)
         page.close()
         result["proxy"] = {
             "exit": proxy.stop(),
