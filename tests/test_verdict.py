@@ -676,3 +676,26 @@ def test_sdp_setup_gives_each_fingerprint_its_role() -> None:
     _, conflict = sdp_expectations([("offer", sdp("active", a)), ("answer", sdp("active", b))])
     assert conflict == ("both SDPs say a=setup:active: both peers will act as DTLS client "
                         "(a=setup role conflict)")
+
+
+def test_accepted_certificate_verify_that_fails_our_check_is_our_transcript_bug() -> None:
+    # The peers complete a clean handshake; the proxy's own view of the CertificateVerify
+    # is then altered (as a transcript bug would): the server accepted it, so the
+    # verdict must blame the proxy, never the peer.
+    w = Wire(endpoint("client"), endpoint("server")).pump()
+    assert w.server.handshake_done
+    faults = FaultEngine([parse_rule("who=client,msg=CertificateVerify,action=corrupt,"
+                                     "offset=-1")])
+    seen = []
+    for d in w.datagrams:
+        out, _ = faults.apply(d.data, "a" if d.src == CLIENT else "b")
+        seen.append(Datagram(d.ts, d.src, d.dst, out[0].data, d.frame))
+    evs = analyze(seen)
+    (v,) = verdicts(evs)
+    assert v.code == "internal_transcript_error"
+    assert v.culprit == CulpritRef(C2S, 5, "CertificateVerify", 3, (3,))
+    assert v.reason.startswith("the server accepted the client CertificateVerify, but it does "
+                               "not verify over the transcript the proxy rebuilt: a bug in the "
+                               "proxy's transcript, not the peer's fault")
+    (r,) = reports(evs)
+    assert not r.passed
