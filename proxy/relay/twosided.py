@@ -38,6 +38,9 @@ from proxy.relay.sockets import Endpoint, bind_socket, open_connected, open_endp
 MAX_PEER_SOCKETS = 8
 """Connected per-peer sockets kept per side (allow-list policy may see several)."""
 
+MAX_REFUSED_SOURCES = 1024
+"""Refused sources remembered per side (the oldest is forgotten beyond this)."""
+
 REFUSAL_REPORT_EVERY = 10.0
 """Seconds between reports of further refusals from the same source."""
 
@@ -166,6 +169,8 @@ class Side:
         now = time.time()
         entry = self.refused.get(addr)
         if entry is None:
+            if len(self.refused) >= MAX_REFUSED_SOURCES:  # bounded, even under a spray
+                self.refused.pop(next(iter(self.refused)))
             self.refused[addr] = [0, now]
             peer = format_address(self.peer) if self.peer else "?"
             why = {
