@@ -432,7 +432,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def row(name: str, t: Timing) -> dict[str, float | str]:
         return {"name": name, "seconds": t.median, "cpu": t.median_cpu,
-                "handshakes_per_s": handshakes / t.median, "datagrams_per_s": datagrams / t.median}
+                "handshakes_per_s": handshakes / t.median, "datagrams_per_s": datagrams / t.median,
+                "handshakes_per_cpu_s": handshakes / t.median_cpu}
 
     rows = [
         row("dtlsproxy analyze --format jsonl -o /dev/null", cli),
@@ -442,11 +443,13 @@ def main(argv: list[str] | None = None) -> int:
         row("in-process analyze_capture + write_jsonl (event_to_dict + json)", ser),
     ]
     ratio = tsh.median / cli.median
+    ratio_cpu = tsh.median_cpu / cli.median_cpu
     result = {
         "capture": str(path), "handshakes": handshakes, "sessions": sessions,
         "datagrams": datagrams, "events": events, "jsonl_bytes": jsonl_bytes, "runs": runs,
-        "rows": rows, "ratio_handshakes_per_s": ratio, "goal": 3.0,
+        "rows": rows, "ratio_handshakes_per_s": ratio, "ratio_cpu": ratio_cpu, "goal": 3.0,
         "startup_seconds": {"dtlsproxy": cli0.median, "tshark": tsh0.median},
+        "startup_cpu_seconds": {"dtlsproxy": cli0.median_cpu, "tshark": tsh0.median_cpu},
         "cpus": os.cpu_count(),
     }
     if args.json:
@@ -455,15 +458,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"capture: {path} ({handshakes} established DTLS 1.2 handshakes of {sessions} "
               f"sessions, {datagrams} datagrams; {events} events, {jsonl_bytes} bytes of JSONL)")
         print(f"median of {runs} runs (after 1 warm-up), {os.cpu_count()} CPUs\n")
-        print("| what | median s | CPU s | handshakes/s | datagrams/s |")
-        print("|---|---:|---:|---:|---:|")
+        print("| what | wall s | CPU s | handshakes/s | datagrams/s | handshakes/CPU-s |")
+        print("|---|---:|---:|---:|---:|---:|")
         for r in rows:
             print(f"| {r['name']} | {r['seconds']:.3f} | {r['cpu']:.3f} | "
-                  f"{r['handshakes_per_s']:.0f} | {r['datagrams_per_s']:.0f} |")
-        print(f"\nstart-up (one-handshake file): dtlsproxy {cli0.median:.3f} s, "
-              f"tshark {tsh0.median:.3f} s")
+                  f"{r['handshakes_per_s']:.0f} | {r['datagrams_per_s']:.0f} | "
+                  f"{r['handshakes_per_cpu_s']:.0f} |")
+        print(f"\nstart-up (one-handshake file), wall (CPU): dtlsproxy {cli0.median:.3f} s "
+              f"({cli0.median_cpu:.3f} s), tshark {tsh0.median:.3f} s ({tsh0.median_cpu:.3f} s)")
         verdict = "met" if ratio >= 3.0 else "NOT met"
-        print(f"ratio dtlsproxy/tshark handshakes/s: {ratio:.2f}x (goal 3x: {verdict})")
+        print(f"ratio dtlsproxy/tshark handshakes/s: {ratio:.2f}x wall-clock, {ratio_cpu:.2f}x "
+              f"by CPU time (goal 3x: {verdict})")
     if args.profile:
         profile(path, CACHE / "decode.prof", 30)
     return 0
