@@ -105,7 +105,6 @@ async def start_relay(
     key log), or to a forwarding-only stand-in when ``config.decode`` is False.
     Raises :class:`RelayError` (a user-facing message) when a socket cannot be bound.
     """
-    warning = None
     if tracker is None:
         if config.decode:
             labels: dict[Address, str] = {}
@@ -115,15 +114,16 @@ async def start_relay(
                         labels[side_cfg.peer] = side_cfg.label
             if config.upstream is not None:
                 labels[config.upstream] = UPSTREAM_LABEL
-            tracker, warning = make_tracker(labels, config.keylog)
+            try:
+                tracker = make_tracker(labels, config.keylog, config.sdp, config.silence_after)
+            except (OSError, ValueError) as e:
+                raise RelayError(str(e)) from None
         else:
             from proxy.relay.recorder import NullTracker
 
             tracker = NullTracker()
     recorder = Recorder(bus, tracker, decode=config.decode)
     relay = Relay(config, recorder)
-    if warning:
-        recorder.notice("warning", "decoder", warning)
     try:
         if config.mode == "reverse":
             if config.listen is None or config.upstream is None:

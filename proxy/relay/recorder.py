@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib
-import inspect
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from proxy.bus import Bus
 from proxy.events import Address, Datagram, Event, FaultApplied, Notice
@@ -52,28 +50,25 @@ class NullTracker:
 
 
 def make_tracker(
-    labels: dict[Address, str], keylog: Path | None
-) -> tuple[TrackerLike, str | None]:
-    """``proxy.session.Tracker(labels=...)`` (with ``keylog=`` when it takes one).
+    labels: dict[Address, str],
+    keylog: Path | None,
+    sdp: tuple[Path, ...] = (),
+    silence_after: float = 10.0,
+) -> TrackerLike:
+    """The decoder with the verdict rules: ``proxy.session.Tracker`` + ``proxy.verdict``.
 
-    Returns the tracker and a warning to show, if any.
+    Raises :class:`ValueError` / :class:`OSError` with a user-facing message when the
+    key log or an SDP file cannot be used (the caller turns it into a RelayError).
     """
-    try:
-        mod = importlib.import_module("proxy.session")
-    except ImportError:
-        mod = None
-    cls = getattr(mod, "Tracker", None)
-    if cls is None:
-        return NullTracker(), "decoder (proxy.session.Tracker) not available: forwarding only"
-    kwargs: dict[str, Any] = {"labels": labels}
-    warning = None
-    if keylog is not None:
-        if "keylog" in inspect.signature(cls).parameters:
-            kwargs["keylog"] = keylog
-        else:
-            warning = "--keylog given but this decoder does not take a key log yet"
-    tracker: TrackerLike = cls(**kwargs)
-    return tracker, warning
+    from proxy.session import Tracker
+    from proxy.verdict import build_hook
+
+    hook = build_hook(
+        keylogs=[str(keylog)] if keylog is not None else [],
+        sdp_files=[str(p) for p in sdp],
+        silence_after=silence_after or 10.0,
+    )
+    return Tracker(labels, verdict_hook=hook)
 
 
 SHED_AFTER = 0.05
