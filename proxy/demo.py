@@ -13,7 +13,7 @@ import asyncio
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from proxy.bus import Bus
@@ -101,7 +101,7 @@ class Demo:
     calls: list[CallRun]
     workdir: Path
     keylog: Path
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _keylog_written: int = 0
 
     async def run_calls(self, gap: float = 0.8, on_done: Callable[[CallRun], None] | None = None
                         ) -> None:
@@ -110,21 +110,33 @@ class Demo:
             if i:
                 await asyncio.sleep(gap)
             target = self.relay.calls[i].a.addr
-            call.results = await asyncio.gather(
-                call.client.run(target, app_data=b"ping", timeout=call.scenario.timeout),
-                call.server.run(None, app_data=b"pong", timeout=call.scenario.timeout),
-            )
+            follower = asyncio.create_task(self._follow_keylog())
+            try:
+                call.results = await asyncio.gather(
+                    call.client.run(target, app_data=b"ping", timeout=call.scenario.timeout),
+                    call.server.run(None, app_data=b"pong", timeout=call.scenario.timeout),
+                )
+            finally:
+                follower.cancel()
             self._sync_keylog()
             self.relay.tick()
             if on_done is not None:
                 on_done(call)
 
+    async def _follow_keylog(self) -> None:
+        while True:
+            self._sync_keylog()
+            await asyncio.sleep(0.02)
+
     def _sync_keylog(self) -> None:
-        """Append the peers' key log lines to the 0600 key log file the verdicts read."""
-        lines: list[str] = []
-        for call in self.calls:
-            lines.extend(x.decode() for x in call.client.endpoint.keylog_lines)
-        write_secret(self.keylog, ("\n".join(dict.fromkeys(lines)) + "\n").encode())
+        """Append new key log lines of the clients to the 0600 file the verdicts follow,
+        as a browser's SSLKEYLOGFILE grows during a call."""
+        lines = [x.decode() for c in self.calls for x in c.client.endpoint.keylog_lines]
+        new = lines[self._keylog_written :]
+        if new:
+            with self.keylog.open("a", encoding="ascii") as f:
+                f.write("".join(line.rstrip("\n") + "\n" for line in new))
+            self._keylog_written = len(lines)
 
     async def close(self) -> None:
         """Close the relay (final verdicts) and every peer socket."""

@@ -99,6 +99,9 @@ class KeyLog:
         """Lines that were skipped, with the reason."""
         self.sources: list[str] = []
         """Files (or text sources) loaded, in order."""
+        self._followed: dict[str, tuple[int, int]] = {}
+        """File path -> (bytes consumed, lines consumed): files are followed as they grow
+        (a browser's SSLKEYLOGFILE gets a line per handshake while the proxy runs)."""
 
     # ------------------------------------------------------------ loading
 
@@ -111,22 +114,53 @@ class KeyLog:
         return log
 
     def add_file(self, path: str | Path) -> None:
-        """Read one key log file into this log."""
+        """Read one key log file into this log, and follow it (see :meth:`refresh`)."""
         p = Path(path)
         try:
-            text = p.read_text(encoding="utf-8", errors="replace")
+            data = p.read_bytes()
         except FileNotFoundError:
             raise KeyLogError(f"key log file {p} not found: {MISSING_HINT}") from None
         except OSError as exc:
             raise KeyLogError(
                 f"key log file {p} cannot be read ({exc.strerror or exc}): {MISSING_HINT}"
             ) from None
-        self.add_text(text, str(p))
+        self.sources.append(str(p))
+        self._followed[str(p)] = (0, 0)
+        self._consume(str(p), data)
+
+    def _consume(self, source: str, data: bytes) -> None:
+        """Parse the complete lines of ``data`` (bytes after what ``source`` gave so far)."""
+        done, lines = self._followed[source]
+        end = data.rfind(b"\n") + 1
+        if end == 0:
+            return
+        text = data[:end].decode("utf-8", errors="replace")
+        self._parse_text(text, source, first_line=lines + 1)
+        self._followed[source] = (done + end, lines + text.count("\n"))
+
+    def refresh(self) -> bool:
+        """Read lines appended to followed files since the last read; True if any."""
+        grew = False
+        for source, (done, _lines) in list(self._followed.items()):
+            try:
+                with open(source, "rb") as f:
+                    f.seek(done)
+                    data = f.read()
+            except OSError:
+                continue
+            if data:
+                before = len(self._entries)
+                self._consume(source, data)
+                grew = grew or len(self._entries) != before
+        return grew
 
     def add_text(self, text: str, source: str = "<text>") -> None:
         """Parse key log ``text``; ``source`` names it in problems and conflicts."""
         self.sources.append(source)
-        for number, raw in enumerate(text.splitlines(), start=1):
+        self._parse_text(text, source)
+
+    def _parse_text(self, text: str, source: str, first_line: int = 1) -> None:
+        for number, raw in enumerate(text.splitlines(), start=first_line):
             line = raw.strip()
             if not line or line.startswith("#"):
                 continue
@@ -180,12 +214,17 @@ class KeyLog:
         return self.secrets(CLIENT_RANDOM, client_random)
 
     def secret(self, label: str, client_random: bytes) -> bytes | None:
-        """The first secret for (label, client_random), or None."""
+        """The first secret for (label, client_random), or None (after re-reading
+        followed files, which may have grown since)."""
         entries = self._entries.get((label, client_random))
+        if not entries and self._followed and self.refresh():
+            entries = self._entries.get((label, client_random))
         return entries[0].secret if entries else None
 
     def secrets(self, label: str, client_random: bytes) -> dict[str, bytes]:
         """Secret per source for (label, client_random)."""
+        if (label, client_random) not in self._entries and self._followed:
+            self.refresh()
         out: dict[str, bytes] = {}
         for e in self._entries.get((label, client_random), []):
             out.setdefault(e.source, e.secret)

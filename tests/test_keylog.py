@@ -110,3 +110,23 @@ def test_agreeing_files_are_not_a_conflict(tmp_path: Path) -> None:
 def test_missing_file_says_what_it_blocks(tmp_path: Path) -> None:
     with pytest.raises(KeyLogError, match="cannot decrypt Finished / encrypted alerts"):
         KeyLog.load(tmp_path / "nope.keys")
+
+
+def test_followed_file_is_reread_when_a_secret_is_missing(tmp_path: Path) -> None:
+    """A browser's SSLKEYLOGFILE grows during the run: a miss re-reads appended lines
+    (complete lines only; a half-written line waits for its newline)."""
+    cr1, cr2 = bytes(32), bytes([1]) * 32
+    ms1, ms2 = bytes([2]) * 48, bytes([3]) * 48
+    path = tmp_path / "keys.log"
+    path.write_text(f"CLIENT_RANDOM {cr1.hex()} {ms1.hex()}\n")
+    log = KeyLog.load(path)
+    assert log.master_secret(cr2) is None
+    line = f"CLIENT_RANDOM {cr2.hex()} {ms2.hex()}\n"
+    with path.open("a") as f:
+        f.write(line[:40])
+    assert log.master_secret(cr2) is None
+    with path.open("a") as f:
+        f.write(line[40:])
+    assert log.master_secret(cr2) == ms2
+    assert log.master_secret(cr1) == ms1 and len(log.client_randoms()) == 2
+    assert not log.problems

@@ -64,6 +64,8 @@ class Direction:
     epoch_records: dict[int, int] = field(default_factory=dict)
     """Encrypted handshake records per epoch (the first of epoch 1 is the Finished)."""
     encrypted_finished_len: int | None = None
+    finished_frames: list[int] = field(default_factory=list)
+    """Frames of every copy of this side's first encrypted handshake record (its Finished)."""
     app_data_records: int = 0
     app_data_bytes: int = 0
     last_ts: float = 0.0
@@ -394,12 +396,11 @@ class Session:
             number = self._encrypted_flight(sender, type_name)
             copy = n
             out.extend(self._copy_seen(sender, number, copy, (frame,), ts))
+        if rec.epoch == 1:
+            d.finished_frames.append(frame)
         raw, body, error = self._try_decrypt_handshake(sender, rec, frame)
-        if n == 1 and raw:
-            self.messages[-1] = MessageRecord(
-                sender, number, type_name, HT_FINISHED, None, (frame,), ts, body, raw,
-                encrypted=True, epoch=rec.epoch,
-            )
+        if raw:
+            self._keep_decrypted(sender, type_name, body, raw)
         out.append(
             MessageSeen(
                 ts, self.sid, self.dir_label(sender), number, type_name,
@@ -412,6 +413,18 @@ class Session:
             if cur is not None:
                 out.extend(self._complete(cur, ts))
         return out
+
+    def _keep_decrypted(self, sender: int, type_name: str, body: Any, raw: bytes) -> None:
+        """The first decrypted copy of an encrypted message replaces its ciphertext in
+        :attr:`messages` (keys may arrive late: a key log written during the call)."""
+        for i, m in enumerate(self.messages):
+            if m.sender == sender and m.type == type_name and m.encrypted:
+                if m.body is None:
+                    self.messages[i] = MessageRecord(
+                        m.sender, m.flight, m.type, m.msg_type, m.message_seq, m.frames, m.ts,
+                        body, raw, encrypted=True, epoch=m.epoch,
+                    )
+                return
 
     def _try_decrypt(self, sender: int, rec: Record, frame: int) -> tuple[bytes | None, str | None]:
         """(plaintext, None), (None, why it failed), or (None, None) when no keys."""

@@ -248,7 +248,8 @@ def _one_finished(
         label = "client finished" if role == "client" else "server finished"
         expected = finished_verify_data(ms, label, transcript_hash(before, hash_name), hash_name)
         rebuilt = transcript_message(20, seq, expected)
-    failures = [r for (snd, fr, r) in s.auth_failures if snd == m.sender and fr in m.frames]
+    copies = set(m.frames) | set(s.dirs[m.sender].finished_frames)
+    failures = [r for (snd, fr, r) in s.auth_failures if snd == m.sender and fr in copies]
     if failures:
         return Check(name, False, f"{role} Finished (frame {frames}) fails authentication: "
                      f"{failures[0]} -- corrupted in transit, or the two sides derived "
