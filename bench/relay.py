@@ -13,7 +13,7 @@ then RTP-like datagrams (first byte 0x80, one SSRC) of 200 or 1200 bytes, A -> B
 Measured per relay and size:
 - max datagrams/s with < 0.1 % loss, counting only what arrived within 50 ms of the
   last send (so a big socket buffer cannot hide a backlog); rates are stepped up
-  until loss, then bisected;
+  until loss (each failing rate is tried twice), then bisected;
 - at 5,000 datagrams/s for 2 s: p50/p99 one-way latency (send -> receive on the
   same clock), the latency added over "no relay", and the relay process's CPU.
 
@@ -46,6 +46,8 @@ BUF = 4 * 1024 * 1024
 LOSS_LIMIT = 0.001
 GRACE = 0.05
 LATENCY_RATE = 5000
+RELAY_PREFIX: list[str] = []
+"""``taskset -c 1`` when pinning: the relay under test gets its own core."""
 
 
 def _sock(port: int = 0) -> socket.socket:
@@ -169,6 +171,8 @@ def max_rate(p: Path2, size: int, duration: float, hs: list[tuple[bool, bytes]])
     for _ in range(12):
         replay_handshake(p, hs)
         achieved, loss = trial(p, rate, size, duration)
+        if loss >= LOSS_LIMIT:  # a shared machine: one retry before calling it a loss
+            achieved, loss = trial(p, rate, size, duration)
         if loss < LOSS_LIMIT:
             best = max(best, achieved)
             if achieved < rate * 0.9:  # the generator itself cannot go faster
@@ -257,7 +261,8 @@ def run_relay(name: str, size: int, args: argparse.Namespace,
                 return None
             port = free_port()
             proc = subprocess.Popen(
-                [exe, "-b", "65536", f"UDP4-LISTEN:{port},bind=127.0.0.1,rcvbuf={BUF},sndbuf={BUF}",
+                [*RELAY_PREFIX, exe, "-b", "65536",
+                 f"UDP4-LISTEN:{port},bind=127.0.0.1,rcvbuf={BUF},sndbuf={BUF}",
                  f"UDP4:127.0.0.1:{sink.getsockname()[1]},rcvbuf={BUF},sndbuf={BUF}"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
@@ -274,7 +279,7 @@ def run_relay(name: str, size: int, args: argparse.Namespace,
             pa, pb = free_port(), free_port()
             log = tmp / f"{name.replace(' ', '_').replace('/', '_')}-{size}.jsonl"
             proc = subprocess.Popen(
-                [sys.executable, "-m", "proxy.cli", "run", "--headless",
+                [*RELAY_PREFIX, sys.executable, "-m", "proxy.cli", "run", "--headless",
                  "--side-a", f"127.0.0.1:{pa}", "--side-b", f"127.0.0.1:{pb}",
                  "--peer-a", f"127.0.0.1:{gen.getsockname()[1]}",
                  "--peer-b", f"127.0.0.1:{sink.getsockname()[1]}",
@@ -334,6 +339,7 @@ def main() -> int:
                     "dtlsproxy uvloop no-decode,dtlsproxy asyncio,dtlsproxy dgram/uvloop,"
                     "dtlsproxy dgram/asyncio")
     ap.add_argument("--no-netns", action="store_true", help="stay in this network namespace")
+    ap.add_argument("--no-pin", action="store_true", help="do not pin to CPUs or renice")
     args = ap.parse_args()
     if args.quick:
         args.duration, args.latency_seconds = 0.3, 1.0
@@ -341,9 +347,19 @@ def main() -> int:
         in_private_netns()
     netns = "private network namespace" if os.environ.get("DTLSPROXY_BENCH_NETNS") else \
         "host network namespace"
+    placement = "not pinned"
+    if not args.no_pin and (os.cpu_count() or 1) >= 2 and shutil.which("taskset"):
+        # generator+sink on CPU 0, the relay on CPU 1; raised priority (root) so the
+        # other work on a shared machine disturbs the comparison less
+        os.sched_setaffinity(0, {0})
+        RELAY_PREFIX.extend(["taskset", "-c", "1"])
+        placement = "generator on CPU 0, relay on CPU 1"
+        if os.geteuid() == 0:
+            os.nice(-10)
+            placement += ", nice -10"
     hs = handshake()
     print(f"# relay benchmark: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} "
-          f"at start, {netns}, loss limit "
+          f"at start, {netns}, {placement}, loss limit "
           f"{LOSS_LIMIT:.1%}, grace {GRACE * 1000:.0f} ms, latency at {LATENCY_RATE}/s, "
           f"{len(hs)}-datagram DTLS handshake replayed per trial", flush=True)
     results: list[Result] = []

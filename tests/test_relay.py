@@ -618,7 +618,7 @@ def test_decoder_behind_sheds_media_decoding_but_never_dtls() -> None:
         assert not [e for e in events if e.EVENT == "media"]
         (behind,) = [e for e in events if isinstance(e, Notice)]
         assert behind.code == "decoder_behind"
-        assert behind.message == ("decoder fell more than 50 ms behind the traffic: 3 media "
+        assert behind.message == ("decoder could not keep up with the traffic: 3 media "
                                   "datagrams were forwarded but not counted")
 
     asyncio.run(main())
