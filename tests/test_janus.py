@@ -48,14 +48,6 @@ JANUS_LEG = "10.99.0.1:6000"
 """The proxy's side B: sessions with this endpoint are the proxy <-> Janus leg."""
 AIORTC_LEG = "10.99.0.1:5000"
 """The proxy's side A: the aiortc <-> proxy leg."""
-VERDICT_PENDING = pytest.mark.xfail(
-    strict=True, reason="pending: the verdict layer (proxy/verdict) is not in dtlsproxy run yet"
-)
-KEYLOG_VERDICT_PENDING = pytest.mark.xfail(
-    strict=True,
-    reason="pending: verdicts, and --keylog in dtlsproxy run's decoder (it warns that "
-    "'this decoder does not take a key log yet')",
-)
 
 
 class Beds:
@@ -193,6 +185,13 @@ def assert_proxy_saw_the_call(r: BedResult, client: str, server: str) -> None:
         assert log.rtp_packets()[direction] >= 10, log.rtp_packets()  # ~30 sent
     assert log.of("verdict") == []
     assert log.of("fault") == []
+    (report,) = log.of("checks")  # the clean handshake's CheckReport: every check held
+    assert report["passed"] is True, report
+    checks = {c["name"]: c["passed"] for c in report["evidence"]}
+    aiortc_role = "client" if client == "aiortc" else "server"
+    assert checks[f"{aiortc_role} certificate fingerprint vs SDP"] is True  # --sdp offer.sdp
+    assert checks["client CertificateVerify signature"] is True
+    assert checks["server ServerKeyExchange signature"] is True
     offline = r.analyze(sdp=True)  # both legs of the proxy's pcapng, checked against both SDPs
     assert len(offline.of("session_opened")) == 2
     assert offline.of("verdict") == []
@@ -277,7 +276,6 @@ def test_fault_aiortc_certificate_verify_offline_verdict(bed: Beds) -> None:
     assert v["certain"] is True
 
 
-@VERDICT_PENDING
 def test_fault_aiortc_certificate_verify_verdict(bed: Beds) -> None:
     r = fault_run(bed, "client", CV_OF_CLIENT)
     v = assert_verdict(r, "certificate_verify_bad_signature", "client->server", "CertificateVerify")
@@ -323,7 +321,6 @@ def test_fault_pcapng_leg_before_the_fault_has_the_bytes_as_received(bed: Beds) 
     assert "client CertificateVerify signature" in passed
 
 
-@VERDICT_PENDING
 def test_fault_janus_certificate_verify_verdict(bed: Beds) -> None:
     r = fault_run(bed, "server", CV_OF_CLIENT)
     v = assert_verdict(r, "certificate_verify_bad_signature", "client->server", "CertificateVerify")
@@ -363,7 +360,6 @@ def test_fault_finished_timeout_offline_verdict_with_aiortc_key_log(bed: Beds) -
     assert v["certain"] is True
 
 
-@KEYLOG_VERDICT_PENDING
 def test_fault_finished_timeout_verdict(bed: Beds) -> None:
     r = bed(**SLOW["finished_timeout"])
     # with aiortc's key log the proxy decrypts the record and sees it fail authentication
@@ -400,7 +396,6 @@ def test_fault_wrong_fingerprint_offline_verdict(bed: Beds) -> None:
         assert_fingerprint_verdict(r, v)
 
 
-@VERDICT_PENDING
 def test_fault_wrong_fingerprint_verdict(bed: Beds) -> None:
     r = bed(**WRONG_FP)
     (v,) = r.proxy_log.of("verdict")
