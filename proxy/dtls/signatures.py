@@ -9,6 +9,7 @@ is a finding, never an exception.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -103,6 +104,21 @@ def _a(family: str) -> str:
 
 
 def _verify(
+    cert_der: bytes,
+    scheme: int | None,
+    signature: bytes,
+    data: bytes,
+    dtls10: bool,
+    whose: str,
+) -> SignatureCheck:
+    """:func:`_verify_uncached`, memoized: the verdict rules re-check the same signature
+    each time a handshake's checks are rebuilt (the result is frozen, the inputs bytes)."""
+    if type(cert_der) is bytes and type(signature) is bytes and type(data) is bytes:
+        return _verify_cached(cert_der, scheme, signature, data, dtls10, whose)
+    return _verify_uncached(cert_der, scheme, signature, data, dtls10, whose)
+
+
+def _verify_uncached(
     cert_der: bytes,
     scheme: int | None,
     signature: bytes,
@@ -216,6 +232,9 @@ def _verify(
     except (ValueError, UnsupportedAlgorithm) as exc:
         return result(False, algorithm, f"{_a(family)} signature could not be checked: {exc}")
     return result(True, algorithm)
+
+
+_verify_cached = functools.lru_cache(maxsize=512)(_verify_uncached)
 
 
 def verify_certificate_verify(

@@ -12,7 +12,18 @@ import hashlib
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import (
+    dsa,
+    ec,
+    ed448,
+    ed25519,
+    padding,
+    rsa,
+    x448,
+    x25519,
+)
+from cryptography.x509.oid import SignatureAlgorithmOID
 
 from proxy.dtls.reader import DecodeError
 
@@ -88,6 +99,75 @@ def _signature_name(cert: x509.Certificate) -> str:
     return getattr(oid, "_name", None) or oid.dotted_string
 
 
+_SELF_SIGNATURE: dict[bytes, bool | None] = {}
+"""DER -> :func:`self_signature_verifies` (the verdict rules ask once per check rebuild)."""
+_SELF_SIGNATURE_MAX = 1024
+
+_SIG = SignatureAlgorithmOID
+_ECDSA_SHA2 = frozenset({_SIG.ECDSA_WITH_SHA256, _SIG.ECDSA_WITH_SHA384, _SIG.ECDSA_WITH_SHA512})
+_RSA_SHA2 = frozenset({_SIG.RSA_WITH_SHA256, _SIG.RSA_WITH_SHA384, _SIG.RSA_WITH_SHA512})
+
+
+def _own_signature(cert: x509.Certificate) -> bool | None:
+    try:
+        key = cert.public_key()
+        algo = cert.signature_hash_algorithm
+    except (ValueError, UnsupportedAlgorithm):
+        return None
+    try:
+        if isinstance(key, rsa.RSAPublicKey) and algo is not None:
+            key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), algo)
+        elif isinstance(key, ec.EllipticCurvePublicKey) and algo is not None:
+            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algo))
+        elif isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes)
+        else:
+            cert.verify_directly_issued_by(cert)
+    except InvalidSignature:
+        return False
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return None
+    return True
+
+
+def _remember(der: bytes, ok: bool | None) -> bool | None:
+    if len(_SELF_SIGNATURE) >= _SELF_SIGNATURE_MAX:
+        _SELF_SIGNATURE.pop(next(iter(_SELF_SIGNATURE)))
+    _SELF_SIGNATURE[der] = ok
+    return ok
+
+
+def self_signature_verifies(der: bytes) -> bool | None:
+    """Whether a self-issued certificate's signature verifies under its own key
+    (SHA-1 and MD5 signatures included, which ``cryptography``'s issuer check refuses);
+    None when the algorithm cannot be checked. Memoized by DER."""
+    if der in _SELF_SIGNATURE:
+        return _SELF_SIGNATURE[der]
+    try:
+        cert = x509.load_der_x509_certificate(der)
+    except (ValueError, UnsupportedAlgorithm):
+        return _remember(der, None)
+    return _remember(der, _own_signature(cert))
+
+
+def _self_signed(der: bytes, cert: x509.Certificate, key_type: str) -> bool:
+    """``cert.verify_directly_issued_by(cert)`` succeeds (for ECDSA / PKCS#1 SHA-2 the same
+    verification as :func:`self_signature_verifies`, whose memo it then fills)."""
+    try:
+        oid = cert.signature_algorithm_oid
+    except Exception:  # malformed AlgorithmIdentifier
+        oid = None
+    if (key_type == "EC" and oid in _ECDSA_SHA2) or (key_type == "RSA" and oid in _RSA_SHA2):
+        if der in _SELF_SIGNATURE:
+            return _SELF_SIGNATURE[der] is True
+        return _remember(der, _own_signature(cert)) is True
+    try:
+        cert.verify_directly_issued_by(cert)
+    except Exception:  # InvalidSignature, unsupported algorithm, ...
+        return False
+    return True
+
+
 def summarize_certificate(der: bytes) -> CertificateSummary:
     """Summarize one DER certificate; :class:`DecodeError` (offset 0) if it does not parse."""
     try:
@@ -101,13 +181,7 @@ def summarize_certificate(der: bytes) -> CertificateSummary:
         raise DecodeError(0, f"certificate does not parse: {e}") from None
     key_type, curve, key_size = _key_info(cert)
     self_issued = cert.subject == cert.issuer
-    self_signed = False
-    if self_issued:
-        try:
-            cert.verify_directly_issued_by(cert)
-            self_signed = True
-        except Exception:  # InvalidSignature, unsupported algorithm, ...
-            self_signed = False
+    self_signed = self_issued and _self_signed(der, cert, key_type)
     return CertificateSummary(
         subject=subject,
         issuer=issuer,

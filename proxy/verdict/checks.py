@@ -12,10 +12,6 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
-
 from proxy.dtls import registry
 from proxy.dtls.messages import (
     Certificate,
@@ -30,7 +26,7 @@ from proxy.dtls.signatures import (
     verify_certificate_verify,
     verify_server_key_exchange,
 )
-from proxy.dtls.x509 import CertificateSummary
+from proxy.dtls.x509 import CertificateSummary, self_signature_verifies
 from proxy.events import Check
 from proxy.session.session import MessageRecord, Session
 from proxy.verdict.order import order_violations
@@ -228,32 +224,6 @@ def certificate_checks(s: Session, role: str, at: float) -> dict[str, Check]:
         out[sname] = Check(sname, False, f"{role} certificate is self-issued but its "
                            "signature does not verify under its own key", sv)
     return out
-
-
-def self_signature_verifies(der: bytes) -> bool | None:
-    """Whether a self-issued certificate's signature verifies under its own key
-    (SHA-1 and MD5 signatures included, which ``cryptography``'s issuer check refuses);
-    None when the algorithm cannot be checked."""
-    try:
-        cert = x509.load_der_x509_certificate(der)
-        key = cert.public_key()
-        algo = cert.signature_hash_algorithm
-    except (ValueError, UnsupportedAlgorithm):
-        return None
-    try:
-        if isinstance(key, rsa.RSAPublicKey) and algo is not None:
-            key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), algo)
-        elif isinstance(key, ec.EllipticCurvePublicKey) and algo is not None:
-            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algo))
-        elif isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
-            key.verify(cert.signature, cert.tbs_certificate_bytes)
-        else:
-            cert.verify_directly_issued_by(cert)
-    except InvalidSignature:
-        return False
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        return None
-    return True
 
 
 def _iso(ts: float) -> str:
