@@ -119,8 +119,8 @@ def test_history_cap_bounds_every_store_and_counts_evictions() -> None:
     assert len(st.items) <= 50 and len(st.log) <= 50 and len(st.bulk) <= 50
     assert st.evicted > 9000
     # media never floods the ladder: it keeps counting in the last traffic block
-    assert st.items[-1][1].rtp_packets == 300 + 100_000  # type: ignore[union-attr]
-    assert any(isinstance(ev, MessageSeen) for _, ev in st.items)
+    assert st.items[-1].rtp_packets == 300 + 100_000  # type: ignore[union-attr]
+    assert any(isinstance(ev, MessageSeen) for ev in st.items)
 
 
 def test_session_cap_forgets_closed_sessions_first() -> None:

@@ -15,7 +15,7 @@ from ui.model import SessionState
 
 @dataclass(frozen=True, slots=True)
 class Culprit:
-    """The blamed message (``seq`` is its absorb number, the ladder row key) and why."""
+    """The blamed message (``seq`` is ``id(message)``, its ladder row key) and why."""
 
     seq: int
     message: MessageSeen
@@ -25,7 +25,7 @@ class Culprit:
 
 
 def _messages(st: SessionState) -> list[tuple[int, MessageSeen]]:
-    return [(seq, ev) for seq, ev in st.items if isinstance(ev, MessageSeen) and ev.copy == 1]
+    return [(id(ev), ev) for ev in st.items if isinstance(ev, MessageSeen) and ev.copy == 1]
 
 
 def find_culprit(st: SessionState) -> Culprit | None:

@@ -46,6 +46,11 @@ class Node:
     style: str = ""
 
 
+def field_tree_available() -> bool:
+    """Import ``proxy.dtls.fields`` (if present) ahead of the first detail view."""
+    return _field_tree_fn() is not None
+
+
 def _field_tree_fn() -> Any:
     try:
         from proxy.dtls.fields import field_tree

@@ -231,7 +231,8 @@ def build_rows(
             rows.extend(copy_rows)
         group.clear()
 
-    for seq, item in st.items:
+    for item in st.items:
+        seq = id(item)
         if (
             (isinstance(item, MessageSeen) and item.copy > 1)
             or isinstance(item, FlightRetransmitted)
@@ -354,7 +355,7 @@ def build_rows(
                 parts.append(f"RTCP {_human(item.rtcp_packets)}")
             rows.append(
                 LadderRow(
-                    key=f"t{item.seq}",
+                    key=f"t{seq}",
                     kind="traffic",
                     cells=(Text(""), time, centred("· " + " · ".join(parts) + " ·", width,
                                                    STYLE_TRAFFIC),

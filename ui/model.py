@@ -49,7 +49,6 @@ LADDER_EVENTS = (
 class TrafficBlock:
     """STUN and media seen between two ladder rows, counted (never one row per packet)."""
 
-    seq: int
     first_ts: float
     last_ts: float
     stun: int = 0
@@ -71,8 +70,11 @@ class TrafficBlock:
             self.rtcp_packets += ev.rtcp_packets
 
 
-LadderItem = tuple[int, "Event | TrafficBlock"]
-"""(absorb sequence number, event or traffic block)."""
+LadderItem = Event | TrafficBlock
+"""A ladder entry; ``id(item)`` is its row key (stable while the item is kept).
+
+Items are stored bare, not in (seq, item) tuples: fewer GC-tracked objects per
+event keeps the collector's full passes short on a busy relay."""
 
 
 def source_of(direction: str) -> str:
@@ -101,10 +103,14 @@ class SessionState:
     verdicts: list[Verdict] = field(default_factory=list)
     items: deque[LadderItem] = field(init=False)
     """Ladder rows: events and traffic blocks, in arrival order."""
-    log: deque[tuple[int, Event]] = field(init=False)
+    log: deque[Event] = field(init=False)
     """Ladder-worthy and summary events, for export."""
-    bulk: deque[tuple[int, Event]] = field(init=False)
+    bulk: deque[Event] = field(init=False)
     """Datagrams, records, STUN and media, for export (pcapng needs the datagrams)."""
+    log_seq: deque[int] = field(init=False)
+    """Arrival numbers of ``log`` (ints: not tracked by the GC)."""
+    bulk_seq: deque[int] = field(init=False)
+    """Arrival numbers of ``bulk``."""
     counts: dict[str, int] = field(default_factory=dict)
     """Own counters (``kind dir``) used when no SessionSummary carries counters."""
     messages: int = 0
@@ -117,6 +123,8 @@ class SessionState:
         self.items = deque(maxlen=self.history)
         self.log = deque(maxlen=self.history)
         self.bulk = deque(maxlen=self.history)
+        self.log_seq = deque(maxlen=self.history)
+        self.bulk_seq = deque(maxlen=self.history)
 
     # ------------------------------------------------------------- derived
 
@@ -184,11 +192,13 @@ class SessionState:
 
     def export_events(self) -> list[Event]:
         """Every stored event of this session in arrival order (for JSONL/pcapng)."""
-        return [ev for _, ev in merge(self.log, self.bulk, key=lambda t: t[0])]
+        both = merge(zip(self.log_seq, self.log, strict=True),
+                     zip(self.bulk_seq, self.bulk, strict=True), key=lambda t: t[0])
+        return [ev for _, ev in both]
 
     def datagrams(self) -> list[DatagramSeen]:
         """Stored datagrams (for pcapng export)."""
-        return [ev for _, ev in self.bulk if isinstance(ev, DatagramSeen)]
+        return [ev for ev in self.bulk if isinstance(ev, DatagramSeen)]
 
 
 class Model:
@@ -202,9 +212,9 @@ class Model:
         self.events = 0
         self.alerts = 0
         self.forgotten_sessions = 0
+        self._seq = 0
         self.last_ts = 0.0
         self.first_ts: float | None = None
-        self._seq = 0
         self._dirty: set[str] = set()
         self._new_alerts: list[str] = []
         self._new_verdicts: list[str] = []
@@ -257,7 +267,8 @@ class Model:
         if isinstance(ev, DatagramSeen | RecordSeen):
             if len(st.bulk) == st.history:
                 st.evicted += 1
-            st.bulk.append((seq, ev))
+            st.bulk.append(ev)
+            st.bulk_seq.append(seq)
             if isinstance(ev, DatagramSeen):
                 key = f"{ev.kind} {ev.dir}"
                 st.counts[key] = st.counts.get(key, 0) + 1
@@ -265,21 +276,23 @@ class Model:
         if isinstance(ev, StunSeen | MediaStats):
             if len(st.bulk) == st.history:
                 st.evicted += 1
-            st.bulk.append((seq, ev))
-            last = st.items[-1][1] if st.items else None
+            st.bulk.append(ev)
+            st.bulk_seq.append(seq)
+            last = st.items[-1] if st.items else None
             if isinstance(last, TrafficBlock):
                 last.add(ev)
             else:
-                block = TrafficBlock(seq=seq, first_ts=ts, last_ts=ts)
+                block = TrafficBlock(first_ts=ts, last_ts=ts)
                 block.add(ev)
-                self._push_item(st, seq, block)
+                st.items.append(block)
             if isinstance(ev, MediaStats):
                 key = f"rtp {ev.dir}"
                 st.counts[key] = st.counts.get(key, 0) + ev.rtp_packets
             return
         if len(st.log) == st.history:
             st.evicted += 1
-        st.log.append((seq, ev))
+        st.log.append(ev)
+        st.log_seq.append(seq)
         if isinstance(ev, SessionOpened):
             st.opened = ev
             st.first_ts = min(st.first_ts, ts)
@@ -299,11 +312,7 @@ class Model:
             st.verdicts.append(ev)
             self._new_verdicts.append(sid)
         if isinstance(ev, LADDER_EVENTS):
-            self._push_item(st, seq, ev)
-
-    @staticmethod
-    def _push_item(st: SessionState, seq: int, item: Event | TrafficBlock) -> None:
-        st.items.append((seq, item))
+            st.items.append(ev)
 
     # ------------------------------------------------------------- for redraws
 

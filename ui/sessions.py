@@ -3,6 +3,7 @@ suite, SRTP profile, counters and age."""
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
@@ -117,27 +118,42 @@ class SessionsTable(DataTable[Text | str]):
         super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
         self.shown: list[str] = []
         self._cells: dict[str, tuple[Text | str, ...]] = {}
+        self._widths: dict[str, int] = {}
+
+    def _note_widths(self, cells: dict[str, Text | str]) -> None:
+        for key, value in cells.items():
+            w = cell_len(value.plain if isinstance(value, Text) else value)
+            if w > self._widths.get(key, 0):
+                self._widths[key] = w
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
             self.add_column(label, key=key)
 
+    max_new_rows = 50
+    """Rows added per sync at most (a burst of new sessions spreads over refreshes)."""
+
     def sync(self, sessions: list[SessionState], dirty: set[str], now: float,
-             full: bool = False) -> None:
-        """Show ``sessions`` (in order): add new rows, update dirty ones' cells."""
+             full: bool = False) -> bool:
+        """Show ``sessions`` (in order): add new rows, update dirty ones' cells.
+
+        Returns True when rows are still to be added (call again next refresh).
+        """
         ids = [s.sid for s in sessions]
         if full or ids[: len(self.shown)] != self.shown:
             current = self.current_sid()
             self.clear()
             self._cells.clear()
+            self._widths.clear()
             for st in sessions:
                 cells = row_cells(st, now)
                 self._cells[st.sid] = cells
+                self._note_widths({k: c for (k, _), c in zip(COLUMNS, cells, strict=True)})
                 self.add_row(*cells, key=st.sid)
             self.shown = ids
             if current is not None:
                 self.select_sid(current)
-            return
+            return False
         for st in sessions[: len(self.shown)]:
             if st.sid not in dirty:
                 continue
@@ -145,13 +161,21 @@ class SessionsTable(DataTable[Text | str]):
             old = self._cells[st.sid]
             for (key, _), a, b in zip(COLUMNS, old, cells, strict=True):
                 if a != b:
-                    self.update_cell(st.sid, key, b, update_width=True)
+                    # widening re-measures the whole column: only when this cell needs it
+                    wider = cell_len(b.plain if isinstance(b, Text) else b) > self._widths.get(
+                        key, 0)
+                    self.update_cell(st.sid, key, b, update_width=wider)
+                    if wider:
+                        self._note_widths({key: b})
             self._cells[st.sid] = cells
-        for st in sessions[len(self.shown):]:
+        added = sessions[len(self.shown) : len(self.shown) + self.max_new_rows]
+        for st in added:
             cells = row_cells(st, now)
             self._cells[st.sid] = cells
+            self._note_widths({k: c for (k, _), c in zip(COLUMNS, cells, strict=True)})
             self.add_row(*cells, key=st.sid)
-        self.shown = ids
+        self.shown.extend(st.sid for st in added)
+        return len(self.shown) < len(sessions)
 
     def current_sid(self) -> str | None:
         """Session under the cursor."""
