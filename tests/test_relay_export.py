@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+from proxy.cmd_analyze import write_jsonl
 from proxy.events import (
     AlertSeen,
     DatagramSeen,
@@ -45,6 +46,9 @@ def test_jsonl_lines_are_exactly_the_event_dicts_and_the_file_is_private(
     w.close()
     lines = path.read_text().splitlines()
     assert lines == [render_line(e) for e in events]
+    out = io.StringIO()  # the very lines `dtlsproxy analyze --format jsonl` writes
+    write_jsonl(events, out)
+    assert out.getvalue().splitlines() == lines
     assert [json.loads(line) for line in lines] == [
         json.loads(json.dumps(event_to_dict(e))) for e in events]
     assert json.loads(lines[1])["data"] == "16fefd00"

@@ -1,8 +1,9 @@
 """JSONL event log through structlog, with a size cap and rotation.
 
-One line per event, exactly ``json.dumps(event_to_dict(ev))`` (:func:`render_line`,
-the schema of ``docs/log-schema.md``, the same as ``dtlsproxy analyze --format
-jsonl``). structlog is configured once, here: a processor turns the event object
+One line per event, exactly ``event_to_dict(ev)`` encoded compactly like
+``dtlsproxy analyze --format jsonl`` does (:func:`render_line`; the schema of
+``docs/log-schema.md``): the same event gives the same line in both. structlog is
+configured once, here: a processor turns the event object
 into its dict, ``JSONRenderer`` serialises it, and a size-capped file logger writes
 it. When the file would pass ``max_bytes`` it is rotated (``log.jsonl`` ->
 ``log.jsonl.1`` ... ``.N``, ``backups`` kept; 0 = start the file again). The file
@@ -25,9 +26,13 @@ from proxy.events import Event, event_to_dict
 FILE_MODE = 0o600
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+"""The encoder ``dtlsproxy analyze --format jsonl`` uses (compact, ASCII)."""
+
+
 def render_line(ev: Event) -> str:
     """The JSONL line of one event (without the newline)."""
-    return json.dumps(event_to_dict(ev), ensure_ascii=False)
+    return _ENCODER.encode(event_to_dict(ev))
 
 
 class RotatingFileLogger:
@@ -112,4 +117,4 @@ class JsonlWriter:
 
 
 def _dumps(obj: Any, **kw: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False)
+    return _ENCODER.encode(obj)
