@@ -101,7 +101,8 @@ class DtlsProxyApp(App[None]):
         start (``view``). ``header_info``: shown in the header (e.g. ``listen``, ``log``).
         ``history``: events kept per session (and per-session store). ``budget``:
         seconds of absorbing per refresh at most (the rest waits in the queue).
-        ``clock``: wall time for ages (None: the time of the latest event).
+        ``clock``: wall time for ages (default: ``time.time`` when live, else the time
+        of the latest event, so a log opened later shows its own ages).
         """
         super().__init__()
         self.subscription = subscription
@@ -115,7 +116,7 @@ class DtlsProxyApp(App[None]):
         self.own_dropped = 0
         self.export_dir = export_dir or Path.cwd()
         self.exported: list[Path] = []
-        self.clock = clock
+        self.clock = clock if clock is not None or subscription is None else time.time
         self.filter = Filter()
         self.selected: str | None = None
         self.expanded: set[str] = set()

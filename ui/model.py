@@ -45,6 +45,10 @@ LADDER_EVENTS = (
 """Events that become rows of the ladder (everything else is counted or kept for export)."""
 
 
+MAX_ALERTS = 100
+"""Alerts / verdicts remembered per session (the first ones and the latest)."""
+
+
 @dataclass(slots=True)
 class TrafficBlock:
     """STUN and media seen between two ladder rows, counted (never one row per packet)."""
@@ -305,11 +309,17 @@ class Model:
         elif isinstance(ev, MessageSeen):
             st.messages += 1
         elif isinstance(ev, AlertSeen):
-            st.alerts.append(ev)
+            if len(st.alerts) < MAX_ALERTS:
+                st.alerts.append(ev)
+            else:
+                st.alerts[-1] = ev  # keep the first ones and the latest
             self.alerts += 1
             self._new_alerts.append(sid)
         elif isinstance(ev, Verdict):
-            st.verdicts.append(ev)
+            if len(st.verdicts) < MAX_ALERTS:
+                st.verdicts.append(ev)
+            else:
+                st.verdicts[-1] = ev
             self._new_verdicts.append(sid)
         if isinstance(ev, LADDER_EVENTS):
             st.items.append(ev)
