@@ -106,7 +106,7 @@ def test_ladder_rows_of_a_clean_handshake_with_side_labels() -> None:
         assert [r[0] for r in rows if r[0]] == ["F1", "F2", "F3", "F4", "F5", "F6"]
         assert "[Finished (encrypted)]" in rows[-2][1]
         assert ladder.row_count == len(ladder.rows_shown) == 17
-        assert app.query_one("#banner").display is False
+        assert banner(app) == " ✔ no alert so far"
 
     run(app, body)
 

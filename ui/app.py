@@ -154,7 +154,6 @@ class DtlsProxyApp(App[None]):
 
     def on_mount(self) -> None:
         field_tree_available()  # import the field renderer now, not in the middle of a burst
-        self.w_banner.display = False
         if self._initial:
             self.model.absorb(self._initial)
             self._initial = []
@@ -239,8 +238,6 @@ class DtlsProxyApp(App[None]):
             force
             or new_alerts
             or new_verdicts
-            or self._rows_missing
-            or len(table.shown) < len(self.model.sessions)
             or len(self._table_dirty) <= 50
             or tick - self._table_synced >= self.TABLE_INTERVAL
         ):
@@ -248,6 +245,9 @@ class DtlsProxyApp(App[None]):
                                             full=force)
             self._table_dirty = set()
             self._table_synced = tick
+        elif self._rows_missing or len(table.shown) < len(self.model.sessions):
+            # new sessions appear at once; changed rows wait for the next full pass
+            self._rows_missing = table.sync(self.visible_sessions(), set(), now)
         if self.selected is None or self.selected not in self.model.sessions:
             first = table.current_sid()
             if first is not None:
@@ -279,24 +279,29 @@ class DtlsProxyApp(App[None]):
         self.w_topbar.update(t)
 
     def _draw_banner(self) -> None:
+        # The banner line is always there (no relayout of the whole screen when the
+        # first alert arrives): quiet when nothing failed, red with the culprit otherwise.
         banner = self.w_banner
         st = self.model.sessions.get(self.selected or "")
         text = banner_text(st) if st is not None else None
         if text is None:
             other = self.model.latest_alerted()
             if other is None:
-                banner.display = False
+                banner.set_class(False, "elsewhere")
+                banner.set_class(True, "quiet")
+                banner.update(Text(" ✔ no alert so far" if self.model.sessions
+                                   else " waiting for traffic…"))
                 return
+            banner.set_class(False, "quiet")
             text = banner_text(other) or ""
             line = banner_markup(other.sid, text)
             line.append("  (press a to jump)", style="italic")
             banner.update(line)
             banner.set_class(True, "elsewhere")
-            banner.display = True
             return
         banner.set_class(False, "elsewhere")
+        banner.set_class(False, "quiet")
         banner.update(banner_markup(st.sid if st else "", text))
-        banner.display = True
 
     def _ladder_rows(self, st: SessionState) -> list[LadderRow]:
         culprit = find_culprit(st)
@@ -356,8 +361,13 @@ class DtlsProxyApp(App[None]):
     def _focus_culprit(self, sid: str) -> None:
         table = self.w_sessions
         if sid not in table.shown:
-            self.filter = Filter()
-            table.sync(self.visible_sessions(), set(), self._now(), full=True)
+            full = self.filter.active and not self.filter.session_ok(self.model.sessions[sid])
+            if full:  # the filter hides the failed session: drop the filter
+                self.filter = Filter()
+            visible = self.visible_sessions()
+            upto = next((i for i, st in enumerate(visible) if st.sid == sid), len(visible))
+            table.sync(visible, set(), self._now(), full=full,
+                       limit=max(1, upto + 1 - len(table.shown)))
         table.select_sid(sid)
         self.selected = sid
         self.expanded.clear()

@@ -130,11 +130,11 @@ class SessionsTable(DataTable[Text | str]):
         for key, label in COLUMNS:
             self.add_column(label, key=key)
 
-    max_new_rows = 50
+    max_new_rows = 150
     """Rows added per sync at most (a burst of new sessions spreads over refreshes)."""
 
     def sync(self, sessions: list[SessionState], dirty: set[str], now: float,
-             full: bool = False) -> bool:
+             full: bool = False, limit: int | None = None) -> bool:
         """Show ``sessions`` (in order): add new rows, update dirty ones' cells.
 
         Returns True when rows are still to be added (call again next refresh).
@@ -168,7 +168,7 @@ class SessionsTable(DataTable[Text | str]):
                     if wider:
                         self._note_widths({key: b})
             self._cells[st.sid] = cells
-        added = sessions[len(self.shown) : len(self.shown) + self.max_new_rows]
+        added = sessions[len(self.shown) : len(self.shown) + (limit or self.max_new_rows)]
         for st in added:
             cells = row_cells(st, now)
             self._cells[st.sid] = cells
