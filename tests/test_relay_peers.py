@@ -181,11 +181,13 @@ def test_corrupt_certificate_verify_gets_decrypt_error_from_openssl(
     openssl = require_tool("openssl")
     server, client = ecdsa_certs
     rule = "who=client,msg=CertificateVerify,action=corrupt,offset=-1"
+    keys = tmp_path / "keys.log"  # created 0600 by the proxy, appended to by s_client
     with OpenSslServer(openssl, server.cert, server.key) as srv:
         addr = srv.wait_ready()
-        proxy, side_a = two_sided(tmp_path, addr, "--fault", rule)
+        proxy, side_a = two_sided(tmp_path, addr, "--fault", rule, "--keylog", str(keys))
+        assert os.stat(keys).st_mode & 0o777 == 0o600
         with proxy, OpenSslClient(openssl, ("127.0.0.1", side_a), client.cert,
-                                  client.key) as cli:
+                                  client.key, keylog=keys) as cli:
             with pytest.raises(RuntimeError, match="alert decrypt error"):
                 cli.wait_handshake(20)
             cli.wait(10)
@@ -204,6 +206,16 @@ def test_corrupt_certificate_verify_gets_decrypt_error_from_openssl(
     (alert,) = [e for e in log if e["event"] == "alert"]
     assert (alert["description_name"], alert["answers_flight"]) == ("decrypt_error", 5)
     assert alert["dir"] == "server->client"
+    # the decoder saw the bytes the server judged: the verdict names the signature;
+    # with the key log it could also decrypt and check the client Finished (which
+    # covers the corrupted message too, so it cannot match)
+    (verdict,) = [e for e in log if e["event"] == "verdict"]
+    assert verdict["code"] == "certificate_verify_bad_signature"
+    assert verdict["culprit"]["type"] == "CertificateVerify"
+    checks = {c["name"]: c for c in verdict["evidence"]}
+    assert checks["client CertificateVerify signature"]["passed"] is False
+    assert "decrypts" in checks["client Finished"]["detail"]
+    assert "CLIENT_RANDOM" not in (tmp_path / "run.jsonl").read_text()
 
 
 def cli_port(legs: list[Any], side_a: int) -> int:

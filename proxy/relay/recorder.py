@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -59,9 +60,17 @@ def make_tracker(
 
     Raises :class:`ValueError` / :class:`OSError` with a user-facing message when the
     key log or an SDP file cannot be used (the caller turns it into a RelayError).
+    A key log that does not exist yet is created empty, mode 0600: the peers started
+    after the proxy append to it (SSLKEYLOGFILE), and the verdict rules follow it.
     """
     from proxy.session import Tracker
     from proxy.verdict import build_hook
+
+    if keylog is not None and not keylog.exists():
+        try:
+            os.close(os.open(keylog, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except OSError as exc:
+            raise ValueError(f"--keylog {keylog}: cannot create it ({exc.strerror})") from None
 
     hook = build_hook(
         keylogs=[str(keylog)] if keylog is not None else [],
