@@ -436,3 +436,28 @@ def test_real_tracker_output_of_a_webrtc_capture(captures_dir: Path) -> None:
         assert detail.raw[slice(*detail.highlight)] == b"\x00\x1d"  # type: ignore[misc]
 
     run(app, body)
+
+
+def test_banner_click_opens_the_verdict_evidence() -> None:
+    app = DtlsProxyApp(events=all_scenarios())
+
+    async def body(pilot: Pilot[None]) -> None:
+        await pilot.click("#banner")
+        await pilot.pause()
+        current = app.query_one(LadderTable).current()
+        assert current is not None and current.kind == "verdict"
+        labels = tree_labels(app)
+        assert labels[0] == "Verdict: certificate_verify_bad_signature"
+        assert "✘ client CertificateVerify signature: ECDSA P-256 SHA-256 over 1234 bytes " \
+            "of transcript: invalid" in labels
+        assert "✔ client Certificate fingerprint: matches a=fingerprint" in labels
+        assert "? Finished verify_data: needs a key log" in labels
+        await pilot.press("a")
+        await pilot.pause()
+        current = app.query_one(LadderTable).current()
+        assert current is not None and current.type == "CertificateVerify"
+        await pilot.press("v")
+        await pilot.pause()
+        assert app.query_one(LadderTable).current().kind == "verdict"  # type: ignore[union-attr]
+
+    run(app, body)

@@ -19,6 +19,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
@@ -35,6 +36,8 @@ from ui.sessions import SessionsTable
 
 ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("jump_alert", "Jump to alert", "Select the latest failed session and its culprit message"),
+    ("show_verdict", "Show verdict evidence",
+     "Select the verdict row: every check it ran, passed or failed"),
     ("filter", "Filter", "Filter by session (s:ID), type (t:NAME), direction (d:c2s), alerts"),
     ("clear_filter", "Clear filter", "Show every session and row"),
     ("toggle_pause", "Pause / resume view", "Freeze the view; events keep being counted"),
@@ -44,6 +47,16 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("quit", "Quit", "Leave dtlsproxy"),
 )
 """Every app action: (action, title, help) for the command palette and the help screen."""
+
+
+class Banner(Static):
+    """The one-sentence alert line; clicking it opens the verdict's evidence."""
+
+    class Clicked(Message):
+        """The banner was clicked."""
+
+    def on_click(self) -> None:
+        self.post_message(self.Clicked())
 
 
 def banner_markup(sid: str, text: str) -> Text:
@@ -74,6 +87,7 @@ class DtlsProxyApp(App[None]):
         Binding("p", "toggle_pause", "Pause"),
         Binding("e", "export", "Export"),
         Binding("a", "jump_alert", "Alert"),
+        Binding("v", "show_verdict", "Verdict"),
         Binding("x", "toggle_group", "Expand", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("tab", "focus_next", "Pane", key_display="tab"),
@@ -137,7 +151,7 @@ class DtlsProxyApp(App[None]):
 
     def compose(self) -> ComposeResult:
         self.w_topbar = Static(id="topbar")
-        self.w_banner = Static(id="banner")
+        self.w_banner = Banner(id="banner")
         self.w_sessions = SessionsTable(id="sessions")
         self.w_title = Static(id="laddertitle")
         self.w_ladder = LadderTable(id="ladder")
@@ -301,7 +315,10 @@ class DtlsProxyApp(App[None]):
             return
         banner.set_class(False, "elsewhere")
         banner.set_class(False, "quiet")
-        banner.update(banner_markup(st.sid if st else "", text))
+        line = banner_markup(st.sid if st else "", text)
+        if st is not None and st.verdicts:
+            line.append("   [v] evidence", style="italic")
+        banner.update(line)
 
     def _ladder_rows(self, st: SessionState) -> list[LadderRow]:
         culprit = find_culprit(st)
@@ -426,6 +443,7 @@ class DtlsProxyApp(App[None]):
             ("tab  shift+tab  h l", "next / previous pane (sessions, ladder, fields, bytes)"),
             ("enter  x", "on a ↻ row: expand / collapse the retransmitted copies"),
             ("a", "jump to the latest alert and its culprit"),
+            ("v  (click the banner)", "the verdict's evidence: every check, passed or failed"),
             ("/", "filter: s:ID  t:TYPE  d:c2s|s2c|DIR  alerts  (bare words guessed)"),
             ("escape", "clear the filter"),
             ("p", "pause / resume the view (the relay keeps forwarding)"),
@@ -489,6 +507,24 @@ class DtlsProxyApp(App[None]):
             return
         self.exported.extend(paths)
         self.notify("exported " + ", ".join(str(p) for p in paths), timeout=6)
+
+    def on_banner_clicked(self, _: Banner.Clicked) -> None:
+        self.action_show_verdict()
+
+    def action_show_verdict(self) -> None:
+        """Select the failed session's verdict row: the detail lists its evidence."""
+        st = self.model.sessions.get(self.selected or "")
+        if st is None or not st.verdicts:
+            st = next((s for s in reversed(self.model.sessions.values()) if s.verdicts), None)
+            if st is None:
+                self.notify("no verdict so far")
+                return
+            self._focus_culprit(st.sid)
+        row = next((r for r in self.w_ladder.rows_shown if r.kind == "verdict"), None)
+        if row is not None:
+            self.w_ladder.select_key(row.key)
+            self._show_detail()
+        self._draw_banner()
 
     def action_jump_alert(self) -> None:
         """Select the latest alerted session and its culprit."""
