@@ -2,6 +2,9 @@
 
 Each subcommand lives in its own module ``proxy.cmd_<name>`` exposing
 ``add_parser(subparsers)`` and ``main(args) -> int``; this file only wires them.
+When the command line names a subcommand, only that module is imported (start-up
+time of ``dtlsproxy analyze``); otherwise (``--help``, no or an unknown command)
+every subcommand is registered.
 """
 
 from __future__ import annotations
@@ -17,15 +20,15 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with every subcommand registered."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The top-level parser with every subcommand registered (or just ``only``)."""
     parser = argparse.ArgumentParser(
         prog="dtlsproxy",
         description="DTLS debugging proxy for WebRTC: forwards every datagram untouched, "
         "decodes the handshake, names the culprit of a failure.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in SUBCOMMANDS:
+    for name in SUBCOMMANDS if only is None else (only,):
         module = importlib.import_module(f"proxy.cmd_{name}")
         module.add_parser(sub)
     return parser
@@ -33,8 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dtlsproxy`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    chosen = args_list[0] if args_list and args_list[0] in SUBCOMMANDS else None
+    parser = build_parser(chosen)
+    args = parser.parse_args(args_list)
     module = importlib.import_module(f"proxy.cmd_{args.command}")
     try:
         rc: int = module.main(args)

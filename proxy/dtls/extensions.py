@@ -9,6 +9,7 @@ block framing (an extension running past the block) raises :class:`DecodeError`.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -162,16 +163,25 @@ Parser = Callable[[Reader, str, dict[str, Span]], Any]
 def _uint_list(
     r: Reader, len_size: int, item_size: int, spans: dict[str, Span], what: str
 ) -> tuple[int, ...]:
-    out: list[int] = []
     at = r.offset
     with r.pull_block(len_size, what) as n:
         if n % item_size:
             raise DecodeError(at, f"{what}: length {n} is not a multiple of {item_size}")
-        while not r.eof():
-            start = r.offset
-            out.append(r.pull_uint(item_size, what))
-            spans[f"value[{len(out) - 1}]"] = (start, r.offset)
-    return tuple(out)
+        start = r.offset
+        out = uints(r.pull_bytes(n, what), item_size)
+        for i in range(len(out)):
+            spans[f"value[{i}]"] = (start + i * item_size, start + (i + 1) * item_size)
+    return out
+
+
+def uints(data: bytes, item_size: int) -> tuple[int, ...]:
+    """``data`` (a multiple of ``item_size`` bytes) as big-endian unsigned integers."""
+    if item_size == 1:
+        return tuple(data)
+    if item_size == 2:
+        return struct.unpack(f">{len(data) // 2}H", data)
+    return tuple(int.from_bytes(data[i : i + item_size], "big")
+                 for i in range(0, len(data), item_size))
 
 
 def _empty(r: Reader, context: str, spans: dict[str, Span]) -> Any:

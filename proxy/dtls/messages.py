@@ -419,16 +419,16 @@ class _Body:
 
     def uint_list(self, name: str, len_size: int, item_size: int) -> tuple[int, ...]:
         start = self.r.offset
-        out: list[int] = []
         with self.r.pull_block(len_size, name) as n:
             if n % item_size:
                 raise DecodeError(start, f"{name}: length {n} is not a multiple of {item_size}")
-            while not self.r.eof():
-                s = self.r.offset
-                out.append(self.r.pull_uint(item_size, name))
-                self.mark(f"{name}[{len(out) - 1}]", s)
+            first = self.r.offset
+            out = exts.uints(self.r.pull_bytes(n, name), item_size)
+            spans = self.spans
+            for i in range(len(out)):
+                spans[f"{name}[{i}]"] = (first + i * item_size, first + (i + 1) * item_size)
         self.mark(name, start)
-        return tuple(out)
+        return out
 
     def extensions(self, context: str) -> tuple[Extension, ...]:
         start = self.r.offset

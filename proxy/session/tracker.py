@@ -43,6 +43,8 @@ class _Entry:
     media: MediaCounter
     counters: dict[tuple[str, int], int] = field(default_factory=dict)
     last_summary: tuple[object, ...] | None = None
+    last_inputs: tuple[object, ...] | None = None
+    """What :attr:`last_summary` is computed from (unchanged: no new summary to build)."""
     last_dtls_ts: float = 0.0
     first_ts: float = 0.0
     stalled: bool = False
@@ -212,6 +214,16 @@ class Tracker:
         out: list[Event] = []
         if self.verdict_hook is not None and entry.session.client is not None:
             out.extend(self.verdict_hook(entry.session, new, now, final))
+        s = entry.session
+        n = s.neg
+        inputs = (
+            self.state(entry), s.client, n.version, tuple(n.offered_versions), n.cipher_suite,
+            n.group, n.srtp_profile, n.client_ems, n.server_ems, s.cookie_exchange,
+            n.resumption, tuple(n.fingerprints.items()),
+        )
+        if inputs == entry.last_inputs and not final:
+            return out  # the summary's key below is a function of these
+        entry.last_inputs = inputs
         summary = self._summary(entry, now)
         key = (
             summary.state, summary.client, summary.version, summary.cipher_suite, summary.group,

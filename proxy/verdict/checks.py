@@ -8,6 +8,7 @@ so (``passed=None`` and why); none of them raises on odd input beyond what
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -226,6 +227,7 @@ def certificate_checks(s: Session, role: str, at: float) -> dict[str, Check]:
     return out
 
 
+@functools.lru_cache(maxsize=1024)
 def _iso(ts: float) -> str:
     import datetime as _dt
 
@@ -260,9 +262,21 @@ def fingerprint_check(s: Session, role: str, expected: str | None, source: str) 
 # ------------------------------------------------------------------ negotiation
 
 
+_NAMES: dict[tuple[int, tuple[int, ...]], str] = {}
+"""(registry id, values) -> :func:`_names` (the same offer is named at every rebuild)."""
+
+
 def _names(table: registry.Table, values: Sequence[int]) -> str:
+    key = (id(table), tuple(values))
+    hit = _NAMES.get(key)
+    if hit is not None:
+        return hit
     shown = [registry.name(table, v) for v in values if not registry.is_grease(v)]
-    return ", ".join(shown) if shown else "(none)"
+    text = ", ".join(shown) if shown else "(none)"
+    if len(_NAMES) >= 4096:
+        _NAMES.clear()
+    _NAMES[key] = text
+    return text
 
 
 def negotiation_checks(s: Session) -> dict[str, Check]:

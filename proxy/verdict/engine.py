@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from proxy.dtls.messages import Certificate
 from proxy.events import (
     AlertSeen,
     Check,
@@ -74,6 +75,14 @@ class _State:
     cache_key: tuple[object, ...] | None = None
     ctx: Context | None = None
     crashed: set[str] = field(default_factory=set)
+    guard_writes: int = 0
+    """Crash checks a rule wrote into the current context (a rebuild would replace them)."""
+    n_sizes: int = 0
+    """``len(sizes.sizes)`` when the context was last built or found still valid."""
+    extra: tuple[object, ...] | None = None
+    """:meth:`VerdictEngine._extra` when the context was last built."""
+    now_dependent: bool = False
+    """A certificate check of the context used ``now`` (no Certificate message to date it)."""
 
 
 class VerdictEngine:
@@ -157,14 +166,34 @@ class VerdictEngine:
 
     # ------------------------------------------------------------------ checks
 
+    def _extra(self, s: Session, st: _State, now: float) -> tuple[object, ...]:
+        """What the checks read besides the messages (copies of the Finished, crashed
+        rules, the time when a certificate has no message to date its check)."""
+        return (len(s.dirs[0].finished_frames), len(s.dirs[1].finished_frames),
+                st.guard_writes, now if st.now_dependent else None)
+
     def _context(self, s: Session, st: _State, now: float) -> tuple[Context, bool]:
-        """The checks of the session as it is now (recomputed only when it changed)."""
-        key = (s.handshakes, len(s.messages), len(s.auth_failures), len(st.sizes.sizes),
+        """The checks of the session as it is now (recomputed only when it changed).
+
+        A new datagram size alone does not rebuild them when nothing the checks read
+        changed (no MTU option, no key log that may grow): the rebuild would give the
+        same checks, and the silence rule reads the sizes from the context, kept current.
+        """
+        key = (s.handshakes, len(s.messages), len(s.auth_failures),
                len(s.clienthello_senders), s.client, len(st.malformed),
                tuple(len(m.raw) for m in s.messages if m.encrypted))
-        if st.cache_key == key and st.ctx is not None:
-            st.ctx.now = now
-            return st.ctx, False
+        ctx = st.ctx
+        n_sizes = len(st.sizes.sizes)
+        if st.cache_key == key and ctx is not None:
+            if n_sizes == st.n_sizes:
+                ctx.now = now
+                return ctx, False
+            if (self.options.mtu is None and self.keylog is None
+                    and self._extra(s, st, now) == st.extra):
+                st.n_sizes = n_sizes
+                ctx.now = now
+                ctx.sizes = dict(st.sizes.sizes)
+                return ctx, True
         ctx = Context(s, now, {}, keylog=self.keylog, malformed=list(st.malformed),
                       sizes=dict(st.sizes.sizes), mtu=self.options.mtu)
         checks = ctx.checks
@@ -239,6 +268,11 @@ class VerdictEngine:
             checks.setdefault(name, Check(name, None, "rule crashed earlier"))
         st.cache_key = key
         st.ctx = ctx
+        st.n_sizes = n_sizes
+        st.now_dependent = any(
+            isinstance(s.neg.certificates.get(role), Certificate)
+            and C.find_message(s, role, "Certificate") is None for role in C.ROLES)
+        st.extra = self._extra(s, st, now)
         return ctx, True
 
     def _fingerprint(self, s: Session, role: str) -> Check | None:
@@ -307,6 +341,7 @@ class VerdictEngine:
             st = self._states.get(ctx.s.sid)
             if st is not None:
                 st.crashed.add(cname)
+                st.guard_writes += 1
             return None
         return res if isinstance(res, Verdict) else None
 
