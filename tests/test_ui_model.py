@@ -178,3 +178,22 @@ def test_loader_names_the_bad_line() -> None:
     with pytest.raises(LogFormatError, match="line 1: not an event object"):
         events_from_lines(['{"ts": 1}'])
     assert events_from_lines([good, "", '{"event": "from_the_future", "ts": 1}']) != []
+
+
+def test_hangup_alerts_after_a_clean_handshake_are_rows_not_failures() -> None:
+    """Peers exchange encrypted alerts (close_notify) when a call that worked hangs up:
+    shown in the ladder, never a banner or a culprit."""
+    evs = clean_handshake()
+    t = evs[-1].ts + 1
+    c2s = next(e for e in evs if isinstance(e, MessageSeen)).dir
+    s2c = "server->client" if c2s == "client->server" else c2s
+    hangup = [
+        AlertSeen(t, "s1", c2s, (99,), 1, True, None, None, None, None, 6),
+        AlertSeen(t, "s1", s2c, (100,), 1, True, None, None, None, None, 5),
+    ]
+    st = model_of(evs, hangup).sessions["s1"]
+    assert st.summary is not None and st.summary.state == "established"
+    assert find_culprit(st) is None and banner_text(st) is None
+    assert sum(isinstance(i, AlertSeen) for i in st.items) == 2
+    st2 = model_of(decrypt_error(verdict=False)).sessions["s2"]
+    assert find_culprit(st2) is not None

@@ -205,6 +205,18 @@ class SessionState:
         return [ev for ev in self.bulk if isinstance(ev, DatagramSeen)]
 
 
+
+def is_failure_alert(st: SessionState, ev: AlertSeen) -> bool:
+    """An alert that ends or breaks the handshake (banner, culprit), as opposed to a
+    close_notify, a warning, or an encrypted alert after the handshake completed (the
+    hang-up of a call that worked)."""
+    if ev.description == 0 or ev.level == 1:
+        return False
+    if ev.level == 2:
+        return True
+    return st.summary is None or st.summary.state != "established"
+
+
 class Model:
     """All sessions, global notices and totals; absorbs events in batches."""
 
@@ -309,12 +321,15 @@ class Model:
         elif isinstance(ev, MessageSeen):
             st.messages += 1
         elif isinstance(ev, AlertSeen):
-            if len(st.alerts) < MAX_ALERTS:
+            if not is_failure_alert(st, ev):
+                pass  # close_notify, warnings, encrypted alerts after establishment: a row only
+            elif len(st.alerts) < MAX_ALERTS:
                 st.alerts.append(ev)
             else:
                 st.alerts[-1] = ev  # keep the first ones and the latest
-            self.alerts += 1
-            self._new_alerts.append(sid)
+            if is_failure_alert(st, ev):
+                self.alerts += 1
+                self._new_alerts.append(sid)
         elif isinstance(ev, Verdict):
             if len(st.verdicts) < MAX_ALERTS:
                 st.verdicts.append(ev)
