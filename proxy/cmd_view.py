@@ -23,8 +23,8 @@ def add_parser(sub: Any) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Load the log, then run the app until the user quits. Exit 1 on an unreadable log."""
+    from proxy.eventlog import LogFormatError, events_from_jsonl
     from ui.app import DtlsProxyApp  # lazy: proxy/ never imports textual at import time
-    from ui.loader import LogFormatError, events_from_jsonl
 
     path: Path = args.file
     try:

@@ -183,8 +183,8 @@ def test_tui_sessions_list_shows_roles_suite_and_srtp(chromium_server: BrowserBe
     """The TUI, loaded from the proxy's JSONL: Janus is the client, Chromium the server."""
     from rich.text import Text
 
+    from proxy.eventlog import events_from_jsonl
     from ui.app import DtlsProxyApp
-    from ui.loader import events_from_jsonl
     from ui.sessions import SessionsTable
 
     app = DtlsProxyApp(events=events_from_jsonl(chromium_server.proxy_log))
@@ -262,9 +262,9 @@ def test_ignored_client_hello_and_its_retransmission_are_copies(
 
 def test_tui_ladder_shows_the_chromium_handshake(chromium_client: BrowserBedResult) -> None:
     """The TUI, loaded from the proxy's JSONL, draws the ladder with the copies grouped."""
+    from proxy.eventlog import events_from_jsonl
     from ui.app import DtlsProxyApp
     from ui.ladder import LadderTable
-    from ui.loader import events_from_jsonl
 
     app = DtlsProxyApp(events=events_from_jsonl(chromium_client.proxy_log))
     rows: list[tuple[str, str, str]] = []

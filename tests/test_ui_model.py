@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from proxy.eventlog import LogFormatError, events_from_jsonl, events_from_lines
 from proxy.events import AlertSeen, MediaStats, MessageSeen, Verdict, event_to_dict
 from tests.ui_scenarios import (
     C2S,
@@ -18,7 +19,6 @@ from tests.ui_scenarios import (
 from ui.alerts import banner_text, find_culprit
 from ui.filtering import parse_filter
 from ui.ladder import build_rows
-from ui.loader import LogFormatError, events_from_jsonl, events_from_lines
 from ui.model import Model
 
 
@@ -168,7 +168,7 @@ def test_jsonl_round_trip_rebuilds_equal_events(tmp_path: Path) -> None:
     assert verdict.culprit is not None and verdict.culprit.type == "CertificateVerify"
     msg = next(e for e in back if isinstance(e, MessageSeen) and e.type == "Certificate")
     assert isinstance(msg.raw, bytes) and msg.raw[0] == 11
-    assert isinstance(msg.body, dict) and "CN=WebRTC" in json.dumps(msg.body)
+    assert msg.body.entries[0].summary.subject == "CN=WebRTC"  # parsed again from raw
 
 
 def test_loader_names_the_bad_line() -> None:
@@ -197,3 +197,19 @@ def test_hangup_alerts_after_a_clean_handshake_are_rows_not_failures() -> None:
     assert sum(isinstance(i, AlertSeen) for i in st.items) == 2
     st2 = model_of(decrypt_error(verdict=False)).sessions["s2"]
     assert find_culprit(st2) is not None
+
+
+def test_reopened_log_has_parsed_bodies_again() -> None:
+    """`dtlsproxy view` shows the same decoded fields as the live view: bodies are parsed
+    again from the raw bytes the log keeps."""
+    from proxy.analyze import analyze_capture
+    from proxy.dtls.messages import Certificate, ClientHello
+    from tests.conftest import CAPTURES
+
+    live = list(analyze_capture(CAPTURES / "capture-firefox-Mozilla_Firefox_125.0.pcap"))
+    lines = [json.dumps(event_to_dict(e)) for e in live]
+    back = [e for e in events_from_lines(lines) if isinstance(e, MessageSeen)]
+    first = {e.type: e.body for e in reversed(back)}
+    assert isinstance(first["ClientHello"], ClientHello)
+    assert isinstance(first["Certificate"], Certificate)
+    assert first["Certificate"].entries[0].summary is not None

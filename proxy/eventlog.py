@@ -3,9 +3,10 @@
 The inverse of :func:`proxy.events.event_to_dict`: classes come from
 ``EVENT_TYPES``, ``ts`` from ISO 8601, bytes from hex, nested dataclasses
 (``Check``, ``CulpritRef``) and tuples rebuilt from the field annotations.
-``MessageSeen.body`` comes back as the plain dict the log holds (the detail pane
-renders it; no byte spans, since the log does not keep them). Unknown event
-names and unknown keys are skipped, so newer logs still open.
+``MessageSeen.body`` is parsed again from ``raw`` (the message bytes the log
+keeps), so a reopened log shows the same field tree, registry names and byte
+spans as the live view; when that fails, the plain dict of the log is kept.
+Unknown event names and unknown keys are skipped, so newer logs still open.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import proxy.events as events_mod
+from proxy.dtls.handshake import HEADER_LENGTH
+from proxy.dtls.messages import parse_body
+from proxy.dtls.reader import DecodeError
 from proxy.events import EVENT_TYPES, Event
 
 _HINTS: dict[type, dict[str, Any]] = {}
@@ -83,6 +87,17 @@ def _convert(tp: Any, value: Any) -> Any:
     return value
 
 
+def _body(data: Mapping[str, Any]) -> Any:
+    """The message body re-parsed from ``raw`` (12-byte header + body), else the dict."""
+    raw, msg_type = data.get("raw"), data.get("msg_type")
+    if isinstance(raw, str) and len(raw) >= 24 and isinstance(msg_type, int):
+        try:
+            return parse_body(msg_type, bytes.fromhex(raw)[HEADER_LENGTH:])
+        except (ValueError, DecodeError):
+            pass
+    return data["body"]
+
+
 def _build(cls: type, data: Mapping[str, Any]) -> Any:
     hints = _hints(cls)
     kwargs: dict[str, Any] = {}
@@ -92,7 +107,7 @@ def _build(cls: type, data: Mapping[str, Any]) -> Any:
         if f.name == "ts":
             kwargs["ts"] = parse_ts(data["ts"])
         elif f.name == "body":
-            kwargs["body"] = data["body"]
+            kwargs["body"] = _body(data)
         else:
             kwargs[f.name] = _convert(hints.get(f.name, Any), data[f.name])
     return cls(**kwargs)
