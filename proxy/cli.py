@@ -10,6 +10,7 @@ every subcommand is registered.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 from collections.abc import Sequence
@@ -41,6 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(chosen)
     args = parser.parse_args(args_list)
     module = importlib.import_module(f"proxy.cmd_{args.command}")
+    if args.command == "analyze":
+        # a batch run that keeps every event: collect garbage less often (about 10% of
+        # its CPU time on a large capture); the long-running relay keeps the defaults
+        gc.set_threshold(100_000, 50, 100)
     try:
         rc: int = module.main(args)
     except KeyboardInterrupt:

@@ -14,7 +14,6 @@ from typing import IO, Any
 
 from proxy.analyze import analyze_capture
 from proxy.events import Event, SessionOpened, event_to_dict
-from proxy.ladder import render_ladder
 from proxy.pcap import CaptureError
 
 EXIT_OK = 0
@@ -92,6 +91,8 @@ def main(args: argparse.Namespace) -> int:
         if args.format == "jsonl":
             write_jsonl(events, out)
         else:
+            from proxy.ladder import render_ladder
+
             lines = render_ladder(events, verbose=args.verbose)
             sessions = sum(1 for e in events if isinstance(e, SessionOpened))
             if sessions == 0:

@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from proxy.keylog import KeyLog, KeyLogError
-from proxy.sdp import inspect_sdp
 from proxy.session.tracker import VerdictHook
 from proxy.verdict.engine import (
     ExpectedFingerprint,
@@ -40,6 +39,8 @@ def sdp_expectations(
     the other SDP leaves (unknown when alone). Returns the expectations and a sentence
     when two SDPs claim the same role (an a=setup conflict).
     """
+    from proxy.sdp import inspect_sdp  # only when SDPs are given (start-up of analyze)
+
     parsed: list[tuple[str, str | None, list[str]]] = []
     for source, text in texts:
         info = inspect_sdp(text)

@@ -193,7 +193,7 @@ class VerdictEngine:
                 st.n_sizes = n_sizes
                 ctx.now = now
                 ctx.sizes = dict(st.sizes.sizes)
-                return ctx, True
+                return ctx, False  # same checks: the immediate findings were emitted
         ctx = Context(s, now, {}, keylog=self.keylog, malformed=list(st.malformed),
                       sizes=dict(st.sizes.sizes), mtu=self.options.mtu)
         checks = ctx.checks
