@@ -307,7 +307,11 @@ def negotiation_checks(s: Session) -> dict[str, Check]:
         sv = {"client offers": _names(registry.SRTP_PROFILES, n.offered_srtp),
               "server chose": "(none)" if n.srtp_profile is None
               else registry.name(registry.SRTP_PROFILES, n.srtp_profile)}
-        if n.srtp_profile is None:
+        if n.srtp_profile is None and n.version == 0xFEFC:
+            out["SRTP profile"] = Check(
+                "SRTP profile", None, "DTLS 1.3: the server answers use_srtp in its "
+                "EncryptedExtensions, which is encrypted (a key log would show it)", sv)
+        elif n.srtp_profile is None:
             out["SRTP profile"] = Check(
                 "SRTP profile", False, "client offered use_srtp but the ServerHello has no "
                 "use_srtp: the server accepted none of the offered profiles, so no SRTP keys "
