@@ -225,9 +225,9 @@ def test_proxy_clean_call_aiortc_as_dtls_client(bed: Beds) -> None:
 
 
 def test_readme_recipe_janus_toml_and_sdp_rewrite_cli(bed: Beds) -> None:
-    """docs/janus.md followed literally: ``dtlsproxy run --config configs/janus.toml``
-    (both sides latched, labels browser/janus) and both SDPs through
-    ``dtlsproxy sdp rewrite --to``."""
+    """The README's "Debugging Janus" recipe followed literally:
+    ``dtlsproxy run --config configs/janus.toml`` (both sides latched, labels
+    browser/janus) and both SDPs through ``dtlsproxy sdp rewrite --to``."""
     r = bed(relay="recipe", dtls_role="server")
     assert_clean_call(r)
     log = ProxyLog.load(r.workdir / "janus-session.jsonl")

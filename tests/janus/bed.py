@@ -32,8 +32,9 @@ from tests.janus.proxyrun import ProxyRun
 from tests.janus.relay import TrivialRelay
 
 RELAYS = ("none", "trivial", "dtlsproxy", "recipe")
-"""``recipe``: docs/janus.md followed literally: ``dtlsproxy run --config configs/janus.toml``
-and both SDPs through the ``dtlsproxy sdp rewrite`` command."""
+"""``recipe``: the README's "Debugging Janus" recipe followed literally:
+``dtlsproxy run --config configs/janus.toml`` and both SDPs through the
+``dtlsproxy sdp rewrite`` command."""
 SCENARIOS = ("clean", "wrong_fingerprint", "hang")
 """``hang`` starts Janus and the relay, then waits forever: the harness must kill it cleanly."""
 WRONG_FINGERPRINT = "sha-256 " + ":".join(["00"] * 32)
