@@ -561,6 +561,36 @@ def test_pcapng_holds_both_legs(tmp_path: Path) -> None:
     asyncio.run(main())
 
 
+def test_pcapng_inbound_leg_has_the_bytes_as_received_before_a_fault(tmp_path: Path) -> None:
+    from proxy.export.pcapng import PcapngTap
+    from proxy.pcap import read_capture
+
+    async def main() -> None:
+        a, b = await Peer.open(), await Peer.open()
+        cfg = validate(from_mapping({
+            "relay": {"side_a": "127.0.0.1:0", "side_b": "127.0.0.1:0", "silence_after": 0,
+                      "peer_a": format_address(a.addr), "peer_b": format_address(b.addr)},
+            "fault": [{"side": "a", "content": "other", "action": "corrupt", "offset": -1}],
+        }))
+        relay = await start_relay(cfg, Bus())
+        tap = PcapngTap(tmp_path / "legs.pcapng")
+        relay.add_tap(tap)
+        try:
+            a.send(b"\xffabc", relay.side_a_addr)
+            assert await b.wait_for(1) == [b"\xffab\x9c"]  # last byte ^ 0xff
+            await settle()
+        finally:
+            await relay.close()
+            tap.close()
+        legs = [(d.src, d.dst, d.data) for d in read_capture(tmp_path / "legs.pcapng")]
+        assert legs == [
+            (a.addr, relay.side_a_addr, b"\xffabc"),  # as peer A sent it
+            (relay.side_b_addr, b.addr, b"\xffab\x9c"),  # as peer B got it
+        ]
+
+    asyncio.run(main())
+
+
 def test_decoder_failure_never_stops_forwarding() -> None:
     class Broken:
         def receive(self, d: Any) -> list[Event]:

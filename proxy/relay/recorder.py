@@ -92,7 +92,7 @@ SHED_REPORT_EVERY = 5.0
 
 _Pending = tuple[
     int, float, Address, Address, bytes, str, Address, "Address | None", "list[bytes] | None",
-    "list[FaultApplied] | None",
+    "list[FaultApplied] | None", "bytes | None",
 ]
 
 
@@ -155,6 +155,7 @@ class Recorder:
         out: list[bytes] | None = None,
         frame: int = 0,
         extra: list[FaultApplied] | None = None,
+        received: bytes | None = None,
     ) -> None:
         """Queue one relayed datagram (called right after it was forwarded).
 
@@ -162,12 +163,16 @@ class Recorder:
         the proxy socket that received it and ``hop_out`` the one that sent it on
         (None: not sent), ``out`` the payloads sent when a fault changed them.
         ``extra`` (faults applied to it) is published after the decoder's events for
-        the same datagram, with the decoder's session id filled in.
+        the same datagram, with the decoder's session id filled in. ``received``: the
+        bytes as they arrived when a fault changed them (``data`` is then what the
+        receiving peer got, which the decoder sees); the inbound leg keeps them.
         """
         if not frame:
             self.frames += 1
             frame = self.frames
-        self._pending.append((frame, ts, src, dst, data, side, hop_in, hop_out, out, extra))
+        self._pending.append(
+            (frame, ts, src, dst, data, side, hop_in, hop_out, out, extra, received)
+        )
         if not self._scheduled:
             self._scheduled = True
             if self._loop is None:
@@ -186,9 +191,9 @@ class Recorder:
         shedding = self.decode and (self._over_share or now - batch[0][1] > SHED_AFTER)
         taps = self.taps
         receive = self.tracker.receive
-        for frame, ts, src, dst, data, side, hop_in, hop_out, sent, extra in batch:
+        for frame, ts, src, dst, data, side, hop_in, hop_out, sent, extra, rcvd in batch:
             if taps:
-                legs: list[Leg] = [(src, hop_in, data)]
+                legs: list[Leg] = [(src, hop_in, data if rcvd is None else rcvd)]
                 if hop_out is not None:
                     legs.extend((hop_out, dst, d) for d in (sent if sent is not None else [data]))
                 for tap in list(taps):

@@ -225,7 +225,8 @@ class ReverseRelay:
                 transport.sendto(e.data, send_to)
         seen = emissions[0].data if emissions else data
         self.recorder.record(ts, src, dst, seen, label, hop_in, hop_out,
-                             out=[e.data for e in emissions], frame=frame, extra=list(events))
+                             out=[e.data for e in emissions], frame=frame, extra=list(events),
+                             received=data)
 
     def on_error(self, client: Client | None, exc: Exception) -> None:
         """ICMP port unreachable (upstream or a client) is reported, never fatal."""

@@ -338,7 +338,7 @@ class Call:
         seen = emissions[0].data if emissions else data
         self.recorder.record(
             ts, src, dst, seen, side.label, side.addr, other.addr,
-            out=[e.data for e in emissions], frame=frame, extra=list(events),
+            out=[e.data for e in emissions], frame=frame, extra=list(events), received=data,
         )
 
     def no_peer(self, side: Side, ts: float) -> None:
