@@ -39,9 +39,9 @@ def sdp_expectations(
     the other SDP leaves (unknown when alone). Returns the expectations and a sentence
     when two SDPs claim the same role (an a=setup conflict).
     """
-    from proxy.sdp import inspect_sdp  # only when SDPs are given (start-up of analyze)
-
     parsed: list[tuple[str, str | None, list[str]]] = []
+    if texts:
+        from proxy.sdp import inspect_sdp  # only when SDPs are given (start-up of analyze)
     for source, text in texts:
         info = inspect_sdp(text)
         setup = info.setup

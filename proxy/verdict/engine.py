@@ -83,6 +83,13 @@ class _State:
     """:meth:`VerdictEngine._extra` when the context was last built."""
     now_dependent: bool = False
     """A certificate check of the context used ``now`` (no Certificate message to date it)."""
+    full: bool = True
+    """The context holds every check (else only those the immediate findings read)."""
+    built_at: float = 0.0
+    crashed_order: tuple[str, ...] = ()
+    """``st.crashed`` as it was iterated when the context was built."""
+    guard_log: list[tuple[str, Check]] = field(default_factory=list)
+    """Crash checks written into the current context since it was built."""
 
 
 class VerdictEngine:
@@ -124,8 +131,11 @@ class VerdictEngine:
 
     def _run(self, s: Session, events: list[Event], now: float, final: bool) -> list[Event]:
         st = self._state(s)
+        failure_alert = False
         for ev in events:
-            if isinstance(ev, DatagramSeen) and ev.kind == "dtls":
+            if isinstance(ev, AlertSeen):
+                failure_alert = failure_alert or _is_failure(s, ev)
+            elif isinstance(ev, DatagramSeen) and ev.kind == "dtls":
                 st.last_ts = max(st.last_ts, ev.ts)
                 mtu = self.options.mtu
                 # after the handshake only oversize datagrams matter (data channels must not
@@ -134,7 +144,15 @@ class VerdictEngine:
                     st.sizes.add(ev.frame, ev.dir, ev.size)
             elif isinstance(ev, MessageSeen) and ev.error and ev.copy == 1:
                 st.malformed.append((ev.dir, ev.message_seq, ev.error))
-        ctx, fresh = self._context(s, st, now)
+        established = s.established()
+        fatal = s.fatal_alert()
+        need_full = (
+            (failure_alert and not st.alert_done)
+            or (established and not st.report_done and fatal is None and not st.alert_done)
+            or (not established and not st.failure_done and not st.alert_done
+                and fatal is None
+                and (final or now - st.last_ts >= self.options.silence_after)))
+        ctx, fresh = self._context(s, st, now, need_full)
         out: list[Event] = []
         if fresh:  # the immediate findings depend only on the checks
             out.extend(self._immediate(ctx, st))
@@ -172,28 +190,53 @@ class VerdictEngine:
         return (len(s.dirs[0].finished_frames), len(s.dirs[1].finished_frames),
                 st.guard_writes, now if st.now_dependent else None)
 
-    def _context(self, s: Session, st: _State, now: float) -> tuple[Context, bool]:
+    def _context(self, s: Session, st: _State, now: float,
+                 need_full: bool = True) -> tuple[Context, bool]:
         """The checks of the session as it is now (recomputed only when it changed).
 
         A new datagram size alone does not rebuild them when nothing the checks read
         changed (no MTU option, no key log that may grow): the rebuild would give the
         same checks, and the silence rule reads the sizes from the context, kept current.
+        In that plain case, a new message only recomputes the checks the immediate
+        findings read; the others are computed (for the same state) when a rule that
+        reads them runs (``need_full``: an alert, the end of the handshake, silence).
         """
         key = (s.handshakes, len(s.messages), len(s.auth_failures),
                len(s.clienthello_senders), s.client, len(st.malformed),
                tuple(len(m.raw) for m in s.messages if m.encrypted))
         ctx = st.ctx
         n_sizes = len(st.sizes.sizes)
-        if st.cache_key == key and ctx is not None:
-            if n_sizes == st.n_sizes:
-                ctx.now = now
-                return ctx, False
-            if (self.options.mtu is None and self.keylog is None
-                    and self._extra(s, st, now) == st.extra):
-                st.n_sizes = n_sizes
-                ctx.now = now
+        plain = self.options.mtu is None and self.keylog is None
+        if st.cache_key == key and ctx is not None and (
+                n_sizes == st.n_sizes or (plain and self._extra(s, st, now) == st.extra)):
+            if need_full and not st.full:  # the same state's remaining checks
+                ctx = self._build(s, st, st.built_at, True)
+                for name, check in st.guard_log:
+                    ctx.checks[name] = check
+                st.ctx = ctx
+                st.full = True
+            elif n_sizes != st.n_sizes:
                 ctx.sizes = dict(st.sizes.sizes)
-                return ctx, False  # same checks: the immediate findings were emitted
+            st.n_sizes = n_sizes
+            ctx.now = now
+            return ctx, False  # same checks: the immediate findings were emitted
+        lazy = plain and self.decryptor is None and st.guard_writes == 0
+        st.crashed_order = tuple(st.crashed)
+        st.guard_log = []
+        ctx = self._build(s, st, now, need_full or not lazy)
+        st.full = need_full or not lazy
+        st.built_at = now
+        st.cache_key = key
+        st.ctx = ctx
+        st.n_sizes = n_sizes
+        st.now_dependent = any(
+            isinstance(s.neg.certificates.get(role), Certificate)
+            and C.find_message(s, role, "Certificate") is None for role in C.ROLES)
+        st.extra = self._extra(s, st, now)
+        return ctx, True
+
+    def _build(self, s: Session, st: _State, now: float, full: bool) -> Context:
+        """Run the checks (``full=False``: only those :meth:`_immediate` reads)."""
         ctx = Context(s, now, {}, keylog=self.keylog, malformed=list(st.malformed),
                       sizes=dict(st.sizes.sizes), mtu=self.options.mtu)
         checks = ctx.checks
@@ -218,14 +261,16 @@ class VerdictEngine:
             ctx.ske = C.server_key_exchange(s)
             return None if ctx.ske is None else ctx.ske.check
 
-        put("CertificateVerify", cv)
-        put("ServerKeyExchange", ske)
-        put("client key type", lambda: C.key_vs_scheme("client", ctx.cv))
-        put("server key type", lambda: C.key_vs_scheme("server", ctx.ske))
+        if full:
+            put("CertificateVerify", cv)
+            put("ServerKeyExchange", ske)
+            put("client key type", lambda: C.key_vs_scheme("client", ctx.cv))
+            put("server key type", lambda: C.key_vs_scheme("server", ctx.ske))
         for role in C.ROLES:
-            m = C.find_message(s, role, "Certificate")
-            at = m.ts if m is not None else now
-            put(f"{role} certificate", lambda r=role, t=at: C.certificate_checks(s, r, t))
+            if full:
+                m = C.find_message(s, role, "Certificate")
+                at = m.ts if m is not None else now
+                put(f"{role} certificate", lambda r=role, t=at: C.certificate_checks(s, r, t))
             put(f"{role} fingerprint", lambda r=role: self._fingerprint(s, r))
         rsa_keys = self.rsa
 
@@ -236,9 +281,11 @@ class VerdictEngine:
                     return res[0]
             return C.premaster_check(s)
 
-        put("ClientKeyExchange", premaster)
+        if full:
+            put("ClientKeyExchange", premaster)
         put("negotiation", lambda: C.negotiation_checks(s))
-        put("renegotiation_info", lambda: C.renegotiation_check(s))
+        if full:
+            put("renegotiation_info", lambda: C.renegotiation_check(s))
 
         def order() -> Check:
             check, bad = C.order_check(s)
@@ -258,22 +305,15 @@ class VerdictEngine:
             put("Finished", lambda: finished_checks(s, secrets))
         if self.keylog is not None:
             put("key logs", lambda: self._keylog_agreement(s))
-        if self.decryptor is None:
+        if self.decryptor is None and full:
             for role in C.ROLES:
                 if C.find_message(s, role, "Finished") is not None:
                     checks[f"{role} Finished"] = Check(
                         f"{role} Finished", None, "not verified: needs the master secret (give "
                         "a key log, --keylog)")
-        for name in st.crashed:
+        for name in st.crashed_order:
             checks.setdefault(name, Check(name, None, "rule crashed earlier"))
-        st.cache_key = key
-        st.ctx = ctx
-        st.n_sizes = n_sizes
-        st.now_dependent = any(
-            isinstance(s.neg.certificates.get(role), Certificate)
-            and C.find_message(s, role, "Certificate") is None for role in C.ROLES)
-        st.extra = self._extra(s, st, now)
-        return ctx, True
+        return ctx
 
     def _fingerprint(self, s: Session, role: str) -> Check | None:
         idx = C.role_index(s, role)
@@ -337,11 +377,13 @@ class VerdictEngine:
             res = fn()  # type: ignore[operator]
         except Exception as e:
             cname = f"rule {name}"
-            ctx.checks[cname] = Check(cname, None, f"rule crashed: {type(e).__name__}: {e}")
+            check = Check(cname, None, f"rule crashed: {type(e).__name__}: {e}")
+            ctx.checks[cname] = check
             st = self._states.get(ctx.s.sid)
             if st is not None:
                 st.crashed.add(cname)
                 st.guard_writes += 1
+                st.guard_log.append((cname, check))
             return None
         return res if isinstance(res, Verdict) else None
 
