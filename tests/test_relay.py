@@ -367,6 +367,38 @@ def test_silent_side_and_one_way_traffic_are_reported() -> None:
     asyncio.run(main())
 
 
+def test_a_side_that_stops_while_the_other_still_sends_is_reported_once() -> None:
+    async def main() -> None:
+        a, b = await Peer.open(), await Peer.open()
+        bus = Bus()
+        sub = bus.subscribe()
+        relay = await start_relay(
+            config(side_a="127.0.0.1:0", side_b="127.0.0.1:0", silence_after=0.2,
+                   peer_a=format_address(a.addr), peer_b=format_address(b.addr),
+                   label_b="janus"), bus)
+        try:
+            b.send(b"\x00janus alive", relay.side_b_addr)
+            a.send(b"\x00browser alive", relay.side_a_addr)
+            await b.wait_for(1)
+            for _ in range(3):  # A keeps sending, B has gone quiet
+                await asyncio.sleep(0.1)
+                a.send(b"\x00still here", relay.side_a_addr)
+                relay.tick()
+            relay.tick()
+            (quiet,) = notices(sub, "side_silent")
+            assert quiet.message.startswith("side B (janus) has sent nothing for ")
+            assert quiet.message.endswith(" s while side A (a) still sends: did that peer "
+                                          "stop, restart or change address?")
+            b.send(b"\x00back", relay.side_b_addr)  # re-armed once B talks again
+            await a.wait_for(2)
+            relay.tick()
+            assert notices(sub, "side_silent") == []
+        finally:
+            await relay.close()
+
+    asyncio.run(main())
+
+
 def test_port_in_use_and_address_not_available() -> None:
     async def main() -> None:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:

@@ -129,6 +129,7 @@ class Side:
         self.refused: dict[Address, list[float]] = {}
         """source -> [count, last report time]"""
         self.warned = False
+        self.quiet_reported = False
 
     def admit(self, addr: Address) -> bool:
         """Policy check for a datagram from ``addr`` that is not the current peer."""
@@ -380,10 +381,25 @@ class Call:
         if self.silence_after <= 0 or now - self.started < self.silence_after:
             return
         for side in self.sides:
-            if side.warned or side.rx > 0:
+            other = side.other
+            if side.rx > 0 and side.last_rx is not None:
+                # went quiet after talking, while the other side still sends
+                quiet_for = now - side.last_rx
+                if quiet_for < self.silence_after:
+                    side.quiet_reported = False
+                elif (not side.quiet_reported and other.last_rx is not None
+                      and now - other.last_rx < self.silence_after):
+                    side.quiet_reported = True
+                    self.recorder.notice(
+                        "warning", "side_silent",
+                        f"side {side.name.upper()} ({side.label}) has sent nothing for "
+                        f"{quiet_for:.0f} s while side {other.name.upper()} ({other.label}) "
+                        "still sends: did that peer stop, restart or change address?",
+                    )
+                continue
+            if side.warned:
                 continue
             side.warned = True
-            other = side.other
             where = format_address(side.addr)
             if other.rx > 0:
                 self.recorder.notice(
