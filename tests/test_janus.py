@@ -306,11 +306,6 @@ def test_fault_janus_certificate_verify_offline_verdict(bed: Beds) -> None:
     assert failed_checks(v) == ["client CertificateVerify signature"], v["evidence"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="relay bug (since 3e38aa1): the pcapng's inbound leg carries the post-fault bytes "
-    "(twosided.forward_with_faults records `seen`, recorder builds the in-leg from it)",
-)
 def test_fault_pcapng_leg_before_the_fault_has_the_bytes_as_received(bed: Beds) -> None:
     """Leg B carries Janus's CertificateVerify as Janus sent it: its signature verifies
     there, so that leg can only suspect the Finished."""

@@ -28,7 +28,7 @@ from proxy.events import (
     StunSeen,
     format_address,
 )
-from proxy.rtp import MediaCounter, MediaInterval, parse_rtp_header
+from proxy.rtp import MediaCounter, MediaInterval
 from proxy.session.session import Session
 from proxy.stun import parse_stun
 
@@ -192,12 +192,11 @@ class Tracker:
         return entry
 
     def _media(self, entry: _Entry, sender: int, kind: str, d: Datagram) -> list[Event]:
-        ssrc: int | None
-        try:
-            h = parse_rtp_header(d.data)
-            ssrc = h.ssrc
-        except DecodeError:
-            ssrc = None
+        # Only the SSRC is needed to count: read it in place (RTP bytes 8-11, RTCP 4-7;
+        # SRTP/SRTCP keep them in clear) instead of parsing the whole header per packet.
+        data = d.data
+        at = 4 if kind == "rtcp" else 8
+        ssrc = int.from_bytes(data[at : at + 4], "big") if len(data) >= at + 4 else None
         return self._stats(entry, entry.media.add(d.ts, str(sender), kind, len(d.data), ssrc))
 
     def _stats(self, entry: _Entry, intervals: list[MediaInterval]) -> list[Event]:
