@@ -9,11 +9,14 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from proxy.bus import Bus
+from proxy.bus import Bus, Subscription
 from proxy.config import ConfigError, RelayConfig, apply_flags, load_toml, validate
 from proxy.events import Event
+
+if TYPE_CHECKING:
+    from proxy.relay import Relay
 
 DESCRIPTION = """\
 Relay UDP between two peers (or clients and an upstream), forwarding every datagram
@@ -191,9 +194,10 @@ async def run(cfg: RelayConfig, *, duration: float | None = None) -> int:
             return 1
         writers.append(jw.write)
         closers.append(jw.close)
-    # Until the TUI is wired into `run`, the console lines are shown in both modes.
-    console = ConsoleRenderer()
-    writers.append(console.write)
+    use_tui = not cfg.headless and sys.stdout.isatty() and sys.stdin.isatty()
+    tui_sub = bus.subscribe(maxlen=100_000) if use_tui else None
+    if not use_tui:
+        writers.append(ConsoleRenderer().write)
     subs = [bus.subscribe() for _ in writers]
     tasks = [
         asyncio.create_task(run_subscriber(s, w)) for s, w in zip(subs, writers, strict=True)
@@ -231,10 +235,41 @@ async def run(cfg: RelayConfig, *, duration: float | None = None) -> int:
             loop.add_signal_handler(sig, stop.set)
     if duration is not None:
         loop.call_later(duration, stop.set)
-    await stop.wait()
+    if tui_sub is not None:
+        await _run_tui(tui_sub, cfg, relay, stop)
+    else:
+        await stop.wait()
     await relay.close()
     await _stop(tasks, closers)
     return 0
+
+
+async def _run_tui(sub: Subscription, cfg: RelayConfig, relay: Relay, stop: asyncio.Event) -> None:
+    """The TUI on the relay's loop, until the user quits (q) or a signal/--duration stops."""
+    from ui.app import DtlsProxyApp
+
+    if relay.reverse is not None:
+        listen = f"{_addr(relay.listen_addr)} -> {_addr(cfg.upstream) if cfg.upstream else '?'}"
+    else:
+        listen = ", ".join(
+            f"{c.a.label} {_addr(c.a.addr)} | {c.b.label} {_addr(c.b.addr)}" for c in relay.calls
+        )
+    app = DtlsProxyApp(sub, header_info={
+        "listen": listen,
+        "log": str(cfg.log_file) if cfg.log_file else "-",
+        "pcap": str(cfg.pcap) if cfg.pcap else "-",
+    })
+    app_task = asyncio.create_task(app.run_async())
+    stop_task = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({app_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    if app_task not in done:
+        app.exit()
+        await app_task
+    stop_task.cancel()
+
+
+def _addr(a: tuple[str, int]) -> str:
+    return f"[{a[0]}]:{a[1]}" if ":" in a[0] else f"{a[0]}:{a[1]}"
 
 
 def _sdp_summary(path: Path) -> tuple[str, str]:
