@@ -20,6 +20,11 @@ SUBCOMMANDS = ("demo", "run", "analyze", "view", "sdp")
 EXIT_OK = 0
 EXIT_USAGE = 2
 
+ANALYZE_GC_THRESHOLD = (100_000, 50, 100)
+"""``gc.set_threshold`` of ``analyze``: a batch run that keeps every event collects
+garbage less often (about 10% of its CPU time on a large capture); the long-running
+relay keeps Python's defaults."""
+
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The top-level parser with every subcommand registered (or just ``only``)."""
@@ -43,9 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(args_list)
     module = importlib.import_module(f"proxy.cmd_{args.command}")
     if args.command == "analyze":
-        # a batch run that keeps every event: collect garbage less often (about 10% of
-        # its CPU time on a large capture); the long-running relay keeps the defaults
-        gc.set_threshold(100_000, 50, 100)
+        gc.set_threshold(*ANALYZE_GC_THRESHOLD)
     try:
         rc: int = module.main(args)
     except KeyboardInterrupt:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from proxy.dtls import registry as reg
@@ -169,9 +170,24 @@ def _uint_list(
             raise DecodeError(at, f"{what}: length {n} is not a multiple of {item_size}")
         start = r.offset
         out = uints(r.pull_bytes(n, what), item_size)
-        for i in range(len(out)):
-            spans[f"value[{i}]"] = (start + i * item_size, start + (i + 1) * item_size)
+        ends = range(start, start + n + 1, item_size)
+        spans.update(zip(item_keys("value", len(out)), pairwise(ends), strict=True))
     return out
+
+
+_ITEM_KEYS: dict[str, list[str]] = {}
+
+
+def item_keys(name: str, count: int) -> list[str]:
+    """``name[0]`` ... ``name[count - 1]`` (span keys of list items; built once)."""
+    keys = _ITEM_KEYS.get(name)
+    if keys is None:
+        if len(_ITEM_KEYS) >= 256:
+            _ITEM_KEYS.clear()
+        keys = _ITEM_KEYS[name] = []
+    while len(keys) < count:
+        keys.append(f"{name}[{len(keys)}]")
+    return keys[:count]
 
 
 def uints(data: bytes, item_size: int) -> tuple[int, ...]:

@@ -16,6 +16,7 @@ field is told apart by its lengths).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, ClassVar
 
 from proxy.dtls import extensions as exts
@@ -424,9 +425,8 @@ class _Body:
                 raise DecodeError(start, f"{name}: length {n} is not a multiple of {item_size}")
             first = self.r.offset
             out = exts.uints(self.r.pull_bytes(n, name), item_size)
-            spans = self.spans
-            for i in range(len(out)):
-                spans[f"{name}[{i}]"] = (first + i * item_size, first + (i + 1) * item_size)
+            ends = range(first, first + n + 1, item_size)
+            self.spans.update(zip(exts.item_keys(name, len(out)), pairwise(ends), strict=True))
         self.mark(name, start)
         return out
 
