@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from proxy.demux import DTLS, classify
+from proxy.dtls import registry
 from proxy.dtls.handshake import HandshakeFragment, parse_fragments
 from proxy.dtls.reader import DecodeError
 from proxy.dtls.record import Record, parse_records
@@ -50,24 +51,7 @@ from proxy.events import FaultApplied
 
 ACTIONS = ("drop", "duplicate", "delay", "corrupt", "truncate")
 
-HANDSHAKE_TYPES: dict[str, int] = {
-    "HelloRequest": 0,
-    "ClientHello": 1,
-    "ServerHello": 2,
-    "HelloVerifyRequest": 3,
-    "NewSessionTicket": 4,
-    "EndOfEarlyData": 5,
-    "HelloRetryRequest": 6,
-    "EncryptedExtensions": 8,
-    "Certificate": 11,
-    "ServerKeyExchange": 12,
-    "CertificateRequest": 13,
-    "ServerHelloDone": 14,
-    "CertificateVerify": 15,
-    "ClientKeyExchange": 16,
-    "Finished": 20,
-    "KeyUpdate": 24,
-}
+HANDSHAKE_TYPES: dict[str, int] = registry.HANDSHAKE_TYPE_IDS
 """Handshake message names accepted by ``msg=`` (case-insensitive), RFC spelling."""
 
 CONTENTS: dict[str, int | None] = {
@@ -253,10 +237,8 @@ def parse_rule(text: str) -> FaultRule:
 
 def msg_name(msg_type: int) -> str:
     """RFC name of a handshake type number (or ``handshake(N)``)."""
-    for name, num in HANDSHAKE_TYPES.items():
-        if num == msg_type:
-            return name
-    return f"handshake({msg_type})"
+    found = registry.HANDSHAKE_TYPES.get(msg_type)
+    return found if found is not None else f"handshake({msg_type})"
 
 
 # -------------------------------------------------------------------- engine

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from proxy.bus import Bus
-from proxy.events import Address, Datagram, Event, FaultApplied, Notice
+from proxy.events import Address, Datagram, DatagramSeen, Event, FaultApplied, Notice
 
 Leg = tuple[Address, Address, bytes]
 """One UDP hop as it crossed the wire: (source, destination, payload)."""
@@ -217,8 +217,15 @@ class Recorder:
                             out.append(self._error("decoder_error", msg, ts))
                     out.extend(events)
             if extra:
-                session = next((e.session for e in events if e.session), "")
-                out.extend(dataclasses.replace(f, session=session) for f in extra)
+                # the decoder's session id, and its direction once the roles are known
+                # (client->server), replace the relay's side labels
+                seen = next((e for e in events if isinstance(e, DatagramSeen)), None)
+                session = seen.session if seen is not None else ""
+                roles_known = seen is not None and seen.dir.startswith(("client", "server"))
+                role_dir = seen.dir if seen is not None and roles_known else None
+                out.extend(
+                    dataclasses.replace(f, session=session, dir=role_dir or f.dir) for f in extra
+                )
         t1 = time.perf_counter()
         self._win_busy += t1 - t0
         if t1 - self._win_start >= SHARE_WINDOW:
