@@ -131,21 +131,21 @@ class VerdictEngine:
 
     def _run(self, s: Session, events: list[Event], now: float, final: bool) -> list[Event]:
         st = self._state(s)
+        established = s.established()  # the rules below only read the session
+        fatal = s.fatal_alert()
         failure_alert = False
+        mtu = self.options.mtu
         for ev in events:
             if isinstance(ev, AlertSeen):
                 failure_alert = failure_alert or _is_failure(s, ev)
             elif isinstance(ev, DatagramSeen) and ev.kind == "dtls":
                 st.last_ts = max(st.last_ts, ev.ts)
-                mtu = self.options.mtu
                 # after the handshake only oversize datagrams matter (data channels must not
                 # make every datagram re-run the checks)
-                if not s.established() or (mtu is not None and ev.size > mtu):
+                if not established or (mtu is not None and ev.size > mtu):
                     st.sizes.add(ev.frame, ev.dir, ev.size)
             elif isinstance(ev, MessageSeen) and ev.error and ev.copy == 1:
                 st.malformed.append((ev.dir, ev.message_seq, ev.error))
-        established = s.established()
-        fatal = s.fatal_alert()
         need_full = (
             (failure_alert and not st.alert_done)
             or (established and not st.report_done and fatal is None and not st.alert_done)
@@ -156,23 +156,22 @@ class VerdictEngine:
         out: list[Event] = []
         if fresh:  # the immediate findings depend only on the checks
             out.extend(self._immediate(ctx, st))
-        for ev in events:
+        for ev in events if failure_alert else ():
             if isinstance(ev, AlertSeen) and not st.alert_done and _is_failure(s, ev):
                 st.alert_done = True
                 v = self._guard(ctx, "alert attribution", lambda a=ev: explain_alert(ctx, a))
                 if v is not None:
                     out.extend(self._emit(st, [v]))
                     st.failure_done = True
-        if (s.established() and not st.report_done and s.fatal_alert() is None
-                and not st.alert_done):
+        if established and not st.report_done and fatal is None and not st.alert_done:
             st.report_done = True
             out.extend(self._emit(st, self._established(ctx)))
             evidence = tuple(ctx.checks.values())
             passed = all(c.passed is not False for c in evidence)
             out.append(CheckReport(now, s.sid, passed, evidence))
         quiet = now - st.last_ts >= self.options.silence_after
-        if (not s.established() and not st.failure_done and not st.alert_done
-                and s.fatal_alert() is None and (final or quiet)):
+        if (not established and not st.failure_done and not st.alert_done
+                and fatal is None and (final or quiet)):
             v = self._guard(ctx, "silence",
                             lambda: silent_failure(ctx, self.options.retransmit_threshold))
             if v is None and final:
