@@ -61,8 +61,7 @@ class CertificateSummary:
 
 def sdp_fingerprint(der: bytes, algorithm: str = "sha256") -> str:
     """``AB:CD:...`` digest of ``der`` (upper-case hex, colon separated)."""
-    digest = hashlib.new(algorithm, der).hexdigest().upper()
-    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+    return hashlib.new(algorithm, der).digest().hex(":").upper()
 
 
 def _iso(t: _dt.datetime) -> str:
