@@ -294,7 +294,7 @@ def test_tui_ladder_shows_the_chromium_handshake(chromium_client: BrowserBedResu
 
 def test_corrupted_certificate_verify_draws_decrypt_error(cv_fault: BrowserBedResult) -> None:
     res = cv_fault
-    assert [(f["rule"], f["dir"]) for f in res.events("fault")] == [(CV_FAULT, "chromium->janus")]
+    assert [(f["rule"], f["dir"]) for f in res.events("fault")] == [(CV_FAULT, "client->server")]
     cv = res.events("message", type="CertificateVerify")[0]
     assert cv["dir"] == "client->server" and cv["frames"][0] == res.events("fault")[0]["frame"]
     alerts = res.events("alert")
