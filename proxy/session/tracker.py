@@ -33,7 +33,8 @@ from proxy.session.session import Session
 from proxy.stun import parse_stun
 
 VerdictHook = Callable[[Session, list[Event], float, bool], list[Event]]
-"""Called with (session, new events, now, final) -> verdict events (see proxy.verdict)."""
+"""Called with (session, new events, now, final) -> verdict events (see proxy.verdict),
+after every datagram, tick and at the end; also before the roles are known (ICE only)."""
 
 
 @dataclass
@@ -211,7 +212,7 @@ class Tracker:
 
     def _after(self, entry: _Entry, new: list[Event], now: float, final: bool) -> list[Event]:
         out: list[Event] = []
-        if self.verdict_hook is not None and entry.session.client is not None:
+        if self.verdict_hook is not None:
             out.extend(self.verdict_hook(entry.session, new, now, final))
         s = entry.session
         n = s.neg

@@ -26,8 +26,8 @@ from proxy.verdict.keys import RsaPremaster
 
 __all__ = ["ExpectedFingerprint", "Options", "VerdictEngine", "build_hook", "sdp_expectations"]
 
-_OPTIONS = ("mtu", "retransmit_threshold", "silence_after", "fingerprints", "keylog",
-            "rsa_keys")
+_OPTIONS = ("mtu", "retransmit_threshold", "silence_after", "hello_after", "fingerprints",
+            "keylog", "rsa_keys")
 
 
 def sdp_expectations(
@@ -80,7 +80,8 @@ def build_hook(
     ``keylogs``: NSS key log files (several allowed, e.g. one per peer).
     ``sdp_files``: SDP offers/answers whose ``a=fingerprint`` the certificates must match.
     ``options``: ``mtu`` (int, UDP payload bytes), ``retransmit_threshold`` (int,
-    default 2), ``silence_after`` (seconds, default 10), ``fingerprints``
+    default 2), ``silence_after`` (seconds, default 10), ``hello_after`` (seconds of
+    ICE traffic with no ClientHello before that is a finding, default 10), ``fingerprints``
     (``{"client"|"server"|<side label>: "AB:CD:..."}``), ``keylog`` (a loaded
     :class:`proxy.keylog.KeyLog`, merged with the files), ``rsa_keys`` (PEM files of
     server RSA private keys: TLS_RSA_* premasters are decrypted as Wireshark does).
@@ -111,6 +112,7 @@ def build_hook(
         mtu=None if mtu is None else int(mtu),
         retransmit_threshold=int(options.get("retransmit_threshold", 2)),
         silence_after=float(options.get("silence_after", 10.0)),
+        hello_after=float(options.get("hello_after", 10.0)),
         expected=tuple(expected),
         setup_conflict=conflict,
     )

@@ -26,6 +26,7 @@ from proxy.events import (
 from proxy.keylog import KeyLog
 from proxy.session.session import Session
 from proxy.verdict import checks as C
+from proxy.verdict.ice import IceWatch
 from proxy.verdict.keys import KeyLogDecryptor, MasterSecrets, RsaPremaster, finished_checks
 from proxy.verdict.rules import Context, explain_alert, ref, silent_failure
 
@@ -60,6 +61,8 @@ class Options:
     """Fingerprints from SDP files and the ``fingerprints`` option."""
     setup_conflict: str | None = None
     """A sentence when the SDPs given disagree on a=setup (both active or both passive)."""
+    hello_after: float = 10.0
+    """Seconds of ICE traffic without any ClientHello before that is a finding."""
 
 
 @dataclass
@@ -104,6 +107,7 @@ class VerdictEngine:
         has_secrets = keylog is not None or rsa_keys is not None
         self.decryptor = KeyLogDecryptor(self.secrets) if has_secrets else None
         self._states: dict[str, _State] = {}
+        self._ice: dict[str, IceWatch] = {}
         self.errors: list[str] = []
         """Engine failures swallowed (for tests and diagnostics; bounded)."""
 
@@ -130,6 +134,11 @@ class VerdictEngine:
         return st
 
     def _run(self, s: Session, events: list[Event], now: float, final: bool) -> list[Event]:
+        if s.client is None:  # no ClientHello yet: only the ICE-without-DTLS rule applies
+            watch = self._ice.setdefault(s.sid, IceWatch())
+            watch.absorb(events)
+            v = watch.verdict(s.sid, now, final, self.options.hello_after)
+            return [v] if v is not None else []
         st = self._state(s)
         established = s.established()  # the rules below only read the session
         fatal = s.fatal_alert()
