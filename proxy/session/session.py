@@ -255,7 +255,7 @@ class Session:
         flight.last_ts = ts
         self.flight_of[(sender, msg.message_seq)] = flight.number
         if type_name not in ("HelloVerifyRequest",):
-            self.transcript.add(sender, msg.msg_type, msg.message_seq, msg.raw)
+            self.transcript.add(sender, flight.number, msg.msg_type, msg.message_seq, msg.raw)
         self.messages.append(
             MessageRecord(
                 sender, flight.number, type_name, msg.msg_type, msg.message_seq, msg.frames, ts,
@@ -540,6 +540,17 @@ class Session:
         return ev
 
     # ------------------------------------------------------------------ state
+
+    def handshake_order(self) -> list[MessageRecord]:
+        """First copies in the order the handshake defines, not the arrival order: per
+        flight, handshake messages by message_seq, then ChangeCipherSpec, then the
+        encrypted Finished (DTLS reorders early arrivals by message_seq)."""
+        def key(item: tuple[int, MessageRecord]) -> tuple[int, int, int, int]:
+            i, m = item
+            kind = 0 if m.message_seq is not None else (1 if m.type == "ChangeCipherSpec" else 2)
+            return (m.flight if m.flight is not None else 0, kind, m.message_seq or 0, i)
+
+        return [m for _, m in sorted(enumerate(self.messages), key=key)]
 
     def established(self) -> bool:
         """Both sides sent their (encrypted) Finished and no fatal alert came."""

@@ -3,7 +3,11 @@
 Every handshake message in order, each as if sent in one fragment (12-byte header
 with fragment_offset 0 and fragment_length = length, then the body), each
 retransmission once; the first ClientHello and the HelloVerifyRequest are NOT
-part of it. The verdict rules hash prefixes of it to verify CertificateVerify
+part of it. "In order" is the handshake's order, not the arrival order: a peer
+buffers messages that arrive early and processes them by message_seq, so entries
+are kept sorted by (flight, message_seq) -- a ServerHello whose first copy was
+lost and that arrives after the ServerHelloDone still hashes before it. The verdict
+rules hash prefixes of it to verify CertificateVerify
 and Finished.
 """
 
@@ -18,6 +22,7 @@ class TranscriptEntry:
 
     sender: int
     """Index of the sending endpoint (0 or 1)."""
+    flight: int
     msg_type: int
     message_seq: int
     raw: bytes
@@ -30,9 +35,15 @@ class Transcript:
     def __init__(self) -> None:
         self.entries: list[TranscriptEntry] = []
 
-    def add(self, sender: int, msg_type: int, message_seq: int, raw: bytes) -> None:
-        """Append a first-copy message."""
-        self.entries.append(TranscriptEntry(sender, msg_type, message_seq, raw))
+    def add(self, sender: int, flight: int, msg_type: int, message_seq: int, raw: bytes) -> None:
+        """Insert a first-copy message at its place in the handshake order."""
+        entry = TranscriptEntry(sender, flight, msg_type, message_seq, raw)
+        i = len(self.entries)
+        while i > 0 and (self.entries[i - 1].flight, self.entries[i - 1].message_seq) > (
+            flight, message_seq
+        ):
+            i -= 1
+        self.entries.insert(i, entry)
 
     def restart_after_cookie(self) -> None:
         """A HelloVerifyRequest arrived: the first ClientHello leaves the transcript."""

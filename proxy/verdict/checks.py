@@ -30,7 +30,7 @@ from proxy.dtls.signatures import (
 from proxy.dtls.x509 import CertificateSummary, self_signature_verifies
 from proxy.events import Check
 from proxy.session.session import MessageRecord, Session
-from proxy.verdict.order import order_violations
+from proxy.verdict.order import order_violations, settled
 
 HT_CERTIFICATE = 11
 HT_CERTIFICATE_VERIFY = 15
@@ -390,7 +390,7 @@ def order_check(s: Session) -> tuple[Check, list[MessageRecord]]:
     """The legal-order walk (proxy.verdict.order); the offending messages."""
     if s.client is None or s.neg.version == 0xFEFC or s.handshakes > 1:
         return Check(ORDER_CHECK, None, "order not checked (DTLS 1.3 or renegotiation)"), []
-    bad = order_violations(s.messages, s.client, resumption=s.neg.resumption)
+    bad = order_violations(settled(s.handshake_order()), s.client, resumption=s.neg.resumption)
     if not bad:
         return Check(ORDER_CHECK, True, f"{len(s.messages)} messages in a legal order"), []
     first = bad[0]

@@ -83,10 +83,31 @@ class OrderViolation:
     """One sentence."""
 
 
+def settled(messages: Sequence[MessageRecord]) -> list[MessageRecord]:
+    """The messages a receiver could already have processed: each sender's messages up
+    to the first gap in its message_seq (a lost or late message may still arrive, and
+    DTLS buffers what comes after it; judging the order before that is premature)."""
+    expected: dict[int, int] = {}
+    stopped: set[int] = set()
+    out: list[MessageRecord] = []
+    for m in messages:
+        if m.sender in stopped:
+            continue
+        if m.message_seq is not None:
+            exp = expected.get(m.sender)
+            if exp is not None and m.message_seq > exp:
+                stopped.add(m.sender)
+                continue
+            expected[m.sender] = m.message_seq + 1
+        out.append(m)
+    return out
+
+
 def order_violations(
     messages: Sequence[MessageRecord], client: int, *, resumption: bool = False
 ) -> list[OrderViolation]:
-    """Every illegal step in ``messages`` (first copies, in arrival order).
+    """Every illegal step in ``messages`` (first copies, in handshake order: see
+    :meth:`proxy.session.Session.handshake_order`; arrival order is UDP's business).
 
     Message types the tables do not know (HelloRequest, DTLS 1.3 records,
     ``EncryptedHandshake``) are skipped; each violation is reported and the walk
