@@ -20,8 +20,19 @@ if [ "${#missing[@]}" -gt 0 ] && [ "${1:-}" != "--no-system" ]; then
 fi
 
 PY=${PYTHON:-python3}
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "setup: dtlsproxy needs Python 3.11 or newer ($PY is $("$PY" -V 2>&1)); set PYTHON=..." >&2
+  exit 1
+fi
 if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
+  if ! "$PY" -m venv .venv 2>/dev/null; then
+    # Debian/Ubuntu ship venv separately (python3-venv): install it, then retry
+    rm -rf .venv
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    echo "setup: installing python3-venv" >&2
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+    "$PY" -m venv .venv
+  fi
 fi
 stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then
