@@ -11,10 +11,6 @@ grace period. The child dies with the driver (``PR_SET_PDEATHSIG``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -22,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.browser.chrome import _die_with_parent
+from tests.dtlsproxy_process import DtlsproxyProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 Address = tuple[str, int]
@@ -30,7 +27,7 @@ PORTS = {"a": 45000, "b": 46000}
 (X11's 6000 among them; net/base/port_util.cc) and ICE fails with no error."""
 
 
-class ProxyProcess:
+class ProxyProcess(DtlsproxyProcess):
     """One ``python -m proxy.cli run`` writing ``proxy.jsonl`` and ``proxy.pcapng``."""
 
     def __init__(
@@ -78,39 +75,7 @@ class ProxyProcess:
                 self.command(), cwd=ROOT, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
                 start_new_session=True, preexec_fn=_die_with_parent,
             )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while sum(e.get("code") == "listening" for e in self.events()) < 2:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"dtlsproxy run exited with {self.proc.returncode}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"dtlsproxy run not listening after {timeout}s")
-            await asyncio.sleep(0.02)
-
-    def stop(self, grace: float = 5.0) -> int | None:
-        """SIGINT (flushes the log), SIGKILL after ``grace``; the exit status."""
-        proc = self.proc
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        self.exit = proc.returncode
-        return self.exit
-
-    def events(self) -> list[dict[str, Any]]:
-        """The JSONL log so far (a partial last line is skipped)."""
-        out = []
-        with contextlib.suppress(FileNotFoundError):
-            for line in self.log_path.read_text().splitlines():
-                with contextlib.suppress(ValueError):
-                    out.append(json.loads(line))
-        return out
+        await self.wait_listening(timeout)
 
     async def wait_event(self, kind: str, timeout: float, **match: Any) -> dict[str, Any] | None:
         """The first logged event ``kind`` whose fields equal ``match``; None on timeout.

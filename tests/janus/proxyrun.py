@@ -10,17 +10,13 @@ flushes the log), SIGKILL after a grace period. The child dies with the driver
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
+from tests.dtlsproxy_process import DtlsproxyProcess
 from tests.janus.janus import ROOT, _die_with_parent
 
 SDP_CLI = [sys.executable, "-m", "proxy.cli", "sdp", "rewrite"]
@@ -30,7 +26,7 @@ SIDE_A_PORT = 5000
 SIDE_B_PORT = 6000
 
 
-class ProxyRun:
+class ProxyRun(DtlsproxyProcess):
     """One ``dtlsproxy run`` (two-sided, headless, JSONL + pcapng in ``workdir``)."""
 
     def __init__(
@@ -91,42 +87,7 @@ class ProxyRun:
             stdout=stderr, stderr=stderr, start_new_session=True, preexec_fn=_die_with_parent,
         )  # fmt: skip
         stderr.close()
-        deadline = time.monotonic() + timeout
-        while True:
-            listening = [e for e in self.events() if e.get("code") == "listening"]
-            if len(listening) >= 2:
-                return
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"dtlsproxy run exited with {self.proc.returncode}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"dtlsproxy run not listening after {timeout}s")
-            await asyncio.sleep(0.02)
-
-    def stop(self, grace: float = 5.0) -> int | None:
-        """SIGINT (flushes the log), SIGKILL after ``grace``; the exit status."""
-        proc = self.proc
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        self.exit = proc.returncode
-        return self.exit
-
-    def events(self) -> list[dict[str, Any]]:
-        """The JSONL log so far (a partial last line is skipped)."""
-        out = []
-        with contextlib.suppress(FileNotFoundError):
-            for line in self.log_path.read_text().splitlines():
-                with contextlib.suppress(ValueError):
-                    out.append(json.loads(line))
-        return out
+        await self.wait_listening(timeout)
 
     def sdp_rewrite(self, sdp: str, side: str) -> str:
         """``dtlsproxy sdp rewrite --to <this side's address>`` (the CLI, stdin to stdout)."""
