@@ -73,12 +73,24 @@ def banner_markup(sid: str, text: str) -> Text:
     return line
 
 
+def _update(widget: Static, text: Text) -> None:
+    """Show ``text`` in a fixed-height line (no relayout), unless it is already shown."""
+    if getattr(widget, "_shown_text", None) != text:
+        widget._shown_text = text  # type: ignore[attr-defined]
+        widget.update(text, layout=False)
+
+
 class DtlsProxyApp(App[None]):
     """The dtlsproxy TUI. Public API: the constructor, :meth:`feed`, ``model``."""
 
     TITLE = "dtlsproxy"
     TABLE_INTERVAL = 0.25
     """Seconds between redraws of the sessions list when many sessions change at once."""
+    MIN_PAUSE = 0.01
+    """Seconds between the end of a late refresh and the next (the screen paints then).
+
+    Textual's ``set_interval`` skips a missed slot: a refresh 1 ms late waited a whole
+    ``refresh_interval`` more, a gap of twice the interval."""
     CSS_PATH = "app.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
@@ -146,6 +158,7 @@ class DtlsProxyApp(App[None]):
         self._table_dirty: set[str] = set()
         self._table_synced = 0.0
         self._rows_missing = False
+        self._next_due = 0.0
 
     # ----------------------------------------------------------------- layout
 
@@ -172,8 +185,22 @@ class DtlsProxyApp(App[None]):
             self.model.absorb(self._initial)
             self._initial = []
         self._refresh_view(force=True)
-        self.set_interval(self.refresh_interval, self._tick)
+        self._next_due = time.perf_counter() + self.refresh_interval
+        self.set_timer(self.refresh_interval, self._timed_tick)
         self.w_ladder.focus()
+
+    def _timed_tick(self) -> None:
+        """One refresh, then the next one: on the ``refresh_interval`` grid, or (after a
+        refresh that ran late) ``MIN_PAUSE`` later, never a whole slot later."""
+        try:
+            self._tick()
+        finally:
+            if self.is_running:
+                self._next_due += self.refresh_interval
+                now = time.perf_counter()
+                if self._next_due < now + self.MIN_PAUSE:
+                    self._next_due = now + self.MIN_PAUSE
+                self.set_timer(self._next_due - now, self._timed_tick)
 
     # ----------------------------------------------------------------- feeding
 
@@ -255,9 +282,10 @@ class DtlsProxyApp(App[None]):
             or len(self._table_dirty) <= 50
             or tick - self._table_synced >= self.TABLE_INTERVAL
         ):
+            # sync takes the rows it redraws out of _table_dirty (at most
+            # max_updated_rows of them, the visible ones first); the rest wait
             self._rows_missing = table.sync(self.visible_sessions(), self._table_dirty, now,
                                             full=force)
-            self._table_dirty = set()
             self._table_synced = tick
         elif self._rows_missing or len(table.shown) < len(self.model.sessions):
             # new sessions appear at once; changed rows wait for the next full pass
@@ -290,7 +318,7 @@ class DtlsProxyApp(App[None]):
             t.append(f"  │ filter: {self.filter.text}", style="bold yellow")
         if self.paused:
             t.append(f"  ⏸ PAUSED ({len(self.pending)} pending)", style="bold black on yellow")
-        self.w_topbar.update(t)
+        _update(self.w_topbar, t)
 
     def _draw_banner(self) -> None:
         # The banner line is always there (no relayout of the whole screen when the
@@ -303,14 +331,14 @@ class DtlsProxyApp(App[None]):
             if other is None:
                 banner.set_class(False, "elsewhere")
                 banner.set_class(True, "quiet")
-                banner.update(Text(" ✔ no alert so far" if self.model.sessions
-                                   else " waiting for traffic…"))
+                _update(banner, Text(" ✔ no alert so far" if self.model.sessions
+                                     else " waiting for traffic…"))
                 return
             banner.set_class(False, "quiet")
             text = banner_text(other) or ""
             line = banner_markup(other.sid, text)
             line.append("  (press a to jump)", style="italic")
-            banner.update(line)
+            _update(banner, line)
             banner.set_class(True, "elsewhere")
             return
         banner.set_class(False, "elsewhere")
@@ -318,7 +346,7 @@ class DtlsProxyApp(App[None]):
         line = banner_markup(st.sid if st else "", text)
         if st is not None and st.verdicts:
             line.append("   [v] evidence", style="italic")
-        banner.update(line)
+        _update(banner, line)
 
     def _ladder_rows(self, st: SessionState) -> list[LadderRow]:
         culprit = find_culprit(st)
@@ -340,7 +368,7 @@ class DtlsProxyApp(App[None]):
         if st is None:
             ladder.set_lanes(None)
             ladder.show([])
-            title.update(Text(" no session yet", style="dim"))
+            _update(title, Text(" no session yet", style="dim"))
             return
         ladder.set_lanes(st)
         follow = ladder.row_count > 0 and ladder.cursor_row >= ladder.row_count - 1
@@ -353,7 +381,7 @@ class DtlsProxyApp(App[None]):
         t.append(f"  {st.client_label} ⇄ {st.server_label}", style="bold")
         if st.evicted:
             t.append(f"  (oldest {st.evicted} events dropped: history {st.history})", style="dim")
-        title.update(t)
+        _update(title, t)
 
     # ----------------------------------------------------------------- selection
 

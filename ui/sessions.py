@@ -116,7 +116,16 @@ class SessionsTable(DataTable[Text | str]):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
+        # Any cell update makes every cached render stale (the caches are keyed by the
+        # table's update count), so large caches only hold garbage for the collector to
+        # scan: keep about two screens of this short list (max-height 12 rows).
+        for cache, size in (("_cell_render_cache", 256), ("_row_render_cache", 64),
+                            ("_row_renderable_cache", 64), ("_line_cache", 64)):
+            lru = getattr(self, cache, None)
+            if lru is not None and hasattr(lru, "maxsize"):
+                lru.maxsize = size
         self.shown: list[str] = []
+        self._next_update = 0
         self._cells: dict[str, tuple[Text | str, ...]] = {}
         self._widths: dict[str, int] = {}
 
@@ -132,12 +141,26 @@ class SessionsTable(DataTable[Text | str]):
 
     max_new_rows = 150
     """Rows added per sync at most (a burst of new sessions spreads over refreshes)."""
+    max_updated_rows = 200
+    """Changed rows redrawn per sync at most: the rows on screen first, then the others
+    round-robin (the rest stay in ``dirty`` for the next sync)."""
+
+    def _update_order(self, count: int) -> list[int]:
+        """Row indexes to look at: the visible ones, then round-robin from the last stop."""
+        top = max(0, int(self.scroll_y))
+        visible = range(top, min(count, top + max(1, self.size.height)))
+        start = self._next_update if self._next_update < count else 0
+        rest = [i for i in range(start, count) if i not in visible]
+        rest += [i for i in range(start) if i not in visible]
+        return [*visible, *rest]
 
     def sync(self, sessions: list[SessionState], dirty: set[str], now: float,
              full: bool = False, limit: int | None = None) -> bool:
         """Show ``sessions`` (in order): add new rows, update dirty ones' cells.
 
-        Returns True when rows are still to be added (call again next refresh).
+        The sessions redrawn are removed from ``dirty``; those left (more than
+        ``max_updated_rows`` changed) wait for the next call. Returns True when rows
+        are still to be added (call again next refresh).
         """
         ids = [s.sid for s in sessions]
         if full or ids[: len(self.shown)] != self.shown:
@@ -151,12 +174,20 @@ class SessionsTable(DataTable[Text | str]):
                 self._note_widths({k: c for (k, _), c in zip(COLUMNS, cells, strict=True)})
                 self.add_row(*cells, key=st.sid)
             self.shown = ids
+            dirty.clear()
             if current is not None:
                 self.select_sid(current)
             return False
-        for st in sessions[: len(self.shown)]:
+        budget = self.max_updated_rows
+        for i in self._update_order(len(self.shown)) if dirty else ():
+            st = sessions[i]
             if st.sid not in dirty:
                 continue
+            if budget == 0:
+                self._next_update = i
+                break
+            budget -= 1
+            dirty.discard(st.sid)
             cells = row_cells(st, now)
             old = self._cells[st.sid]
             for (key, _), a, b in zip(COLUMNS, old, cells, strict=True):
@@ -168,6 +199,8 @@ class SessionsTable(DataTable[Text | str]):
                     if wider:
                         self._note_widths({key: b})
             self._cells[st.sid] = cells
+        else:
+            dirty.clear()  # every changed row shown is redrawn; the others are not shown
         added = sessions[len(self.shown) : len(self.shown) + (limit or self.max_new_rows)]
         for st in added:
             cells = row_cells(st, now)
