@@ -1,18 +1,22 @@
-"""Keep Python's full garbage collections out of the TUI's busy refreshes.
+"""Run Python's full garbage collections where the TUI can afford them.
 
 A full (generation 2) collection scans every tracked object and stops the loop
-for tens of milliseconds on a busy relay: long enough, on top of a refresh and
-the screen's paint, to make the view stutter. Two measures, both process-wide
-(the TUI owns the process's loop when it runs):
+for tens of milliseconds on a busy relay. Left to Python it starts at any
+allocation: in the middle of a refresh or of the screen's paint, so the pause
+adds to theirs and the view stutters. While the live app runs, :class:`GcPacer`
+(process-wide: the TUI owns the process's loop) does instead:
 
 - :meth:`GcPacer.start` collects once and freezes what exists at start-up
   (modules, the relay's long-lived state, the widget tree): those objects never
   become garbage, and frozen objects are not scanned again.
-- While the app is behind (a refresh left events in its queue), automatic full
-  collections are postponed (:meth:`GcPacer.behind`), for ``max_postpone``
-  seconds at most so cyclic garbage stays bounded; the usual thresholds come back
-  as soon as the app caught up (:meth:`GcPacer.caught_up`). The young
-  generations are collected as usual throughout.
+- Python's automatic full collections are turned off (the young generations are
+  collected as usual). :meth:`GcPacer.before_refresh` runs the full collection
+  when Python would have (its generation-2 count reached the threshold), at the
+  start of a refresh, which then absorbs for less time; not more often than
+  every ``min_interval`` seconds, and not while the app is behind (events left
+  queued by the previous refresh) for up to ``max_postpone`` seconds, so cyclic
+  garbage stays bounded.
+- :meth:`GcPacer.stop` gives the collector back as it was.
 """
 
 from __future__ import annotations
@@ -20,48 +24,71 @@ from __future__ import annotations
 import gc
 import time
 
-POSTPONED_THRESHOLD = 1_000_000
-"""Generation-2 threshold while postponing: gen-1 collections before a full one."""
+OFF_THRESHOLD = 1_000_000
+"""Generation-2 threshold while the pacer decides: never reached."""
 
 
 class GcPacer:
-    """Freezes start-up objects and postpones full collections while behind."""
+    """Freezes start-up objects; runs full collections at the start of refreshes."""
 
-    def __init__(self, max_postpone: float = 2.0) -> None:
-        """``max_postpone``: seconds a full collection may wait at most."""
+    def __init__(self, min_interval: float = 1.0, max_postpone: float = 2.0) -> None:
+        """``min_interval``: seconds between full collections at least; ``max_postpone``:
+        seconds a due collection may wait while the app is behind."""
+        self.min_interval = min_interval
         self.max_postpone = max_postpone
-        self.postponed_since: float | None = None
+        self.collections = 0
         self._threshold: tuple[int, int, int] | None = None
         self._froze = False
+        self._last = 0.0
+        self._due_since: float | None = None
 
-    def start(self) -> None:
-        """Collect, then freeze every object alive now (kept out of later scans)."""
+    @property
+    def active(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._threshold is not None
+
+    def start(self, now: float | None = None) -> None:
+        """Collect, freeze every object alive now, and take over full collections."""
+        if self.active:
+            return
         if gc.get_freeze_count() == 0:  # the host did not freeze: ours to undo in stop()
             gc.collect()
             gc.freeze()
             self._froze = True
+        t0, t1, t2 = gc.get_threshold()
+        self._threshold = (t0, t1, t2)
+        gc.set_threshold(t0, t1, OFF_THRESHOLD)
+        self._last = time.monotonic() if now is None else now
 
-    def behind(self, now: float | None = None) -> None:
-        """A refresh left work queued: no full collection now (up to ``max_postpone``)."""
+    def due(self) -> bool:
+        """Python would run a full collection by now."""
+        return self._threshold is not None and gc.get_count()[2] >= self._threshold[2]
+
+    def before_refresh(self, behind: bool, now: float | None = None) -> float:
+        """Run the full collection if it is due and this refresh can take it; returns
+        the seconds it took (0.0 when none ran)."""
+        if not self.due():
+            self._due_since = None
+            return 0.0
         now = time.monotonic() if now is None else now
-        if self.postponed_since is None:
-            t0, t1, t2 = gc.get_threshold()
-            self._threshold = (t0, t1, t2)
-            gc.set_threshold(t0, t1, POSTPONED_THRESHOLD)
-            self.postponed_since = now
-        elif now - self.postponed_since > self.max_postpone:
-            self.caught_up()  # the collector's turn; postponing starts over next time
+        if self._due_since is None:
+            self._due_since = now
+        if now - self._last < self.min_interval:
+            return 0.0
+        if behind and now - self._due_since < self.max_postpone:
+            return 0.0
+        start = time.perf_counter()
+        gc.collect(2)
+        self.collections += 1
+        self._last = now
+        self._due_since = None
+        return time.perf_counter() - start
 
-    def caught_up(self) -> None:
-        """The queue is drained: Python's own thresholds again."""
+    def stop(self) -> None:
+        """Python's thresholds again; unfreeze what :meth:`start` froze."""
         if self._threshold is not None:
             gc.set_threshold(*self._threshold)
             self._threshold = None
-        self.postponed_since = None
-
-    def stop(self) -> None:
-        """Restore the thresholds and unfreeze what :meth:`start` froze."""
-        self.caught_up()
         if self._froze:
             gc.unfreeze()
             self._froze = False

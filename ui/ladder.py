@@ -30,6 +30,7 @@ from proxy.events import (
 )
 from ui.alerts import alert_phrase
 from ui.model import SessionState, TrafficBlock
+from ui.rendercache import fit_render_caches
 
 LANE_WIDTH = 54
 
@@ -405,7 +406,9 @@ class LadderTable(DataTable[Text]):
         self.add_column("info", key="info")
 
     def on_resize(self, event: events.Resize) -> None:
-        """Fit the lane column to the pane (5 + 8 + info 14 + cell padding 8)."""
+        """Fit the lane column to the pane (5 + 8 + info 14 + cell padding 8), and the
+        render caches to its height."""
+        fit_render_caches(self, event.size.height)
         width = max(24, min(LANE_WIDTH, event.size.width - 35))
         if width != self.lane_width:
             cursor = self.current_key()

@@ -9,6 +9,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 from ui.model import SessionState
+from ui.rendercache import fit_render_caches
 
 BADGES = {
     "idle": "grey50",
@@ -116,14 +117,6 @@ class SessionsTable(DataTable[Text | str]):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
-        # Any cell update makes every cached render stale (the caches are keyed by the
-        # table's update count), so large caches only hold garbage for the collector to
-        # scan: keep about two screens of this short list (max-height 12 rows).
-        for cache, size in (("_cell_render_cache", 256), ("_row_render_cache", 64),
-                            ("_row_renderable_cache", 64), ("_line_cache", 64)):
-            lru = getattr(self, cache, None)
-            if lru is not None and hasattr(lru, "maxsize"):
-                lru.maxsize = size
         self.shown: list[str] = []
         self._next_update = 0
         self._cells: dict[str, tuple[Text | str, ...]] = {}
@@ -138,6 +131,7 @@ class SessionsTable(DataTable[Text | str]):
     def on_mount(self) -> None:
         for key, label in COLUMNS:
             self.add_column(label, key=key)
+        fit_render_caches(self, 12)  # the list is at most 12 rows high (app.tcss)
 
     max_new_rows = 150
     """Rows added per sync at most (a burst of new sessions spreads over refreshes)."""
