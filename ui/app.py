@@ -89,7 +89,8 @@ class DtlsProxyApp(App[None]):
     TABLE_INTERVAL = 0.25
     """Seconds between redraws of the sessions list when many sessions change at once."""
     MIN_PAUSE = 0.01
-    """Seconds between the end of a late refresh and the next (the screen paints then).
+    """Seconds between the end of a late refresh and the next (the screen paints then);
+    also before a refresh that starts with a full garbage collection.
 
     Textual's ``set_interval`` skips a missed slot: a refresh 1 ms late waited a whole
     ``refresh_interval`` more, a gap of twice the interval."""
@@ -210,7 +211,11 @@ class DtlsProxyApp(App[None]):
             if self.is_running:
                 self._next_due += self.refresh_interval
                 now = time.perf_counter()
-                if self._next_due < now + self.MIN_PAUSE:
+                pacer = self.gc_pacer
+                gc_next = pacer is not None and pacer.ready(self._behind and not self.paused)
+                if gc_next or self._next_due < now + self.MIN_PAUSE:
+                    # late, or the next refresh starts with a full collection: soon,
+                    # so the pause and the refresh fit in one gap
                     self._next_due = now + self.MIN_PAUSE
                 self.set_timer(self._next_due - now, self._timed_tick)
 
@@ -243,14 +248,14 @@ class DtlsProxyApp(App[None]):
         start = time.perf_counter()
         sub = self.subscription
         if sub is not None:
+            # a full collection, when due, runs here and shortens this absorb (the
+            # first 1000 events are always taken)
+            spent = 0.0
+            if self.gc_pacer is not None:
+                spent = self.gc_pacer.before_refresh(behind=self._behind and not self.paused)
             if self.paused:
                 self._hold(sub.drain())
             else:
-                # a full collection, when due, runs here and shortens this absorb (the
-                # first 1000 events are always taken)
-                spent = 0.0
-                if self.gc_pacer is not None:
-                    spent = self.gc_pacer.before_refresh(behind=self._behind)
                 deadline = start + max(0.0, self.budget - spent)
                 while len(sub):
                     self.model.absorb(sub.drain(1000))

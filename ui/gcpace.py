@@ -12,7 +12,8 @@ adds to theirs and the view stutters. While the live app runs, :class:`GcPacer`
 - Python's automatic full collections are turned off (the young generations are
   collected as usual). :meth:`GcPacer.before_refresh` runs the full collection
   when Python would have (its generation-2 count reached the threshold), at the
-  start of a refresh, which then absorbs for less time; not more often than
+  start of a refresh, which then absorbs for less time (and which the app runs
+  right after the screen's paint instead of a whole interval later); not more often than
   every ``min_interval`` seconds, and not while the app is behind (events left
   queued by the previous refresh) for up to ``max_postpone`` seconds, so cyclic
   garbage stays bounded.
@@ -64,18 +65,23 @@ class GcPacer:
         """Python would run a full collection by now."""
         return self._threshold is not None and gc.get_count()[2] >= self._threshold[2]
 
-    def before_refresh(self, behind: bool, now: float | None = None) -> float:
-        """Run the full collection if it is due and this refresh can take it; returns
-        the seconds it took (0.0 when none ran)."""
+    def ready(self, behind: bool, now: float | None = None) -> bool:
+        """The next refresh will run a full collection (the app schedules it early)."""
         if not self.due():
             self._due_since = None
-            return 0.0
+            return False
         now = time.monotonic() if now is None else now
         if self._due_since is None:
             self._due_since = now
         if now - self._last < self.min_interval:
-            return 0.0
-        if behind and now - self._due_since < self.max_postpone:
+            return False
+        return not behind or now - self._due_since >= self.max_postpone
+
+    def before_refresh(self, behind: bool, now: float | None = None) -> float:
+        """Run the full collection if it is due and this refresh can take it; returns
+        the seconds it took (0.0 when none ran)."""
+        now = time.monotonic() if now is None else now
+        if not self.ready(behind, now):
             return 0.0
         start = time.perf_counter()
         gc.collect(2)
