@@ -11,11 +11,14 @@ than the first transmission (OpenSSL does that; tshark 4.0 then wrongly reports
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 
 from proxy.dtls.reader import DecodeError, Reader
 
 HEADER_LENGTH = 12
+_HEADER = struct.Struct(">BBHHBHBH")
+"""msg_type, length (8+16 bits), message_seq, fragment_offset (8+16), fragment_length (8+16)."""
 MAX_MESSAGE_LENGTH = 1 << 20
 """Refuse to buffer messages claiming more than 1 MiB (certificate chains are far smaller)."""
 MAX_PENDING = 64
@@ -57,8 +60,18 @@ def parse_fragments(fragment: bytes, base: int = 0) -> list[HandshakeFragment]:
 
     ``base`` is the payload's offset in the datagram. Raises :class:`DecodeError`.
     """
-    r = Reader(fragment, base)
     out: list[HandshakeFragment] = []
+    n = len(fragment)
+    if n >= HEADER_LENGTH:  # the common case: one whole message, one unpack
+        msg_type, len_hi, len_lo, seq, off_hi, off_lo, flen_hi, flen_lo = _HEADER.unpack_from(
+            fragment
+        )
+        length, frag_off = (len_hi << 16) | len_lo, (off_hi << 16) | off_lo
+        frag_len = (flen_hi << 16) | flen_lo
+        if n == HEADER_LENGTH + frag_len and frag_off + frag_len <= length:
+            return [HandshakeFragment(msg_type, length, seq, frag_off, frag_len,
+                                      fragment[HEADER_LENGTH:], base)]
+    r = Reader(fragment, base)
     while not r.eof():
         start = r.offset
         msg_type = r.pull_uint8("handshake type")

@@ -7,6 +7,7 @@ and the reason, and nothing after it in the datagram is trusted.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 from proxy.dtls.reader import DecodeError, Reader
@@ -25,6 +26,8 @@ KNOWN_CONTENT_TYPES = frozenset(range(20, 27))
 RECORD_VERSIONS = frozenset({0xFEFF, 0xFEFD, 0xFEFC, 0x0100})
 
 HEADER_LENGTH = 13
+_HEADER = struct.Struct(">BHHHIH")
+"""type, version, epoch, sequence (16 + 32 bits), length."""
 MAX_CID_GUESS = 32
 
 
@@ -108,6 +111,13 @@ def _parse_one(data: bytes, pos: int, cid_length: int | None) -> Record:
         return _parse_unified(data, pos, cid_length)
     if first not in KNOWN_CONTENT_TYPES:
         raise DecodeError(pos, f"unknown content type {first} (not a DTLS record)")
+    if first != CT_TLS12_CID and len(data) - pos >= HEADER_LENGTH:
+        # the common case in one unpack (hot path of the relay and of analyze)
+        _t, version, epoch, seq_hi, seq_lo, length = _HEADER.unpack_from(data, pos)
+        end = pos + HEADER_LENGTH + length
+        if version in RECORD_VERSIONS and end <= len(data):
+            return Record(pos, first, version, epoch, (seq_hi << 32) | seq_lo, HEADER_LENGTH,
+                          data[pos + HEADER_LENGTH : end])
     r = Reader(data[pos:], base=pos)
     r.pull_uint8()
     version = r.pull_uint16("record version")
