@@ -452,6 +452,8 @@ def jsonable(value: Any) -> Any:
         return value.hex()
     if t is tuple or t is list:
         return [jsonable(v) for v in value]
+    if t is dict:
+        return {str(k): jsonable(v) for k, v in value.items()}
     names = _JSON_FIELDS.get(t)
     if names is not None:
         return {n: jsonable(getattr(value, n)) for n in names}
