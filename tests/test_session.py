@@ -145,3 +145,27 @@ def test_not_a_capture_and_empty_results(tmp_path: Path) -> None:
     bad.write_text("hello")
     with pytest.raises(CaptureError, match="not a pcap or pcapng file"):
         list(analyze_capture(bad))
+
+
+def test_media_fast_path_counts_exactly_like_receive() -> None:
+    """The relay counts RTP/RTCP through Tracker.media (no Datagram built): same events
+    and counters as Tracker.receive on the WebRTC capture's STUN+DTLS+SRTP flow."""
+    from proxy.demux import classify
+    from proxy.events import Datagram, MediaStats
+    from proxy.pcap import read_capture
+
+    flow = list(read_capture(CAPTURES / "stun_dtls_rtp.pcapng"))
+    slow, fast = Tracker(), Tracker()
+    a: list[object] = []
+    b: list[object] = []
+    for d in flow:
+        a += slow.receive(d)
+        if classify(d.data) in ("rtp", "rtcp"):
+            b += fast.media(d.ts, d.src, d.dst, d.data)
+        else:
+            b += fast.receive(Datagram(d.ts, d.src, d.dst, d.data, d.frame))
+    a += slow.finish(flow[-1].ts)
+    b += fast.finish(flow[-1].ts)
+    stats_a = [e for e in a if isinstance(e, MediaStats)]
+    assert stats_a and stats_a == [e for e in b if isinstance(e, MediaStats)]
+    assert final_summary(a).counters == final_summary(b).counters

@@ -36,6 +36,8 @@ class TrackerLike(Protocol):
 
     def finish(self, now: float) -> list[Event]: ...
 
+    def media(self, ts: float, src: Address, dst: Address, data: bytes) -> list[Event]: ...
+
 
 class NullTracker:
     """Stand-in when no decoder is wanted (benchmarks) or available."""
@@ -47,6 +49,9 @@ class NullTracker:
         return []
 
     def finish(self, now: float) -> list[Event]:
+        return []
+
+    def media(self, ts: float, src: Address, dst: Address, data: bytes) -> list[Event]:
         return []
 
 
@@ -190,7 +195,7 @@ class Recorder:
         t0 = time.perf_counter()
         shedding = self.decode and (self._over_share or now - batch[0][1] > SHED_AFTER)
         taps = self.taps
-        receive = self.tracker.receive
+        tracker = self.tracker
         for frame, ts, src, dst, data, side, hop_in, hop_out, sent, extra, rcvd in batch:
             if taps:
                 legs: list[Leg] = [(src, hop_in, data if rcvd is None else rcvd)]
@@ -204,12 +209,13 @@ class Recorder:
                         out.append(self._error("tap_failed", f"exporter stopped: {exc!r}", ts))
             events: list[Event] = []
             if self.decode:
-                if shedding and data and 128 <= data[0] <= 191:
+                is_media = bool(data) and 128 <= data[0] <= 191
+                if shedding and is_media:
                     self.shed += 1
                 else:
-                    d = Datagram(ts, src, dst, data, frame, side)
-                    try:
-                        events = receive(d)
+                    try:  # media is only counted: its fast path builds no Datagram
+                        events = (tracker.media(ts, src, dst, data) if is_media
+                                  else tracker.receive(Datagram(ts, src, dst, data, frame, side)))
                     except Exception as exc:  # best effort; forwarding already happened
                         self.decoder_errors += 1
                         if self.decoder_errors == 1:

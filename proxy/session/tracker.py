@@ -32,6 +32,9 @@ from proxy.rtp import MediaCounter, MediaInterval
 from proxy.session.session import Session
 from proxy.stun import parse_stun
 
+_SENDERS = ("0", "1")
+"""Media counter direction keys per sender index (no str() per packet)."""
+
 VerdictHook = Callable[[Session, list[Event], float, bool], list[Event]]
 """Called with (session, new events, now, final) -> verdict events (see proxy.verdict),
 after every datagram, tick and at the end; also before the roles are known (ICE only)."""
@@ -78,6 +81,8 @@ class Tracker:
         self.verdict_hook = verdict_hook
         self._by_pair: dict[frozenset[Address], _Entry] = {}
         self._by_id: dict[str, _Entry] = {}
+        self._route: dict[tuple[Address, Address], tuple[_Entry, int]] = {}
+        """(src, dst) -> (entry, sender index): the media fast path's lookup."""
         self._next_id = 1
 
     # ------------------------------------------------------------------ API
@@ -98,11 +103,12 @@ class Tracker:
         entry = self._entry(d, out)
         s = entry.session
         sender = 0 if d.src == entry.addrs[0] else 1
+        self._route[(d.src, d.dst)] = (entry, sender)
         kind = classify(d.data)
         key = (kind, sender)
         entry.counters[key] = entry.counters.get(key, 0) + 1
         if kind in ("rtp", "rtcp"):
-            out.extend(self._media(entry, sender, kind, d))
+            out.extend(self._media(entry, sender, kind, d.ts, d.data))
             return out
         dirl = s.dir_label(sender)
         out.append(DatagramSeen(d.ts, s.sid, d.frame, dirl, kind, len(d.data), d.data))
@@ -124,6 +130,21 @@ class Tracker:
                 )
         out.extend(self._after(entry, out, d.ts, final=False))
         return out
+
+    def media(self, ts: float, src: Address, dst: Address, data: bytes) -> list[Event]:
+        """Count one RTP/RTCP datagram: the same as :meth:`receive`, without building a
+        Datagram or looking the session up by its endpoint set (the relay's hot path:
+        media is most of a call's datagrams)."""
+        hit = self._route.get((src, dst))
+        if hit is None:
+            return self.receive(Datagram(ts, src, dst, data, 0))
+        entry, sender = hit
+        kind = classify(data)
+        if kind != "rtp" and kind != "rtcp":
+            return self.receive(Datagram(ts, src, dst, data, 0))
+        key = (kind, sender)
+        entry.counters[key] = entry.counters.get(key, 0) + 1
+        return self._media(entry, sender, kind, ts, data)
 
     def tick(self, now: float) -> list[Event]:
         """Time passed with no datagram: media intervals, stalls, timing verdicts."""
@@ -180,6 +201,9 @@ class Tracker:
             oldest = next(iter(self._by_id))
             old = self._by_id.pop(oldest)
             self._by_pair.pop(frozenset(old.addrs), None)
+            a, b = old.addrs
+            self._route.pop((a, b), None)
+            self._route.pop((b, a), None)
         sid = f"s{self._next_id}"
         self._next_id += 1
         addrs = (d.src, d.dst)
@@ -192,13 +216,15 @@ class Tracker:
         out.append(SessionOpened(d.ts, sid, endpoints, labels))
         return entry
 
-    def _media(self, entry: _Entry, sender: int, kind: str, d: Datagram) -> list[Event]:
+    def _media(
+        self, entry: _Entry, sender: int, kind: str, ts: float, data: bytes
+    ) -> list[Event]:
         # Only the SSRC is needed to count: read it in place (RTP bytes 8-11, RTCP 4-7;
         # SRTP/SRTCP keep them in clear) instead of parsing the whole header per packet.
-        data = d.data
         at = 4 if kind == "rtcp" else 8
         ssrc = int.from_bytes(data[at : at + 4], "big") if len(data) >= at + 4 else None
-        return self._stats(entry, entry.media.add(d.ts, str(sender), kind, len(d.data), ssrc))
+        intervals = entry.media.add(ts, _SENDERS[sender], kind, len(data), ssrc)
+        return self._stats(entry, intervals) if intervals else []
 
     def _stats(self, entry: _Entry, intervals: list[MediaInterval]) -> list[Event]:
         s = entry.session
