@@ -1,5 +1,8 @@
 """``dtlsproxy`` command line: run | demo | analyze | view | sdp.
 
+The console script is ``ui.cli:main``, which passes the Textual UI in as ``tui``
+(:mod:`proxy.tui`); ``python -m proxy.cli`` has no UI and runs headless.
+
 Each subcommand lives in its own module ``proxy.cmd_<name>`` exposing
 ``add_parser(subparsers)`` and ``main(args) -> int``; this file only wires them.
 When the command line names a subcommand, only that module is imported (start-up
@@ -14,6 +17,8 @@ import gc
 import importlib
 import sys
 from collections.abc import Sequence
+
+from proxy.tui import Tui
 
 SUBCOMMANDS = ("demo", "run", "analyze", "view", "sdp")
 
@@ -40,12 +45,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``dtlsproxy`` console script."""
+def main(argv: Sequence[str] | None = None, tui: Tui | None = None) -> int:
+    """Parse ``argv`` and run the subcommand; ``tui`` shows the terminal UI when given."""
     args_list = sys.argv[1:] if argv is None else list(argv)
     chosen = args_list[0] if args_list and args_list[0] in SUBCOMMANDS else None
     parser = build_parser(chosen)
     args = parser.parse_args(args_list)
+    args.tui = tui
     module = importlib.import_module(f"proxy.cmd_{args.command}")
     if args.command == "analyze":
         gc.set_threshold(*ANALYZE_GC_THRESHOLD)

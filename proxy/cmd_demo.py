@@ -16,6 +16,7 @@ from typing import Any
 from proxy.bus import Bus, Subscription
 from proxy.demo import SCENARIOS, TOUR, Demo, remove_workdir, scenario_names, start_demo
 from proxy.events import Verdict
+from proxy.tui import Tui
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -48,9 +49,10 @@ def main(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"dtlsproxy demo: {e}", file=sys.stderr)
         return EXIT_USAGE
-    if args.headless or not sys.stdout.isatty():
+    tui: Tui | None = args.tui
+    if tui is None or args.headless or not sys.stdout.isatty():
         return asyncio.run(_headless(names, args.log_file))
-    return asyncio.run(_tui(names, args.log_file))
+    return asyncio.run(_tui(tui, names, args.log_file))
 
 
 def _writers(bus: Bus, log_file: Path | None) -> tuple[Subscription | None, Any]:
@@ -86,9 +88,7 @@ async def _headless(names: list[str], log_file: Path | None) -> int:
     return EXIT_OK
 
 
-async def _tui(names: list[str], log_file: Path | None) -> int:
-    from ui.app import DtlsProxyApp
-
+async def _tui(tui: Tui, names: list[str], log_file: Path | None) -> int:
     bus = Bus()
     sub = bus.subscribe(maxlen=50_000)
     log_sub, log_writer = _writers(bus, log_file)
@@ -97,11 +97,8 @@ async def _tui(names: list[str], log_file: Path | None) -> int:
         f"{c.labels[0]}<->{c.labels[1]} via {_fmt(r.a.addr)}|{_fmt(r.b.addr)}"
         for c, r in zip(demo.calls, demo.relay.calls, strict=True)
     )
-    app = DtlsProxyApp(
-        sub,
-        header_info={"demo": " + ".join(names), "relay": addrs,
-                     "log": str(log_file) if log_file else "-"},
-    )
+    header = {"demo": " + ".join(names), "relay": addrs,
+              "log": str(log_file) if log_file else "-"}
 
     async def drive(d: Demo) -> None:
         await d.run_calls()
@@ -115,7 +112,7 @@ async def _tui(names: list[str], log_file: Path | None) -> int:
     task = asyncio.create_task(drive(demo))
     logger = asyncio.create_task(log_forever())
     try:
-        await app.run_async()
+        await tui.live(sub, header, asyncio.Event())  # until the user quits
     finally:
         task.cancel()
         logger.cancel()

@@ -17,6 +17,7 @@ from proxy.events import Event
 
 if TYPE_CHECKING:
     from proxy.relay import Relay
+    from proxy.tui import Tui
 
 DESCRIPTION = """\
 Relay UDP between two peers (or clients and an upstream), forwarding every datagram
@@ -160,7 +161,8 @@ def main(args: argparse.Namespace) -> int:
         print("config error: --loop uvloop: uvloop is not installed", file=sys.stderr)
         return 2
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        return runner.run(run(cfg, duration=getattr(args, "duration", None)))
+        return runner.run(run(cfg, duration=getattr(args, "duration", None),
+                              tui=getattr(args, "tui", None)))
 
 
 def _loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -174,8 +176,11 @@ def _loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
     return factory
 
 
-async def run(cfg: RelayConfig, *, duration: float | None = None) -> int:
-    """Start the relay with its exporters and run until stopped."""
+async def run(
+    cfg: RelayConfig, *, duration: float | None = None, tui: Tui | None = None
+) -> int:
+    """Start the relay with its exporters and run until stopped; in ``tui`` when given
+    and the terminal is interactive (and not --headless), else with console lines."""
     from proxy.export import run_subscriber
     from proxy.export.console import ConsoleRenderer
     from proxy.relay import RelayError, start_relay
@@ -194,7 +199,7 @@ async def run(cfg: RelayConfig, *, duration: float | None = None) -> int:
             return 1
         writers.append(jw.write)
         closers.append(jw.close)
-    use_tui = not cfg.headless and sys.stdout.isatty() and sys.stdin.isatty()
+    use_tui = tui is not None and not cfg.headless and sys.stdout.isatty() and sys.stdin.isatty()
     tui_sub = bus.subscribe(maxlen=100_000) if use_tui else None
     if not use_tui:
         writers.append(ConsoleRenderer().write)
@@ -235,8 +240,8 @@ async def run(cfg: RelayConfig, *, duration: float | None = None) -> int:
             loop.add_signal_handler(sig, stop.set)
     if duration is not None:
         loop.call_later(duration, stop.set)
-    if tui_sub is not None:
-        await _run_tui(tui_sub, cfg, relay, stop)
+    if tui is not None and tui_sub is not None:
+        await _run_tui(tui, tui_sub, cfg, relay, stop)
     else:
         await stop.wait()
     await relay.close()
@@ -244,28 +249,21 @@ async def run(cfg: RelayConfig, *, duration: float | None = None) -> int:
     return 0
 
 
-async def _run_tui(sub: Subscription, cfg: RelayConfig, relay: Relay, stop: asyncio.Event) -> None:
+async def _run_tui(
+    tui: Tui, sub: Subscription, cfg: RelayConfig, relay: Relay, stop: asyncio.Event
+) -> None:
     """The TUI on the relay's loop, until the user quits (q) or a signal/--duration stops."""
-    from ui.app import DtlsProxyApp
-
     if relay.reverse is not None:
         listen = f"{_addr(relay.listen_addr)} -> {_addr(cfg.upstream) if cfg.upstream else '?'}"
     else:
         listen = ", ".join(
             f"{c.a.label} {_addr(c.a.addr)} | {c.b.label} {_addr(c.b.addr)}" for c in relay.calls
         )
-    app = DtlsProxyApp(sub, header_info={
+    await tui.live(sub, {
         "listen": listen,
         "log": str(cfg.log_file) if cfg.log_file else "-",
         "pcap": str(cfg.pcap) if cfg.pcap else "-",
-    })
-    app_task = asyncio.create_task(app.run_async())
-    stop_task = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait({app_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
-    if app_task not in done:
-        app.exit()
-        await app_task
-    stop_task.cancel()
+    }, stop)
 
 
 def _addr(a: tuple[str, int]) -> str:

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from proxy.tui import Tui
+
 
 def add_parser(sub: Any) -> None:
     """Register `view`."""
@@ -24,7 +26,6 @@ def add_parser(sub: Any) -> None:
 def main(args: argparse.Namespace) -> int:
     """Load the log, then run the app until the user quits. Exit 1 on an unreadable log."""
     from proxy.eventlog import LogFormatError, events_from_jsonl
-    from ui.app import DtlsProxyApp  # lazy: proxy/ never imports textual at import time
 
     path: Path = args.file
     try:
@@ -35,11 +36,10 @@ def main(args: argparse.Namespace) -> int:
     except LogFormatError as exc:
         print(f"dtlsproxy view: {path}: {exc}", file=sys.stderr)
         return 1
-    app = DtlsProxyApp(
-        events=events,
-        header_info={"view": str(path)},
-        history=args.history,
-        export_dir=path.parent,
-    )
-    app.run()
+    tui: Tui | None = args.tui
+    if tui is None:
+        print("dtlsproxy view: no terminal UI here (run the `dtlsproxy` command, not "
+              "`python -m proxy.cli`)", file=sys.stderr)
+        return 2
+    tui.view(events, {"view": str(path)}, history=args.history, export_dir=path.parent)
     return 0

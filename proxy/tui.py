@@ -1,0 +1,31 @@
+"""The port through which the command line shows a terminal UI.
+
+``proxy`` never imports the UI (the UI is the top layer and depends on ``proxy``,
+never the reverse). The ``dtlsproxy`` console script is ``ui.cli:main``, which hands
+an implementation of :class:`Tui` to :func:`proxy.cli.main`; ``python -m proxy.cli``
+has none and runs headless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol
+
+from proxy.bus import Subscription
+from proxy.events import Event
+
+
+class Tui(Protocol):
+    """A terminal UI for the live relay/demo and for reopened logs."""
+
+    async def live(
+        self, sub: Subscription, header: Mapping[str, str], stop: asyncio.Event
+    ) -> None:
+        """Show the events of ``sub`` until the user quits or ``stop`` is set."""
+
+    def view(
+        self, events: list[Event], header: Mapping[str, str], *, history: int, export_dir: Path
+    ) -> None:
+        """Show a list of events (a reopened log) until the user quits."""
