@@ -15,7 +15,6 @@ from typing import Any
 
 from proxy.bus import Bus, Subscription
 from proxy.demo import SCENARIOS, TOUR, Demo, remove_workdir, scenario_names, start_demo
-from proxy.events import Verdict
 from proxy.tui import Tui
 
 EXIT_OK = 0
@@ -127,8 +126,3 @@ async def _tui(tui: Tui, names: list[str], log_file: Path | None) -> int:
 
 def _fmt(addr: tuple[str, int]) -> str:
     return f"{addr[0]}:{addr[1]}"
-
-
-def verdicts(events: list[Any]) -> list[Verdict]:
-    """The verdict events among ``events`` (used by tests)."""
-    return [e for e in events if isinstance(e, Verdict)]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,8 @@ import pytest
 from proxy.bus import Bus
 from proxy.demo import scenario_names, start_demo
 from proxy.events import CheckReport, Event, FaultApplied, SessionSummary, Verdict
-from tests.conftest import ROOT, require_tool
+from tests.conftest import ROOT
+from tests.tmux import TmuxApp
 
 
 async def _run(names: list[str]) -> list[Event]:
@@ -83,30 +83,11 @@ def test_unknown_scenario_is_a_usage_error() -> None:
 
 
 def test_demo_in_a_real_terminal_shows_the_culprit_and_quits(tmp_path: Path) -> None:
-    tmux = require_tool("tmux")
     exe = Path(sys.executable).parent / "dtlsproxy"
-    rc_file = tmp_path / "rc"
-    name = f"dtlsproxy-demo-{id(tmp_path)}"
-    cmd = f"{exe} demo --fault bad-certificate-verify; echo $? > {rc_file}"
-    subprocess.run([tmux, "new-session", "-d", "-s", name, "-x", "170", "-y", "48", cmd],
-                   check=True, cwd=ROOT)
-    try:
-        screen = ""
-        for _ in range(200):
-            screen = subprocess.run([tmux, "capture-pane", "-p", "-t", name],
-                                    capture_output=True, text=True).stdout
-            if "decrypt_error" in screen and "culprit" in screen:
-                break
-            time.sleep(0.1)
+    with TmuxApp(f"{exe} demo --fault bad-certificate-verify", tmp_path, (170, 48)) as term:
+        screen = term.wait_for(lambda s: "decrypt_error" in s and "culprit" in s, timeout=20)
         banner = [ln for ln in screen.splitlines() if "decrypt_error" in ln]
         assert banner, screen
         assert "CertificateVerify" in screen
         assert "server (gateway) sent fatal decrypt_error in answer to client flight 5" in screen
-        subprocess.run([tmux, "send-keys", "-t", name, "q"], check=True)
-        for _ in range(100):
-            if rc_file.exists() and rc_file.read_text().strip():
-                break
-            time.sleep(0.1)
-        assert rc_file.read_text().strip() == "0"
-    finally:
-        subprocess.run([tmux, "kill-session", "-t", name], capture_output=True)
+        assert term.quit() == "0"

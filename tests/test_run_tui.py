@@ -4,14 +4,13 @@ side A is forwarded to side B's peer AND shows up decoded on screen; `q` quits (
 from __future__ import annotations
 
 import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from proxy.dtls.record import looks_like_dtls
 from proxy.pcap import read_capture
-from tests.conftest import CAPTURES, ROOT, require_tool
+from tests.conftest import CAPTURES
+from tests.tmux import TmuxApp
 
 
 def free_udp_port() -> int:
@@ -21,7 +20,6 @@ def free_udp_port() -> int:
 
 
 def test_run_opens_the_tui_on_a_terminal_and_forwards(tmp_path: Path) -> None:
-    tmux = require_tool("tmux")
     hello = next(
         d.data
         for d in read_capture(CAPTURES / "capture-firefox-Mozilla_Firefox_125.0.pcap")
@@ -32,44 +30,20 @@ def test_run_opens_the_tui_on_a_terminal_and_forwards(tmp_path: Path) -> None:
     sink.settimeout(10)
     side_a = free_udp_port()
     exe = Path(sys.executable).parent / "dtlsproxy"
-    rc = tmp_path / "rc"
-    name = f"dtlsproxy-run-{id(tmp_path)}"
     cmd = (
-        f"env -u COLUMNS -u LINES {exe} run --side-a 127.0.0.1:{side_a} "
-        f"--side-b 127.0.0.1:0 --label-a browser --label-b janus "
-        f"--peer-b 127.0.0.1:{sink.getsockname()[1]}; echo $? > {rc}"
-    )
-    subprocess.run(
-        [tmux, "new-session", "-d", "-s", name, "-x", "160", "-y", "40", cmd], check=True, cwd=ROOT
+        f"{exe} run --side-a 127.0.0.1:{side_a} --side-b 127.0.0.1:0 --label-a browser "
+        f"--label-b janus --peer-b 127.0.0.1:{sink.getsockname()[1]}"
     )
     try:
-        screen = ""
-        for _ in range(100):
-            screen = subprocess.run(
-                [tmux, "capture-pane", "-p", "-t", name], capture_output=True, text=True
-            ).stdout
-            if f"browser 127.0.0.1:{side_a}" in screen:
-                break
-            time.sleep(0.1)
-        assert f"browser 127.0.0.1:{side_a}" in screen, screen
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer_a:
-            peer_a.sendto(hello, ("127.0.0.1", side_a))
-            forwarded, _ = sink.recvfrom(65535)
-        assert forwarded == hello
-        for _ in range(100):
-            screen = subprocess.run(
-                [tmux, "capture-pane", "-p", "-t", name], capture_output=True, text=True
-            ).stdout
-            if "ClientHello" in screen:
-                break
-            time.sleep(0.1)
-        assert "ClientHello" in screen and "handshaking" in screen, screen
-        subprocess.run([tmux, "send-keys", "-t", name, "q"], check=True)
-        for _ in range(100):
-            if rc.exists() and rc.read_text().strip():
-                break
-            time.sleep(0.1)
-        assert rc.read_text().strip() == "0"
+        with TmuxApp(cmd, tmp_path, (160, 40)) as term:
+            screen = term.wait_for(lambda s: f"browser 127.0.0.1:{side_a}" in s)
+            assert f"browser 127.0.0.1:{side_a}" in screen, screen
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer_a:
+                peer_a.sendto(hello, ("127.0.0.1", side_a))
+                forwarded, _ = sink.recvfrom(65535)
+            assert forwarded == hello
+            screen = term.wait_for(lambda s: "ClientHello" in s)
+            assert "ClientHello" in screen and "handshaking" in screen, screen
+            assert term.quit() == "0"
     finally:
-        subprocess.run([tmux, "kill-session", "-t", name], capture_output=True)
         sink.close()

@@ -6,7 +6,6 @@ import asyncio
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -19,7 +18,8 @@ from proxy.bus import Bus
 from proxy.eventlog import events_from_jsonl
 from proxy.events import DatagramSeen, Verdict, event_to_dict
 from proxy.pcap import read_capture
-from tests.conftest import ROOT, require_tool
+from tests.conftest import ROOT
+from tests.tmux import TmuxApp
 from tests.ui_scenarios import (
     C2S,
     CERT_DER,
@@ -364,34 +364,14 @@ def test_datagrams_are_kept_for_export_but_never_become_ladder_rows() -> None:
 
 
 def test_dtlsproxy_view_in_a_real_terminal(tmp_path: Path) -> None:
-    tmux = require_tool("tmux")
     log = tmp_path / "seen.jsonl"
     log.write_text("".join(json.dumps(event_to_dict(e)) + "\n" for e in all_scenarios()))
-    name = f"dtlsproxy-view-{id(log)}"
     exe = Path(sys.executable).parent / "dtlsproxy"
-    rc_file = tmp_path / "rc"
-    # pytest's environment carries COLUMNS=80/LINES=24, which would win over the pane size
-    cmd = f"env -u COLUMNS -u LINES {exe} view {log}; echo $? > {rc_file}"
-    subprocess.run([tmux, "new-session", "-d", "-s", name, "-x", "160", "-y", "45", cmd],
-                   check=True, cwd=ROOT)
-    try:
-        screen = ""
-        for _ in range(100):
-            screen = subprocess.run([tmux, "capture-pane", "-p", "-t", name],
-                                    capture_output=True, text=True).stdout
-            if "◆ CertificateVerify ◆" in screen:  # after any resize settles
-                break
-            time.sleep(0.1)
+    with TmuxApp(f"{exe} view {log}", tmp_path) as term:
+        screen = term.wait_for(lambda s: "◆ CertificateVerify ◆" in s)  # after any resize
         assert "server (janus) sent fatal decrypt_error in answer to client flight 5" in screen
         assert "◆ CertificateVerify ◆" in screen
-        subprocess.run([tmux, "send-keys", "-t", name, "q"], check=True)
-        for _ in range(100):
-            if rc_file.exists() and rc_file.read_text().strip():
-                break
-            time.sleep(0.1)
-        assert rc_file.read_text().strip() == "0"
-    finally:
-        subprocess.run([tmux, "kill-session", "-t", name], capture_output=True)
+        assert term.quit() == "0"
 
 
 def test_view_of_a_broken_log_is_a_one_line_error(tmp_path: Path) -> None:

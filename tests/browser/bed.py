@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -43,6 +42,7 @@ from tests.browser.chrome import Chromium
 from tests.browser.page import PageServer
 from tests.browser.proxyproc import ProxyProcess
 from tests.janus import netns
+from tests.janus.bed import write_result
 from tests.janus.janus import CONFIG_DIR, JanusClient, JanusServer, JsonDict
 
 SCENARIOS = ("janus-server", "janus-client", "janus-cv-fault", "chromium-pair", "hang")
@@ -394,13 +394,6 @@ async def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
         result["reaped"] = reap()
         result["left_in_pidns"] = processes()
         timings["total"] = _t(t0)
-
-
-def write_result(workdir: Path, result: dict[str, Any]) -> None:
-    """``workdir/result.json``, atomically (the harness may kill us any time)."""
-    tmp = workdir / "result.json.tmp"
-    tmp.write_text(json.dumps(result, indent=1, default=str))
-    tmp.rename(workdir / "result.json")
 
 
 def main(argv: list[str] | None = None) -> int:
