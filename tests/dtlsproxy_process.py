@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
+
+from tests.peers.process import stop_group
 
 
 class DtlsproxyProcess:
@@ -38,16 +39,7 @@ class DtlsproxyProcess:
         proc = self.proc
         if proc is None:
             return None
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        self.exit = proc.returncode
+        self.exit = stop_group(proc, signal.SIGINT, grace)
         return self.exit
 
     def events(self) -> list[dict[str, Any]]:

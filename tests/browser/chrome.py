@@ -25,6 +25,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from tests.peers.process import stop_group
+
 CHROMIUM = "/usr/lib/chromium/chromium"
 CHROMEDRIVER = "chromedriver"
 DRIVER_PORT = 9515
@@ -193,16 +195,8 @@ class Chromium:
             with contextlib.suppress(Exception):
                 self._call("DELETE", self._session_path(""), timeout=grace)
             self.session = None
-        proc = self.driver
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        if self.driver is not None:
+            stop_group(self.driver, signal.SIGTERM, grace)
         shutil.rmtree(self.profile, ignore_errors=True)
 
     def __enter__(self) -> Chromium:

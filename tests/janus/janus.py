@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import ctypes
 import json
-import os
 import secrets
 import signal
 import subprocess
@@ -26,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.peers.process import stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = ROOT / "configs" / "janus"
@@ -165,14 +166,7 @@ class JanusServer:
         proc = self.proc
         if proc is None or proc.poll() is not None:
             return proc.returncode if proc else None
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            return proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            return proc.wait()
+        return stop_group(proc, signal.SIGTERM, grace)
 
     def log_text(self) -> str:
         """The log so far."""

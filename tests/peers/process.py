@@ -14,6 +14,21 @@ from types import TracebackType
 from typing import Self
 
 
+def stop_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM,
+               grace: float = 5.0) -> int:
+    """Send ``sig`` to ``proc``'s process group, SIGKILL it after ``grace`` seconds;
+    the exit status. Nothing happens to a process that already exited."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            return proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+    return proc.wait()
+
+
 class ToolProcess:
     """``Popen`` with stdin piped and stdout+stderr collected line by line in a thread.
 
