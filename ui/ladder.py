@@ -368,13 +368,6 @@ def build_rows(
     return rows
 
 
-def row_matches(row: LadderRow, types: Sequence[str], dirs: Sequence[str]) -> bool:
-    """Filter predicate: message-type substrings and direction substrings (lowercase)."""
-    if types and not (row.type and any(t in row.type.lower() for t in types)):
-        return False
-    return not dirs or bool(row.dir and any(d in row.dir.lower() for d in dirs))
-
-
 class LadderTable(DataTable[Text]):
     """The ladder as a row-cursor table that redraws by diff."""
 

@@ -86,12 +86,6 @@ def source_of(direction: str) -> str:
     return direction.split("->", 1)[0].strip()
 
 
-def target_of(direction: str) -> str:
-    """The receiver part of a direction label."""
-    parts = direction.split("->", 1)
-    return parts[1].strip() if len(parts) == 2 else ""
-
-
 @dataclass(slots=True)
 class SessionState:
     """Everything the TUI keeps about one session (bounded by ``history``)."""

@@ -74,7 +74,3 @@ class Transcript:
             if e.sender == sender and e.msg_type == msg_type:
                 return e
         return None
-
-    def all_bytes(self) -> bytes:
-        """Every message so far."""
-        return b"".join(e.raw for e in self.entries)

@@ -27,7 +27,7 @@ from proxy.dtls.signatures import (
     verify_certificate_verify,
     verify_server_key_exchange,
 )
-from proxy.dtls.x509 import CertificateSummary, self_signature_verifies
+from proxy.dtls.x509 import self_signature_verifies
 from proxy.events import Check
 from proxy.session.session import MessageRecord, Session
 from proxy.verdict.order import order_violations, settled
@@ -65,14 +65,6 @@ def leaf_der(s: Session, role: str) -> bytes | None:
     if not isinstance(cert, Certificate) or not cert.entries:
         return None
     return cert.entries[0].der
-
-
-def leaf_summary(s: Session, role: str) -> CertificateSummary | None:
-    """Summary of ``role``'s end-entity certificate."""
-    cert = s.neg.certificates.get(role)
-    if not isinstance(cert, Certificate) or not cert.entries:
-        return None
-    return cert.entries[0].summary
 
 
 def _sig_values(r: SignatureCheck, extra: Mapping[str, str] | None = None) -> dict[str, str]:
