@@ -6,6 +6,7 @@ Sans-IO: the caller supplies every timestamp.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -152,15 +153,22 @@ class MediaInterval:
     """Packets in the RTP range whose header did not parse (counted, no SSRC)."""
 
 
+_OTHER: Final = -1
+"""The key SSRCs over the cap are counted under while a window is open."""
+
+
 @dataclass(slots=True)
 class _Window:
     start: float
+    end: float
+    """``start`` + the interval: a packet at or after it closes the window."""
     rtp_packets: int = 0
     rtp_bytes: int = 0
     rtcp_packets: int = 0
     rtcp_bytes: int = 0
     malformed: int = 0
-    ssrcs: dict[str, int] = field(default_factory=dict)
+    ssrcs: dict[int, int] = field(default_factory=dict)
+    """SSRC (``_OTHER`` for those over the cap) -> packets; keys formatted on closing."""
 
 
 class MediaCounter:
@@ -182,32 +190,54 @@ class MediaCounter:
         """Packets not counted because ``max_directions`` was reached."""
         self._windows: dict[str, _Window] = {}
 
-    def add(
-        self, ts: float, direction: str, kind: str, size: int, ssrc: int | None
-    ) -> list[MediaInterval]:
-        """Count one packet (``kind`` ``rtp`` or ``rtcp``; ``ssrc`` None when its header
-        was malformed). Returns the intervals this packet's time closed (usually none)."""
-        out = self._close_due(ts, direction)
+    def add_packets(
+        self, direction: str, packets: Iterable[tuple[float, bytes]]
+    ) -> tuple[list[MediaInterval], int, int]:
+        """Count RTP/RTCP datagrams ``(ts, payload)`` sent in ``direction``; returns the
+        intervals their times closed (usually none) and how many were RTP and RTCP.
+
+        Only the kind (RFC 5761: second byte 192-223 is RTCP) and the SSRC (RTP bytes
+        8-11, RTCP 4-7; SRTP/SRTCP keep both in clear) are read, in place: this is the
+        relay's per-packet hot path, so no header is parsed and nothing is kept. A packet
+        too short for its SSRC is counted as ``malformed``.
+        """
+        out: list[MediaInterval] = []
+        rtp = rtcp = 0
         w = self._windows.get(direction)
-        if w is None:
-            if len(self._windows) >= self.max_directions:
-                self.dropped += 1
-                return out
-            w = self._windows[direction] = _Window(start=ts)
-        if kind == "rtcp":
-            w.rtcp_packets += 1
-            w.rtcp_bytes += size
-        else:
-            w.rtp_packets += 1
-            w.rtp_bytes += size
-        if ssrc is None:
-            w.malformed += 1
-        else:
-            key = f"0x{ssrc:08x}"
-            if key not in w.ssrcs and len(w.ssrcs) >= self.max_ssrcs:
-                key = OTHER_SSRCS
-            w.ssrcs[key] = w.ssrcs.get(key, 0) + 1
-        return out
+        for ts, data in packets:
+            size = len(data)
+            if size > 1 and 192 <= data[1] <= 223:
+                rtcp += 1
+                at = 4
+            else:
+                rtp += 1
+                at = 8
+            if w is None or ts >= w.end:
+                out += self._close_due(ts, direction)
+                if len(self._windows) >= self.max_directions:
+                    self.dropped += 1
+                    w = None
+                    continue
+                w = self._windows[direction] = _Window(ts, ts + self.interval)
+            if at == 4:
+                w.rtcp_packets += 1
+                w.rtcp_bytes += size
+            else:
+                w.rtp_packets += 1
+                w.rtp_bytes += size
+            if size < at + 4:
+                w.malformed += 1
+                continue
+            ssrc = int.from_bytes(data[at : at + 4])
+            ssrcs = w.ssrcs
+            n = ssrcs.get(ssrc)
+            if n is not None:
+                ssrcs[ssrc] = n + 1
+            elif len(ssrcs) < self.max_ssrcs:
+                ssrcs[ssrc] = 1
+            else:
+                ssrcs[_OTHER] = ssrcs.get(_OTHER, 0) + 1
+        return out, rtp, rtcp
 
     def tick(self, now: float) -> list[MediaInterval]:
         """Close every window whose interval has passed by ``now`` (silent directions)."""
@@ -221,17 +251,17 @@ class MediaCounter:
         ``now`` (default: its start plus the interval)."""
         out: list[MediaInterval] = []
         for direction, w in list(self._windows.items()):
-            end = w.start + self.interval if now is None else min(now, w.start + self.interval)
+            end = w.end if now is None else min(now, w.end)
             out.append(self._summary(direction, w, max(end, w.start)))
         self._windows.clear()
         return out
 
     def _close_due(self, ts: float, direction: str) -> list[MediaInterval]:
         w = self._windows.get(direction)
-        if w is None or ts < w.start + self.interval:
+        if w is None or ts < w.end:
             return []
         del self._windows[direction]
-        return [self._summary(direction, w, w.start + self.interval)]
+        return [self._summary(direction, w, w.end)]
 
     def _summary(self, direction: str, w: _Window, end: float) -> MediaInterval:
         return MediaInterval(
@@ -242,6 +272,8 @@ class MediaCounter:
             rtp_bytes=w.rtp_bytes,
             rtcp_packets=w.rtcp_packets,
             rtcp_bytes=w.rtcp_bytes,
-            ssrcs=dict(w.ssrcs),
+            ssrcs={
+                (OTHER_SSRCS if k == _OTHER else f"0x{k:08x}"): n for k, n in w.ssrcs.items()
+            },
             malformed=w.malformed,
         )

@@ -7,6 +7,7 @@ sockets; the events it publishes are read from the bus.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import os
 import random
@@ -684,3 +685,54 @@ def test_decoder_behind_sheds_media_decoding_but_never_dtls() -> None:
                                   "datagrams were forwarded but not counted")
 
     asyncio.run(main())
+
+
+
+def test_recorder_batches_count_media_exactly_like_receive(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The recorder counts media per (src, dst) run within a drained batch: the WebRTC
+    capture (STUN, DTLS, SRTP both ways) followed by 3.5 s of RTP both ways at 200/s per
+    direction with a STUN binding request every 25 packets, drained 32 datagrams at a time,
+    gives the same events in the same order as the tracker fed datagram by datagram."""
+    from proxy.pcap import read_capture
+    from proxy.relay import recorder
+    from proxy.session import Tracker
+
+    monkeypatch.setattr(recorder, "DECODE_SHARE", 1.0)  # never shed: count everything
+    capture = Path(__file__).resolve().parents[2] / "shared" / "captures" / "stun_dtls_rtp.pcapng"
+    flow = list(read_capture(capture))
+    start = time.time()
+    flow = [dataclasses.replace(d, ts=start + (d.ts - flow[0].ts), frame=i + 1, side="a")
+            for i, d in enumerate(flow)]
+    a, b = flow[0].src, flow[0].dst
+    stun = next(d.data for d in flow if d.data[0] < 4)
+    t = flow[-1].ts
+    for i in range(1400):
+        src, dst = (a, b) if i % 2 else (b, a)
+        rtp = bytes([0x80, 96]) + i.to_bytes(2, "big") + bytes(4) + (0xA0 + i % 2).to_bytes(
+            4, "big") + bytes(100 + i % 7)
+        t += 0.0025
+        flow.append(dataclasses.replace(flow[0], ts=t, src=src, dst=dst, data=rtp,
+                                        frame=len(flow) + 1))
+        if i % 25 == 24:
+            flow.append(dataclasses.replace(flow[0], ts=t, data=stun, frame=len(flow) + 1))
+    slow = Tracker()
+    expected = [e for d in flow for e in slow.receive(d)] + slow.finish(t + 0.01)
+
+    async def main() -> list[Event]:
+        bus = Bus()
+        sub = bus.subscribe()
+        fast = Tracker()
+        rec = recorder.Recorder(bus, fast)
+        for i in range(0, len(flow), 32):
+            for d in flow[i : i + 32]:
+                rec.record(d.ts, d.src, d.dst, d.data, "a", d.src, d.dst)
+            rec.drain()
+        assert rec.shed == 0
+        return sub.drain() + fast.finish(t + 0.01)
+
+    got = asyncio.run(main())
+    media = [e for e in expected if e.EVENT == "media"]
+    assert len(media) >= 8 and sum(e.rtp_packets for e in media) == 11 + 1400
+    assert got == expected

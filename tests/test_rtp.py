@@ -83,17 +83,33 @@ def test_only_decode_error_escapes(data: bytes) -> None:
         parse_rtp_header(data)
 
 
+def count(
+    c: MediaCounter, ts: float, direction: str, kind: str, size: int, ssrc: int | None
+) -> list[MediaInterval]:
+    """Count one ``size``-byte packet (its SSRC field cut off when ``ssrc`` is None)."""
+    pkt = bytearray(size)
+    pkt[0], pkt[1] = 0x80, 200 if kind == "rtcp" else 96
+    if ssrc is not None:
+        at = 4 if kind == "rtcp" else 8
+        pkt[at : at + 4] = ssrc.to_bytes(4, "big")
+    else:
+        del pkt[7:]
+    intervals, rtp, rtcp = c.add_packets(direction, [(ts, bytes(pkt))])
+    assert (rtp, rtcp) == ((0, 1) if kind == "rtcp" else (1, 0))
+    return intervals
+
+
 def test_counter_emits_one_interval_per_second_of_data_time() -> None:
     c = MediaCounter(interval=1.0)
     out: list[MediaInterval] = []
     # 50 packets/s for 2.5 s from a to b, one RTCP each second
     for i in range(125):
         ts = 100.0 + i * 0.02
-        out += c.add(ts, "a->b", "rtp", 100, 0x1111)
+        out += count(c, ts, "a->b", "rtp", 100, 0x1111)
         if i % 50 == 0:
-            out += c.add(ts, "a->b", "rtcp", 60, 0x1111)
+            out += count(c, ts, "a->b", "rtcp", 60, 0x1111)
         if i == 25:
-            out += c.add(100.5, "b->a", "rtp", 80, 0x2222)
+            out += count(c, 100.5, "b->a", "rtp", 80, 0x2222)
     # a->b closed its windows at 101.0 and 102.0 (data time); b->a is still open
     assert [(m.dir, m.end, m.rtp_packets, m.rtcp_packets) for m in out] == [
         ("a->b", 101.0, 50, 1),
@@ -122,9 +138,9 @@ def test_counter_emits_one_interval_per_second_of_data_time() -> None:
 def test_counter_memory_is_bounded() -> None:
     c = MediaCounter(interval=1.0, max_ssrcs=4, max_directions=2)
     for ssrc in range(1000):
-        c.add(0.0, "a->b", "rtp", 10, ssrc)
-    c.add(0.0, "b->a", "rtp", 10, None)
-    c.add(0.0, "x->y", "rtp", 10, 1)
+        count(c, 0.0, "a->b", "rtp", 12, ssrc)
+    count(c, 0.0, "b->a", "rtp", 10, None)
+    count(c, 0.0, "x->y", "rtp", 12, 1)
     (ab, ba) = c.flush()
     assert len(ab.ssrcs) == 5
     assert ab.ssrcs["other"] == 996
@@ -134,7 +150,7 @@ def test_counter_memory_is_bounded() -> None:
 
 def test_silence_gap_does_not_emit_empty_intervals() -> None:
     c = MediaCounter()
-    assert c.add(0.0, "d", "rtp", 1, 1) == []
-    gap = c.add(60.0, "d", "rtp", 1, 1)
+    assert count(c, 0.0, "d", "rtp", 12, 1) == []
+    gap = count(c, 60.0, "d", "rtp", 12, 1)
     assert [(m.end, m.rtp_packets) for m in gap] == [(1.0, 1)]
     assert [(m.end, m.rtp_packets) for m in c.flush()] == [(61.0, 1)]

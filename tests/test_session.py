@@ -161,7 +161,7 @@ def test_media_fast_path_counts_exactly_like_receive() -> None:
     for d in flow:
         a += slow.receive(d)
         if classify(d.data) in ("rtp", "rtcp"):
-            b += fast.media(d.ts, d.src, d.dst, d.data)
+            b += fast.media(d.src, d.dst, [(d.ts, d.data)])
         else:
             b += fast.receive(Datagram(d.ts, d.src, d.dst, d.data, d.frame))
     a += slow.finish(flow[-1].ts)

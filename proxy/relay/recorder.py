@@ -36,7 +36,9 @@ class TrackerLike(Protocol):
 
     def finish(self, now: float) -> list[Event]: ...
 
-    def media(self, ts: float, src: Address, dst: Address, data: bytes) -> list[Event]: ...
+    def media(
+        self, src: Address, dst: Address, packets: list[tuple[float, bytes]]
+    ) -> list[Event]: ...
 
 
 class NullTracker:
@@ -51,7 +53,9 @@ class NullTracker:
     def finish(self, now: float) -> list[Event]:
         return []
 
-    def media(self, ts: float, src: Address, dst: Address, data: bytes) -> list[Event]:
+    def media(
+        self, src: Address, dst: Address, packets: list[tuple[float, bytes]]
+    ) -> list[Event]:
         return []
 
 
@@ -195,7 +199,10 @@ class Recorder:
         t0 = time.perf_counter()
         shedding = self.decode and (self._over_share or now - batch[0][1] > SHED_AFTER)
         taps = self.taps
-        tracker = self.tracker
+        decode = self.decode
+        # media is counted per (src, dst) run, flushed before anything else is decoded,
+        # so the counts interleave with the DTLS/STUN events as datagram by datagram
+        runs: dict[tuple[Address, Address], list[tuple[float, bytes]]] = {}
         for frame, ts, src, dst, data, side, hop_in, hop_out, sent, extra, rcvd in batch:
             if taps:
                 legs: list[Leg] = [(src, hop_in, data if rcvd is None else rcvd)]
@@ -208,20 +215,20 @@ class Recorder:
                         taps.remove(tap)
                         out.append(self._error("tap_failed", f"exporter stopped: {exc!r}", ts))
             events: list[Event] = []
-            if self.decode:
-                is_media = bool(data) and 128 <= data[0] <= 191
-                if shedding and is_media:
-                    self.shed += 1
+            if decode:
+                if data and 128 <= data[0] <= 191:  # RTP/RTCP (RFC 7983): only counted
+                    if shedding:
+                        self.shed += 1
+                    else:
+                        run = runs.get((src, dst))
+                        if run is None:
+                            runs[(src, dst)] = [(ts, data)]
+                        else:
+                            run.append((ts, data))
                 else:
-                    try:  # media is only counted: its fast path builds no Datagram
-                        events = (tracker.media(ts, src, dst, data) if is_media
-                                  else tracker.receive(Datagram(ts, src, dst, data, frame, side)))
-                    except Exception as exc:  # best effort; forwarding already happened
-                        self.decoder_errors += 1
-                        if self.decoder_errors == 1:
-                            msg = f"decoder failed on frame {frame}: {exc!r}"
-                            out.append(self._error("decoder_error", msg, ts))
-                    out.extend(events)
+                    if runs:
+                        self._count_media(runs, out)
+                    events = self._decode(Datagram(ts, src, dst, data, frame, side), out)
             if extra:
                 # the decoder's session id, and its direction once the roles are known
                 # (client->server), replace the relay's side labels
@@ -232,6 +239,8 @@ class Recorder:
                 out.extend(
                     dataclasses.replace(f, session=session, dir=role_dir or f.dir) for f in extra
                 )
+        if runs:
+            self._count_media(runs, out)
         t1 = time.perf_counter()
         self._win_busy += t1 - t0
         if t1 - self._win_start >= SHARE_WINDOW:
@@ -278,6 +287,32 @@ class Recorder:
     def publish(self, events: list[Event]) -> None:
         """Publish relay events (FaultApplied...)."""
         self.bus.publish(events)
+
+    def _decode(self, d: Datagram, out: list[Event]) -> list[Event]:
+        """Decode one datagram into ``out``; returns its events (none if it failed)."""
+        try:
+            events = self.tracker.receive(d)
+        except Exception as exc:  # best effort; forwarding already happened
+            self._decoder_failed(exc, d.frame, d.ts, out)
+            return []
+        out.extend(events)
+        return events
+
+    def _count_media(
+        self, runs: dict[tuple[Address, Address], list[tuple[float, bytes]]], out: list[Event]
+    ) -> None:
+        for (src, dst), packets in runs.items():
+            try:
+                out.extend(self.tracker.media(src, dst, packets))
+            except Exception as exc:
+                self._decoder_failed(exc, 0, packets[0][0], out)
+        runs.clear()
+
+    def _decoder_failed(self, exc: Exception, frame: int, ts: float, out: list[Event]) -> None:
+        self.decoder_errors += 1
+        if self.decoder_errors == 1:
+            where = f"frame {frame}" if frame else "media"
+            out.append(self._error("decoder_error", f"decoder failed on {where}: {exc!r}", ts))
 
     @staticmethod
     def _error(code: str, message: str, ts: float) -> Notice:

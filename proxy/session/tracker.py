@@ -105,11 +105,11 @@ class Tracker:
         sender = 0 if d.src == entry.addrs[0] else 1
         self._route[(d.src, d.dst)] = (entry, sender)
         kind = classify(d.data)
+        if kind == "rtp" or kind == "rtcp":  # counted there, through the route just set
+            out.extend(self.media(d.src, d.dst, [(d.ts, d.data)]))
+            return out
         key = (kind, sender)
         entry.counters[key] = entry.counters.get(key, 0) + 1
-        if kind in ("rtp", "rtcp"):
-            out.extend(self._media(entry, sender, kind, d.ts, d.data))
-            return out
         dirl = s.dir_label(sender)
         out.append(DatagramSeen(d.ts, s.sid, d.frame, dirl, kind, len(d.data), d.data))
         if kind == "dtls":
@@ -131,20 +131,26 @@ class Tracker:
         out.extend(self._after(entry, out, d.ts, final=False))
         return out
 
-    def media(self, ts: float, src: Address, dst: Address, data: bytes) -> list[Event]:
-        """Count one RTP/RTCP datagram: the same as :meth:`receive`, without building a
-        Datagram or looking the session up by its endpoint set (the relay's hot path:
-        media is most of a call's datagrams)."""
+    def media(self, src: Address, dst: Address, packets: list[tuple[float, bytes]]) -> list[Event]:
+        """Count RTP/RTCP datagrams ``(ts, payload)`` sent from ``src`` to ``dst``, in
+        order: the same events and counters as :meth:`receive` on each, without building
+        Datagrams or looking the session up per packet (the relay's hot path: media is
+        most of a call's datagrams). Each payload's first byte must be 128-191."""
         hit = self._route.get((src, dst))
-        if hit is None:
-            return self.receive(Datagram(ts, src, dst, data, 0))
+        if hit is None:  # the first datagram of this pair: receive() opens the session
+            ts, data = packets[0]
+            out = self.receive(Datagram(ts, src, dst, data, 0))
+            if len(packets) > 1:
+                out += self.media(src, dst, packets[1:])
+            return out
         entry, sender = hit
-        kind = classify(data)
-        if kind != "rtp" and kind != "rtcp":
-            return self.receive(Datagram(ts, src, dst, data, 0))
-        key = (kind, sender)
-        entry.counters[key] = entry.counters.get(key, 0) + 1
-        return self._media(entry, sender, kind, ts, data)
+        intervals, rtp, rtcp = entry.media.add_packets(_SENDERS[sender], packets)
+        counters = entry.counters
+        for kind, n in (("rtp", rtp), ("rtcp", rtcp)):
+            if n:
+                key = (kind, sender)
+                counters[key] = counters.get(key, 0) + n
+        return self._stats(entry, intervals) if intervals else []
 
     def tick(self, now: float) -> list[Event]:
         """Time passed with no datagram: media intervals, stalls, timing verdicts."""
@@ -215,16 +221,6 @@ class Tracker:
         self._by_id[sid] = entry
         out.append(SessionOpened(d.ts, sid, endpoints, labels))
         return entry
-
-    def _media(
-        self, entry: _Entry, sender: int, kind: str, ts: float, data: bytes
-    ) -> list[Event]:
-        # Only the SSRC is needed to count: read it in place (RTP bytes 8-11, RTCP 4-7;
-        # SRTP/SRTCP keep them in clear) instead of parsing the whole header per packet.
-        at = 4 if kind == "rtcp" else 8
-        ssrc = int.from_bytes(data[at : at + 4], "big") if len(data) >= at + 4 else None
-        intervals = entry.media.add(ts, _SENDERS[sender], kind, len(data), ssrc)
-        return self._stats(entry, intervals) if intervals else []
 
     def _stats(self, entry: _Entry, intervals: list[MediaInterval]) -> list[Event]:
         s = entry.session
