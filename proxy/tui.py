@@ -8,13 +8,15 @@ has none and runs headless.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from proxy.bus import Subscription
-from proxy.events import Event
+if TYPE_CHECKING:  # not imported at run time: `dtlsproxy analyze` starts without asyncio
+    import asyncio
+
+    from proxy.bus import Subscription
+    from proxy.events import Event
 
 
 class Tui(Protocol):

@@ -83,3 +83,20 @@ def test_capture_without_dtls_says_so(tmp_path: Path) -> None:
         w.writepkt(bytes(ip), ts=1.0)
     r = run(str(p))
     assert r.returncode == 0 and r.stdout.strip() == f"no DTLS or STUN found in {p}"
+
+
+def test_analyze_starts_without_the_relay_or_ui_stack(tmp_path: Path) -> None:
+    """`dtlsproxy analyze` (the console script, ui.cli) imports neither asyncio nor
+    textual: start-up is most of its time on a small capture (bench/decode.py)."""
+    out = tmp_path / "out.jsonl"
+    code = (
+        "import sys\n"
+        "from ui.cli import main\n"
+        f"rc = main(['analyze', {str(CAPTURES / 'dtls1_2.pcap')!r}, '--format', 'jsonl',"
+        f" '-o', {str(out)!r}])\n"
+        "print(rc, sorted(m for m in ('asyncio', 'textual', 'structlog') if m in sys.modules))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert run.stdout.split("\n")[0] == "0 []"
+    assert out.stat().st_size > 0

@@ -6,14 +6,18 @@ implementation of :class:`proxy.tui.Tui`, so ``proxy`` never imports ``ui``.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from proxy import cli
-from proxy.bus import Subscription
-from proxy.events import Event
+
+if TYPE_CHECKING:  # imported where used: `dtlsproxy analyze` starts without asyncio
+    import asyncio
+
+    from proxy.bus import Subscription
+    from proxy.events import Event
 
 
 class TextualTui:
@@ -23,6 +27,8 @@ class TextualTui:
         self, sub: Subscription, header: Mapping[str, str], stop: asyncio.Event
     ) -> None:
         """Run the app on the caller's loop until ``q`` or ``stop``."""
+        import asyncio
+
         from ui.app import DtlsProxyApp
 
         app = DtlsProxyApp(sub, header_info=header)
