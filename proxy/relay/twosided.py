@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 import time
+from collections.abc import Callable
 from time import time as _now
 from typing import Any
 
@@ -75,7 +77,16 @@ class SideProtocol(asyncio.DatagramProtocol):
         other = side.other
         dst = other.peer
         if side.faults is None and dst is not None:
-            other.send_transport.sendto(data, dst)  # forward first
+            sock = other.send_sock  # forward first
+            if sock is None or other.send_queued():
+                other.send_transport.sendto(data, dst)
+            else:
+                try:
+                    sock.send(data)
+                except BlockingIOError:  # socket buffer full: the transport queues it
+                    other.send_transport.sendto(data, dst)
+                except OSError as exc:  # e.g. ICMP port unreachable, as error_received
+                    other.call.on_error(other, exc, dst)
             ts = _now()
             side.rx += 1
             side.last_rx = ts
@@ -120,6 +131,12 @@ class Side:
         self.endpoint: Endpoint | None = None
         self.addr: Address = cfg.bind
         self.send_transport: asyncio.DatagramTransport
+        """The transport this side sends to its peer on (set with :meth:`send_on`)."""
+        self.send_sock: socket.socket | None = None
+        """``send_transport``'s socket when it is connected to the peer: the hot path
+        sends on it directly while the transport has nothing queued (order is kept),
+        0.45 us less per datagram than ``transport.sendto(data, addr)`` (~3.3 us, on
+        uvloop and the stdlib loop alike: the address is converted on every call)."""
         self.peer_endpoints: dict[Address, Endpoint] = {}
         self.other: Side = self
         self.faults = call.faults
@@ -157,10 +174,20 @@ class Side:
                 self.call.open_peer_socket(self, addr)
             self.peer = addr
             ep = self.peer_endpoints.get(addr)
-            self.send_transport = ep.transport if ep else self._main_transport()
+            if ep is not None:
+                self.send_on(ep.transport, ep.sock)
+            else:
+                self.send_on(self._main_transport(), None)
             return True
         self._refuse(addr)
         return False
+
+    def send_on(self, transport: asyncio.DatagramTransport, sock: socket.socket | None) -> None:
+        """Send to the peer on ``transport``; ``sock``: its socket, if connected to the peer."""
+        self.send_transport = transport
+        self.send_sock = sock
+        # both loops' datagram transports have it (typeshed lists it for write transports)
+        self.send_queued: Callable[[], int] = transport.get_write_buffer_size  # type: ignore[attr-defined]
 
     def _main_transport(self) -> asyncio.DatagramTransport:
         assert self.endpoint is not None
@@ -256,7 +283,7 @@ class Call:
             ep = await open_endpoint(sock)
             side.endpoint = ep
             side.addr = ep.sockname
-            side.send_transport = ep.transport
+            side.send_on(ep.transport, None)
             self._attach(ep, side_protocol(side))
         for side in self.sides:
             if side.peer is not None:
@@ -309,7 +336,7 @@ class Call:
                 proto.datagram_received(data, addr)
         self._attach(ep, side_protocol(side, connected_to=peer))
         if side.peer == peer:
-            side.send_transport = ep.transport
+            side.send_on(ep.transport, ep.sock)
         while len(side.peer_endpoints) > MAX_PEER_SOCKETS:
             oldest = next(iter(side.peer_endpoints))
             if oldest == side.peer:
