@@ -117,7 +117,7 @@ _Pending = tuple[
 
 
 class Recorder:
-    """Deferred decode + publish + taps, batched once per loop iteration.
+    """Deferred decode + publish + taps, in batches (``DRAIN_DELAY``, ``DRAIN_BATCH``).
 
     Overload: when decoding used more than ``DECODE_SHARE`` of the last 50 ms, or the
     oldest queued datagram is more than ``SHED_AFTER`` old, media (RTP/RTCP) datagrams
