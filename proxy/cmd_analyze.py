@@ -7,13 +7,12 @@ Exit codes: 0 analysed (also when no DTLS was found: the summary says so),
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from typing import IO, Any
 
 from proxy.analyze import analyze_capture
-from proxy.events import Event, SessionOpened, event_to_dict
+from proxy.events import Event, SessionOpened, event_to_json
 from proxy.pcap import CaptureError
 
 EXIT_OK = 0
@@ -106,16 +105,12 @@ def main(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"))
-"""One encoder for every line (``json.dumps`` with arguments builds a new one per call)."""
-
-
 def write_jsonl(events: list[Event], out: IO[str]) -> None:
-    """One JSON object per event (docs/log-schema.md)."""
-    encode = _ENCODER.encode
+    """One JSON object per event (docs/log-schema.md): ``event_to_dict`` as compact JSON."""
+    encode = event_to_json
     batch: list[str] = []
     for ev in events:
-        batch.append(encode(event_to_dict(ev)))
+        batch.append(encode(ev))
         if len(batch) >= 512:
             batch.append("")
             out.write("\n".join(batch))

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from json.encoder import encode_basestring_ascii as _json_str
 from typing import Any, ClassVar
 
 Address = tuple[str, int]
@@ -490,3 +492,72 @@ def event_to_dict(ev: Event) -> dict[str, Any]:
         scalar = t is str or t is int or v is None or t is bool or t is float
         out[name] = v if scalar else jsonable(v)
     return out
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
+def _make_encode() -> Callable[[Any], str]:
+    """``_ENCODER.encode`` without building a new C encoder per call (values from
+    :func:`jsonable` are fresh trees: no circular check needed)."""
+    make: Any = getattr(json.encoder, "c_make_encoder", None)  # not in typeshed
+    if make is None:
+        return _ENCODER.encode
+    chunks = make(None, _ENCODER.default, _json_str, None, ":", ",", False, False, True)
+    return lambda value: "".join(chunks(value, 0))
+
+
+_encode = _make_encode()
+_JSON_PLANS: dict[type, tuple[str, tuple[tuple[str, str], ...]]] = {}
+"""Event class -> (``{"event":NAME,"ts":`` prefix, ((``,"field":``, field name), ...))."""
+
+
+def _json_plan(cls: type) -> tuple[str, tuple[tuple[str, str], ...]]:
+    event_to_dict_names = _EVENT_FIELDS.get(cls)
+    if event_to_dict_names is None:
+        names = tuple(f.name for f in dataclasses.fields(cls) if f.name not in ("ts", "session"))
+        _EVENT_FIELDS[cls] = names
+    else:
+        names = event_to_dict_names
+    head = '{"event":' + _json_str(cls.EVENT) + ',"ts":'  # type: ignore[attr-defined]
+    plan = (head, tuple(("," + _json_str(n) + ":", n) for n in names))
+    _JSON_PLANS[cls] = plan
+    return plan
+
+
+def event_to_json(ev: Event) -> str:
+    """``event_to_dict(ev)`` as compact JSON (``separators=(",", ":")``, ASCII), the same
+    text ``json`` writes for it, built without the intermediate dict (JSONL hot path)."""
+    cls = type(ev)
+    plan = _JSON_PLANS.get(cls)
+    if plan is None:
+        plan = _json_plan(cls)
+    head, fields = plan
+    session = ev.session
+    parts = [
+        head,
+        _json_str(iso_time(ev.ts)),
+        ',"session":',
+        _json_str(session) if type(session) is str else _encode(jsonable(session)),
+    ]
+    append = parts.append
+    for key, name in fields:
+        append(key)
+        v = getattr(ev, name)
+        t = type(v)
+        if t is str:
+            append(_json_str(v))
+        elif t is int:
+            append(int.__repr__(v))
+        elif v is None:
+            append("null")
+        elif v is True:
+            append("true")
+        elif v is False:
+            append("false")
+        elif t is bytes:
+            append('"' + v.hex() + '"')
+        else:
+            append(_encode(jsonable(v)))
+    append("}")
+    return "".join(parts)
