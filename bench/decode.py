@@ -12,7 +12,7 @@ Then it times, several runs each, median:
 
 * ``dtlsproxy analyze FILE --format jsonl -o /dev/null`` (the real CLI, a subprocess);
 * ``tshark -r FILE -T json -d udp.port==4433,dtls > /dev/null``;
-* in-process ``analyze_capture`` alone, and with ``event_to_dict`` + ``json.dumps``
+* in-process ``analyze_capture`` alone, and with ``write_jsonl`` (``event_to_json``)
   (so interpreter start-up and imports are visible as the difference);
 * both tools on a one-handshake file (their start-up cost).
 
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import gc
 import io
 import json
 import os
@@ -48,8 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from proxy.analyze import analyze_capture
-from proxy.cli import ANALYZE_GC_THRESHOLD
-from proxy.cmd_analyze import write_jsonl
+from proxy.cmd_analyze import cyclic_gc_paused, write_jsonl
 from proxy.events import Datagram, SessionOpened, SessionSummary
 from proxy.pcap import PcapngWriter
 from proxy.peers.certs import make_identity
@@ -352,7 +350,7 @@ class _Counter(io.StringIO):
 
 def decode_and_serialise(path: Path) -> int:
     """What the CLI does in-process: ``analyze_capture``, then ``write_jsonl``
-    (``event_to_dict`` + ``json`` per event); returns the JSONL size in characters."""
+    (``event_to_json`` per event); returns the JSONL size in characters."""
     events = list(analyze_capture(path, tracker=Tracker(verdict_hook=build_hook())))
     sink = _Counter()
     write_jsonl(events, sink)
@@ -393,9 +391,10 @@ def tshark_argv(path: Path) -> list[str]:
 def profile(path: Path, out: Path, top: int) -> None:
     """cProfile of decode + serialisation in-process; the ``top`` functions by own time."""
     prof = cProfile.Profile()
-    prof.enable()
-    decode_and_serialise(path)
-    prof.disable()
+    with cyclic_gc_paused():  # as the CLI runs (a collection would land in a random function)
+        prof.enable()
+        decode_and_serialise(path)
+        prof.disable()
     prof.dump_stats(str(out))
     stats = pstats.Stats(prof)
     stats.sort_stats("tottime").print_stats(top)
@@ -452,11 +451,11 @@ def main(argv: list[str] | None = None) -> int:
     tsh = time_command(tshark_argv(path), runs)
     cli0 = time_command(dtlsproxy_argv(tiny), runs, env=bytecode_env())
     tsh0 = time_command(tshark_argv(tiny), runs)
-    gc.set_threshold(*ANALYZE_GC_THRESHOLD)  # in-process rows as the CLI runs
-    bare = time_call(lambda: decode_only(path, verdicts=False), runs)
-    dec = time_call(lambda: decode_only(path), runs)
-    ser = time_call(lambda: decode_and_serialise(path), runs)
-    jsonl_bytes = decode_and_serialise(path)
+    with cyclic_gc_paused():  # in-process rows as the CLI runs
+        bare = time_call(lambda: decode_only(path, verdicts=False), runs)
+        dec = time_call(lambda: decode_only(path), runs)
+        ser = time_call(lambda: decode_and_serialise(path), runs)
+        jsonl_bytes = decode_and_serialise(path)
 
     def row(name: str, t: Timing) -> dict[str, float | str]:
         return {"name": name, "seconds": t.median, "cpu": t.median_cpu,
@@ -469,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
         row("tshark -T json > /dev/null", tsh),
         row("in-process analyze_capture, no verdict rules (Tracker())", bare),
         row("in-process analyze_capture (as the CLI: with verdict rules)", dec),
-        row("in-process analyze_capture + write_jsonl (event_to_dict + json)", ser),
+        row("in-process analyze_capture + write_jsonl (event_to_json)", ser),
     ]
     ratio = tsh.median / cli.median
     ratio_cpu = tsh.median_cpu / cli.median_cpu

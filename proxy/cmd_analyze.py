@@ -7,8 +7,11 @@ Exit codes: 0 analysed (also when no DTLS was found: the summary says so),
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO, Any
 
 from proxy.analyze import analyze_capture
@@ -59,8 +62,31 @@ class _Progress:
             print("\r\x1b[K", end="", file=sys.stderr, flush=True)
 
 
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Python's cycle collector off for a batch run, restored after.
+
+    ``analyze`` keeps every event until it writes them: each collection scans ever more
+    live objects and finds almost nothing (about 100 cyclic objects on a 1000-handshake
+    capture), and one scan of the young generation at the raised threshold took ~50 ms
+    of a 0.6 s run. Reference counting still frees everything else at once.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def main(args: argparse.Namespace) -> int:
     """Run the analysis; see the module docstring for exit codes."""
+    with cyclic_gc_paused():
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     from proxy.session import Tracker
     from proxy.verdict import build_hook
 
