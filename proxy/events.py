@@ -439,6 +439,10 @@ def _json_fields(cls: type) -> tuple[str, ...]:
     return names
 
 
+_SCALARS = frozenset({str, int, bool, float, type(None)})
+"""Exact types :func:`jsonable` returns unchanged."""
+
+
 def jsonable(value: Any) -> Any:
     """Turn event fields (dataclasses, bytes, enums, tuples) into JSON-ready values.
 
@@ -452,13 +456,16 @@ def jsonable(value: Any) -> Any:
         return value
     if t is bytes:
         return value.hex()
+    # Items and fields that are scalars are taken as they are, without a call.
     if t is tuple or t is list:
-        return [jsonable(v) for v in value]
+        return [v if type(v) in _SCALARS else jsonable(v) for v in value]
     if t is dict:
-        return {str(k): jsonable(v) for k, v in value.items()}
+        return {k if type(k) is str else str(k): v if type(v) in _SCALARS else jsonable(v)
+                for k, v in value.items()}
     names = _JSON_FIELDS.get(t)
     if names is not None:
-        return {n: jsonable(getattr(value, n)) for n in names}
+        return {n: v if type(v) in _SCALARS else jsonable(v)
+                for n in names for v in [getattr(value, n)]}
     if isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, bytes | bytearray | memoryview):
@@ -508,56 +515,72 @@ def _make_encode() -> Callable[[Any], str]:
 
 
 _encode = _make_encode()
-_JSON_PLANS: dict[type, tuple[str, tuple[tuple[str, str], ...]]] = {}
-"""Event class -> (``{"event":NAME,"ts":`` prefix, ((``,"field":``, field name), ...))."""
 
 
-def _json_plan(cls: type) -> tuple[str, tuple[tuple[str, str], ...]]:
-    event_to_dict_names = _EVENT_FIELDS.get(cls)
-    if event_to_dict_names is None:
-        names = tuple(f.name for f in dataclasses.fields(cls) if f.name not in ("ts", "session"))
-        _EVENT_FIELDS[cls] = names
+def _value_json(v: Any) -> str:
+    """The JSON text ``json`` writes for ``jsonable(v)`` (one field of an event)."""
+    t = type(v)
+    if t is str:
+        return _json_str(v)
+    if t is int:
+        return int.__repr__(v)
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if t is bytes:
+        return '"' + bytes.hex(v) + '"'
+    return _encode(jsonable(v))
+
+
+_INLINE: dict[str, str] = {
+    "str": "(_s(X) if type(X) is str else _v(X))",
+    "int": "(_r(X) if type(X) is int else _v(X))",
+    "bool": "('true' if X is True else 'false' if X is False else _v(X))",
+    "str | None": "('null' if X is None else _s(X) if type(X) is str else _v(X))",
+    "int | None": "('null' if X is None else _r(X) if type(X) is int else _v(X))",
+    "bytes": "('\"' + X.hex() + '\"' if type(X) is bytes else _v(X))",
+}
+"""Annotation -> an expression for the JSON of field value ``X``: the annotated type
+inline, anything else through :func:`_value_json` (the annotation only picks the
+fast case; the text is the same whatever the value)."""
+
+_RENDERERS: dict[type, Callable[[Any], str]] = {}
+"""Event class -> its generated ``event_to_json`` (built on first use)."""
+
+
+def _renderer(cls: type) -> Callable[[Any], str]:
+    fields = [f for f in dataclasses.fields(cls) if f.name not in ("ts", "session")]
+    if any(f.name == "event" for f in fields):  # would replace "event" in event_to_dict
+        def render(ev: Any) -> str:
+            return _encode(event_to_dict(ev))
     else:
-        names = event_to_dict_names
-    head = '{"event":' + _json_str(cls.EVENT) + ',"ts":'  # type: ignore[attr-defined]
-    plan = (head, tuple(("," + _json_str(n) + ":", n) for n in names))
-    _JSON_PLANS[cls] = plan
-    return plan
+        session = next(f for f in dataclasses.fields(cls) if f.name == "session")
+        lines = ["def render(ev):", "    x = ev.session"]
+        parts = [repr('{"event":' + _json_str(cls.EVENT) + ',"ts":'),  # type: ignore[attr-defined]
+                 "_s(_iso(ev.ts))", repr(',"session":'),
+                 _INLINE.get(str(session.type), "_v(X)").replace("X", "x")]
+        for i, f in enumerate(fields):
+            lines.append(f"    x{i} = ev.{f.name}")
+            parts.append(repr("," + _json_str(f.name) + ":"))
+            parts.append(_INLINE.get(str(f.type), "_v(X)").replace("X", f"x{i}"))
+        parts.append(repr("}"))
+        lines.append(f"    return ''.join(({', '.join(parts)}))")
+        namespace: dict[str, Any] = {"_s": _json_str, "_r": int.__repr__, "_v": _value_json,
+                                     "_iso": iso_time}
+        exec("\n".join(lines), namespace)  # trusted text: built from field names
+        render = namespace["render"]
+    _RENDERERS[cls] = render
+    return render
 
 
 def event_to_json(ev: Event) -> str:
     """``event_to_dict(ev)`` as compact JSON (``separators=(",", ":")``, ASCII), the same
-    text ``json`` writes for it, built without the intermediate dict (JSONL hot path)."""
-    cls = type(ev)
-    plan = _JSON_PLANS.get(cls)
-    if plan is None:
-        plan = _json_plan(cls)
-    head, fields = plan
-    session = ev.session
-    parts = [
-        head,
-        _json_str(iso_time(ev.ts)),
-        ',"session":',
-        _json_str(session) if type(session) is str else _encode(jsonable(session)),
-    ]
-    append = parts.append
-    for key, name in fields:
-        append(key)
-        v = getattr(ev, name)
-        t = type(v)
-        if t is str:
-            append(_json_str(v))
-        elif t is int:
-            append(int.__repr__(v))
-        elif v is None:
-            append("null")
-        elif v is True:
-            append("true")
-        elif v is False:
-            append("false")
-        elif t is bytes:
-            append('"' + v.hex() + '"')
-        else:
-            append(_encode(jsonable(v)))
-    append("}")
-    return "".join(parts)
+    text ``json`` writes for it, built without the intermediate dict (JSONL hot path):
+    one generated function per event class reads the fields in order."""
+    render = _RENDERERS.get(type(ev))
+    if render is None:
+        render = _renderer(type(ev))
+    return render(ev)
