@@ -9,14 +9,14 @@ fragment cannot be a record of this cipher at all, e.g. shorter than its tag).
 from __future__ import annotations
 
 import hmac
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
-
-from proxy.dtls.prf import ConnectionKeys
 from proxy.dtls.reader import DecodeError
+
+if TYPE_CHECKING:  # the cipher modules load on the first decryption (start-up of analyze)
+    from cryptography.hazmat.primitives.ciphers import algorithms
+
+    from proxy.dtls.prf import ConnectionKeys
 
 Sender = Literal["client", "server"]
 
@@ -109,6 +109,9 @@ def _decrypt_aead(
         nonce = iv + fragment[: p.record_iv_length]
     sealed = fragment[p.record_iv_length :]
     aad = _header(epoch, sequence, content_type, version, len(sealed) - p.tag_length)
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
+
     try:
         if p.mode == "gcm":
             return AESGCM(key).decrypt(nonce, sealed, aad)
@@ -130,6 +133,8 @@ def _check_mac(mac_key: bytes, mac_hash: str, data: bytes, mac: bytes) -> None:
 
 
 def _block_cipher(cipher: str, key: bytes) -> algorithms.AES | object:
+    from cryptography.hazmat.primitives.ciphers import algorithms
+
     if cipher == "AES":
         return algorithms.AES(key)
     from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
@@ -138,6 +143,8 @@ def _block_cipher(cipher: str, key: bytes) -> algorithms.AES | object:
 
 
 def _cbc_decrypt(cipher: str, key: bytes, iv: bytes, data: bytes) -> bytes:
+    from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
     algo = _block_cipher(cipher, key)
     dec = Cipher(algo, modes.CBC(iv)).decryptor()  # type: ignore[arg-type]
     return dec.update(data) + dec.finalize()

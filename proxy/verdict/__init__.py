@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from proxy.keylog import KeyLog, KeyLogError
@@ -127,6 +126,8 @@ def _load_rsa_keys(paths: Sequence[str]) -> RsaPremaster | None:
     if isinstance(paths, str):
         paths = [paths]
     keys: list[rsa.RSAPrivateKey] = []
+    if paths:  # serialization imports every cipher module: only when keys are given
+        from cryptography.hazmat.primitives import serialization
     for p in paths:
         try:
             key = serialization.load_pem_private_key(Path(p).read_bytes(), password=None)
