@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import inspect
 import json
+import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from json.encoder import encode_basestring_ascii as _json_str
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 Address = tuple[str, int]
 """A UDP endpoint: (host, port). IPv6 hosts are written without brackets."""
@@ -31,6 +33,62 @@ def format_address(addr: Address) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+_T = TypeVar("_T")
+_FACTORY: Any = getattr(dataclasses, "_HAS_DEFAULT_FACTORY", None)
+"""The default ``dataclasses`` gives a field with a ``default_factory`` (``<factory>``)."""
+
+
+def fast_init(cls: type[_T]) -> type[_T]:
+    """Give a frozen, slotted dataclass an ``__init__`` that stores each field through its
+    slot descriptor instead of ``object.__setattr__`` (what ``dataclasses`` generates for
+    frozen classes): half the cost of creating an event, record or check.
+
+    Same parameters, defaults, factories, annotations and errors; the instance is the
+    same. A class this cannot mirror exactly (not frozen or not slotted, ``__post_init__``,
+    ``InitVar``, keyword-only or ``init=False`` fields) keeps its generated ``__init__``.
+    Use it above ``@dataclass(frozen=True, slots=True)``.
+    """
+    params = getattr(cls, "__dataclass_params__", None)
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    generated = cls.__init__
+    names = [f.name for f in fields]
+    try:
+        setters = [getattr(cls, n).__set__ for n in names]
+    except AttributeError:
+        return cls
+    if (params is None or not params.frozen or _FACTORY is None
+            or hasattr(cls, "__post_init__") or "self" in names
+            or any(not isinstance(getattr(cls, n), types.MemberDescriptorType) for n in names)
+            or any(not f.init or f.kw_only is True for f in fields)
+            or list(inspect.signature(generated).parameters) != ["self", *names]):
+        return cls
+    namespace: dict[str, Any] = {"_FACTORY": _FACTORY}
+    args: list[str] = []
+    body: list[str] = []
+    for i, f in enumerate(fields):
+        namespace[f"_set{i}"] = setters[i]
+        value = f.name
+        if f.default is not dataclasses.MISSING:
+            namespace[f"_default{i}"] = f.default
+            args.append(f"{f.name}=_default{i}")
+        elif f.default_factory is not dataclasses.MISSING:
+            namespace[f"_factory{i}"] = f.default_factory
+            args.append(f"{f.name}=_FACTORY")
+            value = f"_factory{i}() if {f.name} is _FACTORY else {f.name}"
+        else:
+            args.append(f.name)
+        body.append(f"    _set{i}(self, {value})")
+    source = f"def __init__(self, {', '.join(args)}):\n" + "\n".join(body or ["    pass"])
+    exec(source, namespace)  # trusted text: built from field names
+    init = namespace["__init__"]
+    init.__qualname__ = generated.__qualname__
+    init.__module__ = generated.__module__
+    init.__annotations__ = dict(generated.__annotations__)
+    cls.__init__ = init  # type: ignore[method-assign]
+    return cls
+
+
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Datagram:
     """One UDP payload that crossed the proxy (or a capture), with where and when."""
@@ -60,6 +118,7 @@ class Event:
 # --------------------------------------------------------------------- traffic
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SessionOpened(Event):
     """A new pair of endpoints started talking (first datagram between them)."""
@@ -73,6 +132,7 @@ class SessionOpened(Event):
     """Display names of the two endpoints (configured side names, or the addresses)."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SessionClosed(Event):
     """The session ended (idle timeout, relay shutdown, end of capture)."""
@@ -83,6 +143,7 @@ class SessionClosed(Event):
     reason: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DatagramSeen(Event):
     """A non-media datagram (DTLS, STUN, other). RTP/RTCP are only counted (MediaStats)."""
@@ -100,6 +161,7 @@ class DatagramSeen(Event):
     """The payload (kept so a session can be exported as pcapng; not for media)."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RecordSeen(Event):
     """One DTLS record inside a datagram."""
@@ -123,6 +185,7 @@ class RecordSeen(Event):
     """DTLS 1.3 unified header (``001CSLEE``): epoch holds only its low two bits."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MessageSeen(Event):
     """A handshake message (reassembled), a ChangeCipherSpec, or an encrypted record
@@ -159,6 +222,7 @@ class MessageSeen(Event):
     """A copy whose bytes differ from the first transmission (never legitimate)."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class FlightComplete(Event):
     """A flight's last message arrived (or the other side started the next flight)."""
@@ -174,6 +238,7 @@ class FlightComplete(Event):
     """Time of its first datagram (``ts`` is the time of the last)."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class FlightRetransmitted(Event):
     """A flight was sent again (all or part of it): the copy number and who stays silent."""
@@ -187,6 +252,7 @@ class FlightRetransmitted(Event):
     frames: tuple[int, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AlertSeen(Event):
     """A DTLS alert (content type 21): plaintext with level and description, or encrypted."""
@@ -208,6 +274,7 @@ class AlertSeen(Event):
     flight: int | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Malformed(Event):
     """Something that could not be decoded. The datagram was still forwarded."""
@@ -225,6 +292,7 @@ class Malformed(Event):
     data: bytes = field(repr=False, default=b"")
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class StunSeen(Event):
     """A STUN message (ICE connectivity check or answer)."""
@@ -244,6 +312,7 @@ class StunSeen(Event):
     ICE-CONTROLLING / ICE-CONTROLLED, ERROR-CODE, PRIORITY."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MediaStats(Event):
     """RTP/RTCP counted over one interval (never one event per packet)."""
@@ -261,6 +330,7 @@ class MediaStats(Event):
     """Packets per SSRC (``0x1234abcd``) in this interval."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SessionSummary(Event):
     """The session's state as now known; emitted whenever it changes."""
@@ -297,6 +367,7 @@ class SessionSummary(Event):
 # ------------------------------------------------------------------ findings
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Check:
     """One verification step and its outcome (part of a verdict's evidence)."""
@@ -310,6 +381,7 @@ class Check:
     """What was compared (fingerprints, lists, algorithm names...)."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CulpritRef:
     """Points at the message a verdict blames."""
@@ -321,6 +393,7 @@ class CulpritRef:
     frames: tuple[int, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Verdict(Event):
     """Our finding: which message caused the failure, why, and the evidence."""
@@ -339,6 +412,7 @@ class Verdict(Event):
     """What would make it certain, e.g. "give a key log to check the Finished"."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CheckReport(Event):
     """The passive (and key-log) checks run on a handshake that did not fail, all listed.
@@ -353,6 +427,7 @@ class CheckReport(Event):
     evidence: tuple[Check, ...] = ()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class FaultApplied(Event):
     """A fault rule changed traffic (so nobody mistakes it for a real failure)."""
@@ -367,6 +442,7 @@ class FaultApplied(Event):
     detail: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Notice(Event):
     """Something the relay wants the user to know (latching, refusals, silence, errors)."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from proxy.dtls import registry as reg
 from proxy.dtls.reader import DecodeError, Reader
-from proxy.events import jsonable
+from proxy.events import fast_init, jsonable
 
 Span = tuple[int, int]
 
@@ -57,6 +57,7 @@ class ServerName:
         return {"name_type": self.name_type, "name": _text(self.name)}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class UseSrtp:
     """use_srtp (RFC 5764 §4.1.1): protection profiles and the MKI."""
@@ -116,6 +117,7 @@ class Alpn:
         return [_text(p) for p in self.protocols]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Extension:
     """One extension as it was on the wire, plus its decoded value when known."""

@@ -15,6 +15,7 @@ import struct
 from dataclasses import dataclass, field
 
 from proxy.dtls.reader import DecodeError, Reader
+from proxy.events import fast_init
 
 HEADER_LENGTH = 12
 _HEADER = struct.Struct(">BBHHBHBH")
@@ -25,6 +26,7 @@ MAX_PENDING = 64
 """Messages in reassembly per direction; the oldest is forgotten beyond this."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class HandshakeFragment:
     """One fragment of a handshake message, as it appeared in a record."""
@@ -89,6 +91,7 @@ def parse_fragments(fragment: bytes, base: int = 0) -> list[HandshakeFragment]:
     return out
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AssembledMessage:
     """A complete handshake message (one copy of it)."""

@@ -24,7 +24,7 @@ from proxy.dtls import registry as reg
 from proxy.dtls.extensions import Extension, parse_extensions
 from proxy.dtls.reader import DecodeError, Reader
 from proxy.dtls.x509 import CertificateSummary, summarize_certificate
-from proxy.events import jsonable
+from proxy.events import fast_init, jsonable
 
 Span = tuple[int, int]
 
@@ -32,6 +32,7 @@ HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e
 """ServerHello.random of a HelloRetryRequest (RFC 8446 §4.1.3: SHA-256 of "HelloRetryRequest")."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ParseContext:
     """What the parser needs to know from earlier messages."""

@@ -11,6 +11,7 @@ import struct
 from dataclasses import dataclass
 
 from proxy.dtls.reader import DecodeError, Reader
+from proxy.events import fast_init
 
 CT_CHANGE_CIPHER_SPEC = 20
 CT_ALERT = 21
@@ -31,6 +32,7 @@ _HEADER = struct.Struct(">BHHHIH")
 MAX_CID_GUESS = 32
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Record:
     """One record. For a unified header, ``epoch`` holds the low two epoch bits,

@@ -35,6 +35,7 @@ from proxy.events import (
     Malformed,
     MessageSeen,
     RecordSeen,
+    fast_init,
 )
 from proxy.session.flights import FLIGHT_ENDERS, Flight, next_flight_number
 from proxy.session.summary import Negotiation
@@ -71,6 +72,7 @@ class Direction:
     last_ts: float = 0.0
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MessageRecord:
     """A first-copy message as the verdict rules see it."""

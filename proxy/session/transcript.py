@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from proxy.events import fast_init
 
+
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TranscriptEntry:
     """One message in the transcript."""
