@@ -7,8 +7,8 @@ where decoding failed and a human reason.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from types import TracebackType
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -100,23 +100,17 @@ class Reader:
         n = self.pull_uint(len_size, f"{what} length")
         return self.pull_bytes(n, what)
 
-    @contextmanager
-    def pull_block(self, len_size: int, what: str = "block") -> Iterator[int]:
+    def pull_block(self, len_size: int, what: str = "block") -> _Block:
         """Narrow the reader to a length-prefixed block; it must be consumed exactly.
 
-        Yields the block length. On exit, leftover bytes inside the block are a
-        :class:`DecodeError` (aioquic's ``pull_block`` rule).
+        ``with r.pull_block(2, "name") as n:`` gives the block length. On exit, leftover
+        bytes inside the block are a :class:`DecodeError` (aioquic's ``pull_block`` rule).
         """
         n = self.pull_uint(len_size, f"{what} length")
         self._need(n, what)
-        outer_end = self._end
+        block = _Block(self, n, what, self._end)
         self._end = self.pos + n
-        try:
-            yield n
-            if self.pos != self._end:
-                raise self.fail(f"{what}: {self._end - self.pos} bytes left unparsed")
-        finally:
-            self._end = outer_end
+        return block
 
     def pull_list(self, len_size: int, item: Callable[[Reader], T], what: str = "list") -> list[T]:
         """Read a length-prefixed list whose items ``item`` pulls one at a time."""
@@ -125,3 +119,27 @@ class Reader:
             while not self.eof():
                 out.append(item(self))
         return out
+
+
+class _Block:
+    """The context of :meth:`Reader.pull_block` (a class: no generator per block)."""
+
+    __slots__ = ("length", "outer_end", "reader", "what")
+
+    def __init__(self, reader: Reader, length: int, what: str, outer_end: int) -> None:
+        self.reader = reader
+        self.length = length
+        self.what = what
+        self.outer_end = outer_end
+
+    def __enter__(self) -> int:
+        return self.length
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        r = self.reader
+        try:
+            if exc_type is None and r.pos != r._end:
+                raise r.fail(f"{self.what}: {r._end - r.pos} bytes left unparsed")
+        finally:
+            r._end = self.outer_end

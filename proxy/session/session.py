@@ -9,6 +9,7 @@ messages.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,6 +116,11 @@ class Session:
         self.decrypt: RecordDecryptor | None = None
         self.auth_failures: list[tuple[int, int, str]] = []
         """(sender, frame, reason) of encrypted records that failed authentication."""
+        self._replaced = 0
+        """Messages replaced in place (a decrypted copy): :meth:`handshake_order` redoes."""
+        self._order: tuple[tuple[int, int], list[tuple[int, int, int, int]],
+                           list[MessageRecord]] | None = None
+        """(handshakes, replaced), sort keys, messages: :meth:`handshake_order` so far."""
 
     # ------------------------------------------------------------------ naming
 
@@ -426,6 +432,7 @@ class Session:
                         m.sender, m.flight, m.type, m.msg_type, m.message_seq, m.frames, m.ts,
                         body, raw, encrypted=True, epoch=m.epoch,
                     )
+                    self._replaced += 1
                 return
 
     def _try_decrypt(self, sender: int, rec: Record, frame: int) -> tuple[bytes | None, str | None]:
@@ -547,12 +554,22 @@ class Session:
         """First copies in the order the handshake defines, not the arrival order: per
         flight, handshake messages by message_seq, then ChangeCipherSpec, then the
         encrypted Finished (DTLS reorders early arrivals by message_seq)."""
-        def key(item: tuple[int, MessageRecord]) -> tuple[int, int, int, int]:
-            i, m = item
+        messages = self.messages
+        state = (self.handshakes, self._replaced)
+        cached = self._order
+        if cached is None or cached[0] != state or len(cached[2]) > len(messages):
+            cached = self._order = (state, [], [])
+        _, keys, ordered = cached
+        # Messages are only appended (a restart or a replacement starts over), and an
+        # earlier message's key never changes: each new one is inserted where it sorts.
+        for i in range(len(ordered), len(messages)):
+            m = messages[i]
             kind = 0 if m.message_seq is not None else (1 if m.type == "ChangeCipherSpec" else 2)
-            return (m.flight if m.flight is not None else 0, kind, m.message_seq or 0, i)
-
-        return [m for _, m in sorted(enumerate(self.messages), key=key)]
+            k = (m.flight if m.flight is not None else 0, kind, m.message_seq or 0, i)
+            at = bisect.bisect_right(keys, k)
+            keys.insert(at, k)
+            ordered.insert(at, m)
+        return list(ordered)
 
     def established(self) -> bool:
         """Both sides sent their (encrypted) Finished and no fatal alert came."""

@@ -211,7 +211,7 @@ class VerdictEngine:
         """
         key = (s.handshakes, len(s.messages), len(s.auth_failures),
                len(s.clienthello_senders), s.client, len(st.malformed),
-               tuple(len(m.raw) for m in s.messages if m.encrypted))
+               tuple([len(m.raw) for m in s.messages if m.encrypted]))
         ctx = st.ctx
         n_sizes = len(st.sizes.sizes)
         plain = self.options.mtu is None and self.keylog is None

@@ -68,6 +68,8 @@ RESUMPTION_PREREQUISITES: dict[tuple[str, str], frozenset[str]] = {
 }
 """Entries that differ in an abbreviated (resumed) handshake."""
 
+_RESUMPTION_TABLE = {**PREREQUISITES, **RESUMPTION_PREREQUISITES}
+
 
 @dataclass(frozen=True, slots=True)
 class OrderViolation:
@@ -113,9 +115,7 @@ def order_violations(
     ``EncryptedHandshake``) are skipped; each violation is reported and the walk
     goes on from the message actually sent.
     """
-    prereq = dict(PREREQUISITES)
-    if resumption:
-        prereq.update(RESUMPTION_PREREQUISITES)
+    prereq = _RESUMPTION_TABLE if resumption else PREREQUISITES
     last = {"client": START, "server": START}
     sent: dict[str, set[str]] = {"client": set(), "server": set()}
     out: list[OrderViolation] = []
