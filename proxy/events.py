@@ -35,6 +35,7 @@ def format_address(addr: Address) -> str:
 
 _T = TypeVar("_T")
 _FACTORY: Any = getattr(dataclasses, "_HAS_DEFAULT_FACTORY", None)
+_VARARGS, _VARKEYWORDS = inspect.CO_VARARGS, inspect.CO_VARKEYWORDS
 """The default ``dataclasses`` gives a field with a ``default_factory`` (``<factory>``)."""
 
 
@@ -49,18 +50,21 @@ def fast_init(cls: type[_T]) -> type[_T]:
     Use it above ``@dataclass(frozen=True, slots=True)``.
     """
     params = getattr(cls, "__dataclass_params__", None)
+    if params is None or not params.frozen:
+        return cls
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]
     generated = cls.__init__
+    code = generated.__code__
     names = [f.name for f in fields]
     try:
         setters = [getattr(cls, n).__set__ for n in names]
     except AttributeError:
         return cls
-    if (params is None or not params.frozen or _FACTORY is None
-            or hasattr(cls, "__post_init__") or "self" in names
+    if (_FACTORY is None or hasattr(cls, "__post_init__") or "self" in names
             or any(not isinstance(getattr(cls, n), types.MemberDescriptorType) for n in names)
             or any(not f.init or f.kw_only is True for f in fields)
-            or list(inspect.signature(generated).parameters) != ["self", *names]):
+            or code.co_kwonlyargcount or code.co_flags & (_VARARGS | _VARKEYWORDS)
+            or code.co_varnames[:code.co_argcount] != ("self", *names)):
         return cls
     namespace: dict[str, Any] = {"_FACTORY": _FACTORY}
     args: list[str] = []
@@ -515,6 +519,8 @@ def _json_fields(cls: type) -> tuple[str, ...]:
     return names
 
 
+_JSON_METHOD: set[type] = set()
+"""Slotted classes rendered by their ``__json__`` (found once, then taken first)."""
 _SCALARS = frozenset({str, int, bool, float, type(None)})
 """Exact types :func:`jsonable` returns unchanged."""
 
@@ -542,6 +548,8 @@ def jsonable(value: Any) -> Any:
     if names is not None:
         return {n: v if type(v) in _SCALARS else jsonable(v)
                 for n in names for v in [getattr(value, n)]}
+    if t in _JSON_METHOD:
+        return value.__json__()
     if isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, bytes | bytearray | memoryview):
@@ -550,6 +558,8 @@ def jsonable(value: Any) -> Any:
         return value.name
     to_json = getattr(value, "__json__", None)
     if callable(to_json):
+        if not hasattr(value, "__dict__") and callable(getattr(t, "__json__", None)):
+            _JSON_METHOD.add(t)  # slotted: no instance can have its own __json__
         return to_json()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {n: jsonable(getattr(value, n)) for n in _json_fields(t)}

@@ -72,3 +72,30 @@ def test_odd_values_render_as_json_dumps() -> None:
     ]
     for ev in odd:
         assert event_to_json(ev) == _dumps(ev)
+
+
+class _Slotted:
+    __slots__ = ("v",)
+
+    def __init__(self, v: int) -> None:
+        self.v = v
+
+    def __json__(self) -> dict[str, int]:
+        return {"v": self.v}
+
+
+class _Plain:
+    def __json__(self) -> str:
+        return "class"
+
+
+def test_objects_rendering_themselves_after_the_first_one() -> None:
+    ts = 1_700_000_000.0
+    own = _Plain()
+    own.__json__ = lambda: "instance"  # type: ignore[method-assign]
+    for body in ([_Slotted(1), _Slotted(2)], [_Plain(), own, _Plain()]):
+        ev = MessageSeen(ts, "s1", "a->b", 1, "X", 1, 0, 0, False, 1, (1,), 0, b"", body=body)
+        assert event_to_json(ev) == _dumps(ev)
+    assert '"body":["class","instance","class"]' in event_to_json(
+        MessageSeen(ts, "s1", "a->b", 1, "X", 1, 0, 0, False, 1, (1,), 0, b"",
+                    body=[_Plain(), own, _Plain()]))
