@@ -621,6 +621,39 @@ def _value_json(v: Any) -> str:
     return _encode(jsonable(v))
 
 
+def _ints(v: Any) -> str:
+    """JSON of a tuple of ints (any other value: :func:`_value_json`)."""
+    if type(v) is tuple:
+        for e in v:
+            if type(e) is not int:
+                return _value_json(v)
+        return "[" + ",".join(map(int.__repr__, v)) + "]"
+    return _value_json(v)
+
+
+def _strs(v: Any) -> str:
+    """JSON of a tuple of strings (any other value: :func:`_value_json`)."""
+    if type(v) is tuple:
+        for e in v:
+            if type(e) is not str:
+                return _value_json(v)
+        return "[" + ",".join(map(_json_str, v)) + "]"
+    return _value_json(v)
+
+
+def _str_map(v: Any) -> str:
+    """JSON of a dict of strings to strings or ints (anything else: :func:`_value_json`)."""
+    if type(v) is dict:
+        parts = []
+        for k, x in v.items():
+            t = type(x)
+            if type(k) is not str or (t is not str and t is not int):
+                return _value_json(v)
+            parts.append(_json_str(k) + ":" + (_json_str(x) if t is str else int.__repr__(x)))
+        return "{" + ",".join(parts) + "}"
+    return _value_json(v)
+
+
 _INLINE: dict[str, str] = {
     "str": "(_s(X) if type(X) is str else _v(X))",
     "int": "(_r(X) if type(X) is int else _v(X))",
@@ -628,6 +661,10 @@ _INLINE: dict[str, str] = {
     "str | None": "('null' if X is None else _s(X) if type(X) is str else _v(X))",
     "int | None": "('null' if X is None else _r(X) if type(X) is int else _v(X))",
     "bytes": "('\"' + X.hex() + '\"' if type(X) is bytes else _v(X))",
+    "tuple[int, ...]": "_ints(X)",
+    "tuple[str, ...]": "_strs(X)",
+    "Mapping[str, str]": "_str_map(X)",
+    "Mapping[str, int]": "_str_map(X)",
 }
 """Annotation -> an expression for the JSON of field value ``X``: the annotated type
 inline, anything else through :func:`_value_json` (the annotation only picks the
@@ -655,7 +692,8 @@ def _renderer(cls: type) -> Callable[[Any], str]:
         parts.append(repr("}"))
         lines.append(f"    return ''.join(({', '.join(parts)}))")
         namespace: dict[str, Any] = {"_s": _json_str, "_r": int.__repr__, "_v": _value_json,
-                                     "_iso": iso_time}
+                                     "_iso": iso_time, "_ints": _ints, "_strs": _strs,
+                                     "_str_map": _str_map}
         exec("\n".join(lines), namespace)  # trusted text: built from field names
         render = namespace["render"]
     _RENDERERS[cls] = render

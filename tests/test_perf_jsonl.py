@@ -63,6 +63,12 @@ def test_odd_values_render_as_json_dumps() -> None:
         FlightComplete(ts, "s1", "a->b", 1, ("CH",), (1, 2), float("nan")),
         FlightComplete(ts, "s1", "a->b", 1, [], (), float("-inf")),  # type: ignore[arg-type]
         MediaStats(ts, "", "a->b", 1.5, 0, 10**30, -1, {"0x1": 3, "\u00fc": 4}),
+        MediaStats(ts, "", "a->b", 1.5, 0, 1, 1, {"a": True, "b": Level.FATAL}),
+        MediaStats(ts, "", "a->b", 1.5, 0, 1, 1, {1: 2, None: 3, 2.5: 4}),  # type: ignore[dict-item]
+        FlightComplete(ts, "s1", "a->b", 1, ("A", Name.X), (True, Level.FATAL, 3), 0.5),
+        FlightComplete(ts, "s1", "a->b", 1, ("A", b"\x01"), (1, 2.5), 0.5),  # type: ignore[arg-type]
+        SessionSummary(ts, "s1", "x", None, None, None, None, None, fingerprints={"k": b"\x00"},  # type: ignore[dict-item]
+                       counters={"c": None}),  # type: ignore[dict-item]
         SessionSummary(ts, "s1", "established", None, None, None, None, "DTLS 1.2",
                        fingerprints={"client": "AB:CD"}, counters={}),
         CheckReport(ts, "s1", False, (Check("c", None, "d", {"k": "v"}),)),
