@@ -293,11 +293,12 @@ def bytecode_env(cached: bool = True) -> dict[str, str]:
 
 
 def time_command(argv: list[str], runs: int, stdout_null: bool = True,
-                 env: dict[str, str] | None = None) -> Timing:
-    """Run ``argv`` ``runs`` times (after one warm-up run), stdout to /dev/null."""
+                 env: dict[str, str] | None = None, warm_up: bool = True) -> Timing:
+    """Run ``argv`` ``runs`` times (after one warm-up run unless ``warm_up=False``),
+    stdout to /dev/null."""
     wall: list[float] = []
     cpu: list[float] = []
-    for i in range(runs + 1):
+    for i in range(runs + 1 if warm_up else runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         r = subprocess.run(argv, stdout=subprocess.DEVNULL if stdout_null else None,
@@ -307,11 +308,25 @@ def time_command(argv: list[str], runs: int, stdout_null: bool = True,
         if r.returncode != 0:
             raise SystemExit(f"bench: {' '.join(argv)} failed ({r.returncode}): "
                              f"{r.stderr.decode(errors='replace')[-500:]}")
-        if i == 0:
+        if warm_up and i == 0:
             continue  # warm-up: page cache, .pyc files
         wall.append(dt)
         cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     return Timing(wall, cpu)
+
+
+def time_commands(commands: list[tuple[list[str], dict[str, str] | None]],
+                  runs: int) -> list[Timing]:
+    """:func:`time_command` for several commands, interleaved: round after round, each
+    command runs once (the first round is the warm-up)."""
+    out = [Timing([], []) for _ in commands]
+    for i in range(runs + 1):
+        for (argv, env), timing in zip(commands, out, strict=True):
+            t = time_command(argv, 0, env=env) if i == 0 else time_command(
+                argv, 1, env=env, warm_up=False)
+            timing.wall.extend(t.wall)
+            timing.cpu.extend(t.cpu)
+    return out
 
 
 def time_call(fn: Callable[[], object], runs: int) -> Timing:
@@ -446,11 +461,15 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
 
     runs = args.runs
-    cli = time_command(dtlsproxy_argv(path), runs, env=bytecode_env())
-    cli_compiling = time_command(dtlsproxy_argv(path), runs, env=bytecode_env(cached=False))
-    tsh = time_command(tshark_argv(path), runs)
-    cli0 = time_command(dtlsproxy_argv(tiny), runs, env=bytecode_env())
-    tsh0 = time_command(tshark_argv(tiny), runs)
+    # Interleaved, one run of each per round: a shared machine's load drifts over the
+    # benchmark, and each tool then sees the same share of it.
+    cli, cli_compiling, tsh, cli0, tsh0 = time_commands([
+        (dtlsproxy_argv(path), bytecode_env()),
+        (dtlsproxy_argv(path), bytecode_env(cached=False)),
+        (tshark_argv(path), None),
+        (dtlsproxy_argv(tiny), bytecode_env()),
+        (tshark_argv(tiny), None),
+    ], runs)
     with cyclic_gc_paused():  # in-process rows as the CLI runs
         bare = time_call(lambda: decode_only(path, verdicts=False), runs)
         dec = time_call(lambda: decode_only(path), runs)
