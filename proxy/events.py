@@ -618,7 +618,55 @@ def _value_json(v: Any) -> str:
         return "false"
     if t is bytes:
         return '"' + bytes.hex(v) + '"'
+    # The rest in jsonable's order, written directly where the result is the same text.
+    if t is tuple or t is list:
+        return _items_json(v)
+    if t is dict:
+        for k in v:
+            if type(k) is not str:  # str(k) of two keys may collide: jsonable's dict
+                return _encode(jsonable(v))
+        return "{" + ",".join([_json_str(k) + ":" + _value_json(x) for k, x in v.items()]) + "}"
+    render = _NESTED.get(t)
+    if render is not None:
+        return render(v)
+    names = _JSON_FIELDS.get(t)
+    if names is not None:
+        return _nested_renderer(t, names)(v)
+    if t in _JSON_METHOD:
+        return _encode(v.__json__())
     return _encode(jsonable(v))
+
+
+def _items_json(v: tuple[Any, ...] | list[Any]) -> str:
+    for e in v:
+        if type(e) is not int:
+            return "[" + ",".join([_value_json(x) for x in v]) + "]"
+    return "[" + ",".join(map(int.__repr__, v)) + "]"
+
+
+_NESTED: dict[type, Callable[[Any], str]] = {}
+"""Plain dataclass (one of :data:`_JSON_FIELDS`) -> its generated JSON writer."""
+
+
+def _nested_renderer(cls: type, names: tuple[str, ...]) -> Callable[[Any], str]:
+    if not names:
+        def render(o: Any) -> str:
+            return "{}"
+    else:
+        types = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+        lines = ["def render(o):"]
+        parts = []
+        for i, n in enumerate(names):
+            lines.append(f"    x{i} = o.{n}")
+            parts.append(repr(("{" if i == 0 else ",") + _json_str(n) + ":"))
+            parts.append(_INLINE.get(types[n], "_v(X)").replace("X", f"x{i}"))
+        parts.append(repr("}"))
+        lines.append(f"    return ''.join(({', '.join(parts)}))")
+        namespace = dict(_NAMESPACE)
+        exec("\n".join(lines), namespace)  # trusted text: built from field names
+        render = namespace["render"]
+    _NESTED[cls] = render
+    return render
 
 
 def _ints(v: Any) -> str:
@@ -670,6 +718,11 @@ _INLINE: dict[str, str] = {
 inline, anything else through :func:`_value_json` (the annotation only picks the
 fast case; the text is the same whatever the value)."""
 
+_NAMESPACE: dict[str, Any] = {"_s": _json_str, "_r": int.__repr__, "_v": _value_json,
+                              "_iso": iso_time, "_ints": _ints, "_strs": _strs,
+                              "_str_map": _str_map}
+"""The names the generated writers use."""
+
 _RENDERERS: dict[type, Callable[[Any], str]] = {}
 """Event class -> its generated ``event_to_json`` (built on first use)."""
 
@@ -691,9 +744,7 @@ def _renderer(cls: type) -> Callable[[Any], str]:
             parts.append(_INLINE.get(str(f.type), "_v(X)").replace("X", f"x{i}"))
         parts.append(repr("}"))
         lines.append(f"    return ''.join(({', '.join(parts)}))")
-        namespace: dict[str, Any] = {"_s": _json_str, "_r": int.__repr__, "_v": _value_json,
-                                     "_iso": iso_time, "_ints": _ints, "_strs": _strs,
-                                     "_str_map": _str_map}
+        namespace = dict(_NAMESPACE)
         exec("\n".join(lines), namespace)  # trusted text: built from field names
         render = namespace["render"]
     _RENDERERS[cls] = render

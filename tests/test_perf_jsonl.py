@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 from pathlib import Path
@@ -105,3 +106,26 @@ def test_objects_rendering_themselves_after_the_first_one() -> None:
     assert '"body":["class","instance","class"]' in event_to_json(
         MessageSeen(ts, "s1", "a->b", 1, "X", 1, 0, 0, False, 1, (1,), 0, b"",
                     body=[_Plain(), own, _Plain()]))
+
+
+@dataclasses.dataclass
+class _Inner:
+    a: float
+    b: tuple[int, ...]
+    hidden: int = dataclasses.field(default=0, metadata={"json": False})
+    _private: int = 0
+
+
+def test_nested_values_render_as_json_dumps() -> None:
+    ts = 1_700_000_000.0
+    bodies: list[object] = [
+        {1: "a", "1": "b"},  # keys that collide once made strings
+        {"k": [_Inner(0.5, (1, True)), _Inner(float("inf"), ())], "e": {}},
+        (Check("c", True, "d", {"k": "v"}), [b"\x00", None, 2.5, Name.X, Level.FATAL]),
+        _Inner(1.0, (1, 2)),
+        _Inner(1.0, (1, 2)),  # the second one takes the generated writer
+        [[], (), {}],
+    ]
+    for body in bodies:
+        ev = MessageSeen(ts, "s1", "a->b", 1, "X", 1, 0, 0, False, 1, (1,), 0, b"", body=body)
+        assert event_to_json(ev) == _dumps(ev)
