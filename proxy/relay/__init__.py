@@ -15,9 +15,10 @@ plain ``asyncio.DatagramProtocol`` installed on asyncio-dgram's transport
 (``transport.set_protocol``), whose ``datagram_received`` sends at once: on the
 socket connected to the peer (``socket.send``, 0.45 us cheaper than
 ``transport.sendto(data, addr)``, which converts the address every time) while the
-transport has nothing queued, else through the transport; on uvloop when installed (libuv reads up to 32 datagrams per wake-up), and
-on the stdlib loop with ``transport.max_size = 65536`` (its 256 KiB default costs an
-mmap/munmap per datagram). Sockets ask for 4 MiB SO_RCVBUF/SO_SNDBUF (SO_RCVBUFFORCE
+transport has nothing queued, else through the transport; on uvloop when installed
+(libuv reads up to 32 datagrams per wake-up), and on the stdlib loop with
+``transport.max_size = 65536`` (its 256 KiB default costs an mmap/munmap per
+datagram). Sockets ask for 4 MiB SO_RCVBUF/SO_SNDBUF (SO_RCVBUFFORCE
 as root); the granted size is logged at start.
 
 What follows the send is queued and done in batches, within 5 ms or every 64
