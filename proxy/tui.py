@@ -1,7 +1,7 @@
 """The port through which the command line shows a terminal UI.
 
 ``proxy`` never imports the UI (the UI is the top layer and depends on ``proxy``,
-never the reverse). The ``dtlsproxy`` console script is ``ui.cli:main``, which hands
+never the reverse). The ``dtlsproxy`` console script is ``ui.cli:console``, which hands
 an implementation of :class:`Tui` to :func:`proxy.cli.main`; ``python -m proxy.cli``
 has none and runs headless.
 """

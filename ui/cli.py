@@ -51,9 +51,14 @@ class TextualTui:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``dtlsproxy`` console script."""
+    """:func:`proxy.cli.main` with the Textual UI."""
     return cli.main(argv, tui=TextualTui())
 
 
+def console() -> None:
+    """Entry point of the ``dtlsproxy`` console script."""
+    cli.exit_after(main(), sys.argv[1:])
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()
