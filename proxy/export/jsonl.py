@@ -1,10 +1,10 @@
 """JSONL event log through structlog, with a size cap and rotation.
 
-One line per event, exactly ``event_to_dict(ev)`` encoded compactly like
+One line per event, rendered by :func:`proxy.events.event_to_json` as
 ``dtlsproxy analyze --format jsonl`` does (:func:`render_line`; the schema of
 ``docs/log-schema.md``): the same event gives the same line in both. structlog is
-configured once, here: a processor turns the event object
-into its dict, ``JSONRenderer`` serialises it, and a size-capped file logger writes
+configured once, here: its one processor renders the event object to its line
+(anything else logged is encoded as its dict), and a size-capped file logger writes
 it. When the file would pass ``max_bytes`` it is rotated (``log.jsonl`` ->
 ``log.jsonl.1`` ... ``.N``, ``backups`` kept; 0 = start the file again). The file
 is created mode 0600. Media is never logged per packet: the decoder only emits
@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 
-from proxy.events import Event, event_to_dict
+from proxy.events import Event, event_to_json
 
 FILE_MODE = 0o600
 
@@ -32,7 +32,7 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 def render_line(ev: Event) -> str:
     """The JSONL line of one event (without the newline)."""
-    return _ENCODER.encode(event_to_dict(ev))
+    return event_to_json(ev)
 
 
 class RotatingFileLogger:
@@ -82,12 +82,10 @@ class RotatingFileLogger:
             self._f.close()
 
 
-def _event_processor(
-    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
-    """structlog processor: replace the call's dict with the event's JSONL dict."""
+def _render(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> str:
+    """structlog's renderer: the event's JSONL line (any other call: its dict as JSON)."""
     ev = event_dict["event"]
-    return event_to_dict(ev) if isinstance(ev, Event) else event_dict
+    return event_to_json(ev) if isinstance(ev, Event) else _ENCODER.encode(event_dict)
 
 
 class JsonlWriter:
@@ -97,10 +95,7 @@ class JsonlWriter:
         self.file = RotatingFileLogger(path, max_bytes, backups)
         self.log = structlog.wrap_logger(
             self.file,
-            processors=[
-                _event_processor,
-                structlog.processors.JSONRenderer(serializer=_dumps),
-            ],
+            processors=[_render],
             cache_logger_on_first_use=True,
         )
         self.count = 0
@@ -114,7 +109,3 @@ class JsonlWriter:
 
     def close(self) -> None:
         self.file.close()
-
-
-def _dumps(obj: Any, **kw: Any) -> str:
-    return _ENCODER.encode(obj)
