@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from typing import IO, Any
 
 from proxy.analyze import analyze_capture
-from proxy.events import Event, SessionOpened, event_to_json
+from proxy.eventjson import event_to_json
+from proxy.events import Event, SessionOpened
 from proxy.pcap import CaptureError
 
 EXIT_OK = 0

@@ -16,7 +16,7 @@ from proxy.dtls.extensions import Extension, UseSrtp
 from proxy.dtls.handshake import AssembledMessage, HandshakeFragment
 from proxy.dtls.messages import ParseContext
 from proxy.dtls.record import Record
-from proxy.events import fast_init
+from proxy.fastinit import fast_init
 from proxy.session.session import MessageRecord
 from proxy.session.transcript import TranscriptEntry
 

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from proxy.analyze import analyze_capture
+from proxy.eventjson import event_to_json
 from proxy.events import (
     Check,
     CheckReport,
@@ -20,7 +21,6 @@ from proxy.events import (
     Notice,
     SessionSummary,
     event_to_dict,
-    event_to_json,
 )
 from proxy.session import Tracker
 from proxy.verdict import build_hook

@@ -17,7 +17,8 @@ from typing import Any
 
 from proxy.dtls import registry as reg
 from proxy.dtls.reader import DecodeError, Reader
-from proxy.events import fast_init, jsonable
+from proxy.events import jsonable
+from proxy.fastinit import fast_init
 
 Span = tuple[int, int]
 

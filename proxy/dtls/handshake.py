@@ -15,7 +15,7 @@ import struct
 from dataclasses import dataclass, field
 
 from proxy.dtls.reader import DecodeError, Reader
-from proxy.events import fast_init
+from proxy.fastinit import fast_init
 
 HEADER_LENGTH = 12
 _HEADER = struct.Struct(">BBHHBHBH")

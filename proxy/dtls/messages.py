@@ -24,7 +24,8 @@ from proxy.dtls import registry as reg
 from proxy.dtls.extensions import Extension, parse_extensions
 from proxy.dtls.reader import DecodeError, Reader
 from proxy.dtls.x509 import CertificateSummary, summarize_certificate
-from proxy.events import fast_init, jsonable
+from proxy.events import jsonable
+from proxy.fastinit import fast_init
 
 Span = tuple[int, int]
 

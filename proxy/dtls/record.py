@@ -11,7 +11,7 @@ import struct
 from dataclasses import dataclass
 
 from proxy.dtls.reader import DecodeError, Reader
-from proxy.events import fast_init
+from proxy.fastinit import fast_init
 
 CT_CHANGE_CIPHER_SPEC = 20
 CT_ALERT = 21

@@ -36,8 +36,8 @@ from proxy.events import (
     Malformed,
     MessageSeen,
     RecordSeen,
-    fast_init,
 )
+from proxy.fastinit import fast_init
 from proxy.session.flights import FLIGHT_ENDERS, Flight, next_flight_number
 from proxy.session.summary import Negotiation
 from proxy.session.transcript import Transcript

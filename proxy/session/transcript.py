@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from proxy.events import fast_init
+from proxy.fastinit import fast_init
 
 
 @fast_init
