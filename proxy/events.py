@@ -31,8 +31,6 @@ def format_address(addr: Address) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-
-
 @fast_init
 @dataclass(frozen=True, slots=True)
 class Datagram:
