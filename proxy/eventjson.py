@@ -113,12 +113,7 @@ def _compile(members: list[tuple[str, str, str]]) -> Callable[[Any], str]:
 
 def _ints(v: Any) -> str:
     """JSON of a tuple of ints (any other value: :func:`_value_json`)."""
-    if type(v) is tuple:
-        for e in v:
-            if type(e) is not int:
-                return _value_json(v)
-        return "[" + ",".join(map(int.__repr__, v)) + "]"
-    return _value_json(v)
+    return _items_json(v) if type(v) is tuple else _value_json(v)
 
 
 def _strs(v: Any) -> str:

@@ -153,25 +153,11 @@ class Side:
         cfg = self.cfg
         if cfg.policy == "latch-first" and self.peer is None:
             self.peer = addr
-            if self.label != self.name:
-                self.call.recorder.set_label(addr, self.label)
-            self.call.recorder.notice(
-                "info", "latched",
-                f"side {self.name.upper()} ({self.label}) peer is {format_address(addr)} "
-                "(latched from its first datagram)",
-            )
-            self.call.open_peer_socket(self, addr)
+            self._latch(addr, f"peer is {format_address(addr)} (latched from its first datagram)")
             return True
         if cfg.policy == "allow" and _allowed(addr, cfg.allow):
             if addr not in self.peer_endpoints:
-                if self.label != self.name:
-                    self.call.recorder.set_label(addr, self.label)
-                self.call.recorder.notice(
-                    "info", "latched",
-                    f"side {self.name.upper()} ({self.label}) now sends to {format_address(addr)} "
-                    "(allowed source)",
-                )
-                self.call.open_peer_socket(self, addr)
+                self._latch(addr, f"now sends to {format_address(addr)} (allowed source)")
             self.peer = addr
             ep = self.peer_endpoints.get(addr)
             if ep is not None:
@@ -181,6 +167,15 @@ class Side:
             return True
         self._refuse(addr)
         return False
+
+    def _latch(self, addr: Address, what: str) -> None:
+        """Name ``addr`` after this side, say so, and open its connected socket."""
+        if self.label != self.name:
+            self.call.recorder.set_label(addr, self.label)
+        self.call.recorder.notice(
+            "info", "latched", f"side {self.name.upper()} ({self.label}) {what}"
+        )
+        self.call.open_peer_socket(self, addr)
 
     def send_on(self, transport: asyncio.DatagramTransport, sock: socket.socket | None) -> None:
         """Send to the peer on ``transport``; ``sock``: its socket, if connected to the peer."""
