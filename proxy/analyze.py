@@ -14,6 +14,13 @@ from proxy.session import Tracker
 TICK_EVERY = 1.0
 """Seconds of capture time between two Tracker.tick calls (media intervals, stalls)."""
 
+Key = tuple[int, int, int, int]
+"""Where an event stands in the whole analysis: (datagram index, phase: 0 a tick before
+that datagram, 1 the datagram itself, 2 the end of the capture; session number, sequence
+within the share). Sorting the events of every share by it gives one process's order."""
+
+_END = 1 << 62
+
 
 def analyze_capture(
     path: str | os.PathLike[str],
@@ -26,24 +33,63 @@ def analyze_capture(
 
     A UDP flow becomes a session when one of its datagrams looks like DTLS or STUN
     (RFC 7983 first byte + record sanity); other flows (DNS, QUIC...) are ignored.
+    Sessions are numbered by their first datagram (``s1``, ``s2``...).
     Raises :class:`proxy.pcap.CaptureError` for a file that is not a readable capture.
     """
+    return (ev for _, ev in analyze_share(path, tracker=tracker, on_warning=on_warning,
+                                          on_frame=on_frame))
+
+
+def analyze_share(
+    path: str | os.PathLike[str],
+    share: tuple[int, int] = (0, 1),
+    *,
+    tracker: Tracker | None = None,
+    on_warning: Callable[[str], None] | None = None,
+    on_frame: Callable[[int], None] | None = None,
+) -> Iterator[tuple[Key, Event]]:
+    """:func:`analyze_capture` for the sessions of one share, each event with its
+    :data:`Key`.
+
+    ``share = (index, count)``: session ``sN`` belongs to share ``(N - 1) % count``.
+    Every share reads the whole capture, so that each sees the same sessions numbered
+    the same way and the same ticks; ``count`` processes with the shares ``0..count-1``
+    together give every event of ``(0, 1)``, which sorting by key puts in its order
+    (the Tracker must not forget sessions: ``max_sessions`` above their number).
+    """
+    index, count = share
     tr = tracker or Tracker()
-    relevant: set[frozenset[Address]] = set()
+    numbers: dict[frozenset[Address], int] = {}
     next_tick: float | None = None
     last_ts = 0.0
+    seq = 0
     capture = read_capture(path, on_warning)
-    for d in capture:
+    for i, d in enumerate(capture):
         if on_frame is not None:
             on_frame(d.frame)
         pair = frozenset((d.src, d.dst))
-        if pair not in relevant:
+        number = numbers.get(pair)
+        if number is None:
             if not (looks_like_dtls(d.data) or classify(d.data) == "stun"):
                 continue
-            relevant.add(pair)
+            number = numbers[pair] = len(numbers) + 1
         if next_tick is not None and d.ts >= next_tick:
-            yield from tr.tick(d.ts)
+            for ev in tr.tick(d.ts):
+                seq += 1
+                yield (i, 0, _number(ev), seq), ev
         next_tick = d.ts + TICK_EVERY
         last_ts = max(last_ts, d.ts)
-        yield from tr.receive(d)
-    yield from tr.finish(last_ts)
+        if count == 1 or (number - 1) % count == index:
+            tr.next_id = number  # the number its session gets, if this datagram opens it
+            for ev in tr.receive(d):
+                seq += 1
+                yield (i, 1, number, seq), ev
+    for ev in tr.finish(last_ts):
+        seq += 1
+        yield (_END, 2, _number(ev), seq), ev
+
+
+def _number(ev: Event) -> int:
+    """The number in a session id ``sN`` (0 for no session)."""
+    sid = ev.session
+    return int(sid[1:]) if sid[1:].isdigit() else 0

@@ -10,13 +10,13 @@ import argparse
 import gc
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
-from proxy.analyze import analyze_capture
+from proxy.analyze import Key, analyze_share
 from proxy.eventjson import event_to_json
-from proxy.events import Event, SessionOpened
+from proxy.events import Event
 from proxy.pcap import CaptureError
 
 EXIT_OK = 0
@@ -44,6 +44,20 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--format", choices=("text", "jsonl"), default="text", help="output format")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="show every retransmitted copy")
+    p.add_argument("-j", "--jobs", type=_jobs, default=None, metavar="N",
+                   help="processes that share the sessions between them (default: the CPUs "
+                   "available for a capture of 1 MiB or more, else 1); the output is the same "
+                   "for any N")
+
+
+def _jobs(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of processes: {text!r}") from None
+    if not 1 <= n <= 64:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 64, not {n}")
+    return n
 
 
 class _Progress:
@@ -88,26 +102,31 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from proxy.session import Tracker
+    from proxy.parallel import ShareFailed, default_jobs, run_shares
     from proxy.verdict import build_hook
 
-    warnings: list[str] = []
     try:
         hook = build_hook(keylogs=args.keylog, sdp_files=args.sdp)
     except (OSError, ValueError) as e:
         print(f"dtlsproxy analyze: {e}", file=sys.stderr)
         return 2
+    jobs = args.jobs
+    if jobs is None:
+        jobs = default_jobs(args.capture)
+    warnings: list[str] = []
     progress = _Progress()
+
+    def work(share: tuple[int, int]) -> list[tuple[Key, Any]]:
+        render = _jsonl_share if args.format == "jsonl" else _ladder_share
+        return render(args, hook, share, warnings, progress)
+
     try:
-        events = list(
-            analyze_capture(
-                args.capture,
-                tracker=Tracker(verdict_hook=hook),
-                on_warning=warnings.append,
-                on_frame=progress,
-            )
-        )
+        items = [item for _, item in run_shares(jobs, work)]
     except CaptureError as e:
+        progress.done()
+        print(f"dtlsproxy analyze: {e}", file=sys.stderr)
+        return EXIT_BAD_CAPTURE
+    except ShareFailed as e:
         progress.done()
         print(f"dtlsproxy analyze: {e}", file=sys.stderr)
         return EXIT_BAD_CAPTURE
@@ -115,13 +134,10 @@ def _main(args: argparse.Namespace) -> int:
     out: IO[str] = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     try:
         if args.format == "jsonl":
-            write_jsonl(events, out)
+            write_lines(items, out)
         else:
-            from proxy.ladder import render_ladder
-
-            lines = render_ladder(events, verbose=args.verbose)
-            sessions = sum(1 for e in events if isinstance(e, SessionOpened))
-            if sessions == 0:
+            lines = [line for block in items for line in block]
+            if not items:
                 lines = [f"no DTLS or STUN found in {args.capture}"]
             out.write("\n".join(lines) + "\n")
     finally:
@@ -132,12 +148,47 @@ def _main(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def write_jsonl(events: list[Event], out: IO[str]) -> None:
-    """One JSON object per event (docs/log-schema.md): ``event_to_dict`` as compact JSON."""
+def _share_events(args: argparse.Namespace, hook: Any, share: tuple[int, int],
+                  warnings: list[str], progress: _Progress) -> Iterator[tuple[Key, Event]]:
+    """One share's events; share 0 (this process) reports warnings and progress."""
+    from proxy.session import Tracker
+
+    if hook is not None:
+        hook.max_states = sys.maxsize  # offline: every session's rule state is kept
+    first = share[0] == 0
+    return analyze_share(
+        args.capture, share,
+        tracker=Tracker(verdict_hook=hook, max_sessions=sys.maxsize),
+        on_warning=warnings.append if first else None,
+        on_frame=progress if first else None,
+    )
+
+
+def _jsonl_share(args: argparse.Namespace, hook: Any, share: tuple[int, int],
+                 warnings: list[str], progress: _Progress) -> list[tuple[Key, str]]:
     encode = event_to_json
+    return [(key, encode(ev)) for key, ev in _share_events(args, hook, share, warnings, progress)]
+
+
+def _ladder_share(args: argparse.Namespace, hook: Any, share: tuple[int, int],
+                  warnings: list[str], progress: _Progress) -> list[tuple[Key, list[str]]]:
+    from proxy.ladder import render_blocks
+
+    events = [ev for _, ev in _share_events(args, hook, share, warnings, progress)]
+    return [((0, 0, int(sid[1:]), 0), block)
+            for sid, block in render_blocks(events, verbose=args.verbose)]
+
+
+def write_jsonl(events: Iterable[Event], out: IO[str]) -> None:
+    """One JSON object per event (docs/log-schema.md): ``event_to_dict`` as compact JSON."""
+    write_lines(map(event_to_json, events), out)
+
+
+def write_lines(lines: Iterable[str], out: IO[str]) -> None:
+    """Each line and a newline, written in batches."""
     batch: list[str] = []
-    for ev in events:
-        batch.append(encode(ev))
+    for line in lines:
+        batch.append(line)
         if len(batch) >= 512:
             batch.append("")
             out.write("\n".join(batch))

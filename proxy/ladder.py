@@ -75,6 +75,12 @@ def alert_label(ev: AlertSeen) -> str:
 
 def render_ladder(events: Iterable[Event], *, verbose: bool = False) -> list[str]:
     """Human-readable ladders, one block per session with DTLS or STUN."""
+    return [line for _, block in render_blocks(events, verbose=verbose) for line in block]
+
+
+def render_blocks(events: Iterable[Event], *, verbose: bool = False
+                  ) -> list[tuple[str, list[str]]]:
+    """The ladder of each session, ``(session id, lines)``, in order of first event."""
     views: dict[str, _SessionView] = {}
     order: list[str] = []
     for ev in events:
@@ -87,10 +93,7 @@ def render_ladder(events: Iterable[Event], *, verbose: bool = False) -> list[str
         if v.first_ts is None:
             v.first_ts = ev.ts
         _absorb(v, ev, verbose)
-    lines: list[str] = []
-    for sid in order:
-        lines.extend(_render_session(sid, views[sid]))
-    return lines
+    return [(sid, _render_session(sid, views[sid])) for sid in order]
 
 
 def _absorb(v: _SessionView, ev: Event, verbose: bool) -> None:

@@ -83,7 +83,8 @@ class Tracker:
         self._by_id: dict[str, _Entry] = {}
         self._route: dict[tuple[Address, Address], tuple[_Entry, int]] = {}
         """(src, dst) -> (entry, sender index): the media fast path's lookup."""
-        self._next_id = 1
+        self.next_id = 1
+        """The number of the next session opened (its id is ``s<next_id>``)."""
 
     # ------------------------------------------------------------------ API
 
@@ -210,8 +211,8 @@ class Tracker:
             a, b = old.addrs
             self._route.pop((a, b), None)
             self._route.pop((b, a), None)
-        sid = f"s{self._next_id}"
-        self._next_id += 1
+        sid = f"s{self.next_id}"
+        self.next_id += 1
         addrs = (d.src, d.dst)
         endpoints = (format_address(d.src), format_address(d.dst))
         labels = (self._label(d.src), self._label(d.dst))

@@ -98,6 +98,10 @@ class _State:
 class VerdictEngine:
     """Runs every passive (and key-log) check and turns failures into Verdicts."""
 
+    max_states = 20_000
+    """Sessions whose rule state is kept; beyond, the oldest is forgotten (a long-running
+    relay's bound; offline analysis keeps every session's)."""
+
     def __init__(self, keylog: KeyLog | None = None, options: Options | None = None,
                  rsa_keys: RsaPremaster | None = None) -> None:
         self.keylog = keylog
@@ -124,7 +128,7 @@ class VerdictEngine:
     def _state(self, s: Session) -> _State:
         st = self._states.get(s.sid)
         if st is None:
-            if len(self._states) > 20_000:
+            if len(self._states) > self.max_states:
                 self._states.pop(next(iter(self._states)))
             st = self._states[s.sid] = _State(handshake=s.handshakes)
             if self.decryptor is not None and s.decrypt is None:

@@ -1,0 +1,130 @@
+"""`dtlsproxy analyze --jobs N`: sessions shared between forked processes, same output.
+
+The capture used here interleaves every shared capture (real Chromium, Firefox, wolfSSL,
+WebRTC STUN+DTLS+SRTP, fragmented certificates...) in time, each under its own
+addresses, so sessions overlap: ticks, media intervals and verdicts of one session land
+between datagrams of others, which is where a wrong merge would show.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from proxy.events import Datagram
+from proxy.parallel import AUTO_MIN_BYTES, ShareFailed, default_jobs, run_shares
+from proxy.pcap import PcapngWriter, read_capture
+from tests.conftest import CAPTURES
+
+KEYLOG = "dtls12-aes128ccm8-dsb.keys.derived.txt"
+
+
+@pytest.fixture(scope="module")
+def interleaved(tmp_path_factory: pytest.TempPathFactory, captures_dir: Path) -> Path:
+    """Every shared capture, each shifted to start 0.25 s after the previous one and
+    moved to addresses of its own (10.0.k.x), merged in time order; and first, a
+    handshake that stops after the server's first flight (Chromium's first three
+    datagrams), which gets a verdict."""
+    datagrams: list[Datagram] = []
+    files = sorted(p for p in captures_dir.iterdir() if p.suffix in (".pcap", ".pcapng"))
+    stalled = captures_dir / "capture-chrome-Chromium_123.0.6312.0_.pcap"
+    for k, path in enumerate([stalled, *files]):
+        own = list(read_capture(path))[:3] if k == 0 else list(read_capture(path))
+        start = own[0].ts
+        hosts: dict[str, str] = {}
+        for d in own:
+            for host, _ in (d.src, d.dst):
+                hosts.setdefault(host, f"10.0.{k}.{len(hosts) + 1}")
+            datagrams.append(Datagram(1_700_000_000 + 0.25 * k + (d.ts - start),
+                                      (hosts[d.src[0]], d.src[1]), (hosts[d.dst[0]], d.dst[1]),
+                                      d.data, 0))
+    datagrams.sort(key=lambda d: d.ts)
+    assert datagrams[-1].ts - datagrams[0].ts > 10
+    out = tmp_path_factory.mktemp("parallel") / "interleaved.pcapng"
+    with PcapngWriter(out) as w:
+        for n, d in enumerate(datagrams, 1):
+            w.write(Datagram(d.ts, d.src, d.dst, d.data, n))
+    return out
+
+
+def analyze(*args: str) -> str:
+    r = subprocess.run([sys.executable, "-m", "proxy.cli", "analyze", *args],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+@pytest.mark.parametrize("fmt", [["--format", "jsonl"], [], ["-v"]],
+                         ids=["jsonl", "text", "text-verbose"])
+def test_any_number_of_jobs_gives_the_same_output(interleaved: Path, fmt: list[str]) -> None:
+    keylog = ["--keylog", str(CAPTURES / KEYLOG)]
+    one = analyze(str(interleaved), *fmt, *keylog, "--jobs", "1")
+    for jobs in ("2", "3", "5"):
+        assert analyze(str(interleaved), *fmt, *keylog, "--jobs", jobs) == one, jobs
+    if fmt == ["--format", "jsonl"]:
+        # the capture exercises what a wrong merge would break: many sessions, decrypted
+        # records, events emitted by ticks and at the end, verdicts
+        assert one.count('"event":"session_opened"') == 10
+        assert '"event":"media"' in one and '"event":"verdict"' in one
+        assert '"event":"checks"' in one
+        assert '"encrypted":true,"level":1,"level_name":"warning"' in one  # decrypted alert
+
+
+def test_shares_run_in_their_own_processes_and_merge_by_key() -> None:
+    def work(share: tuple[int, int]) -> list[tuple[tuple[int, int, int, int], tuple[int, int]]]:
+        index, count = share
+        # share i holds the keys i, i + count, ...: only a merge restores 0..11
+        return [((n, 0, 0, 0), (n, os.getpid())) for n in range(index, 12, count)]
+
+    items = list(run_shares(3, work))
+    assert [key[0] for key, _ in items] == list(range(12))
+    pids = {pid for _, (_, pid) in items}
+    assert len(pids) == 3 and os.getpid() in pids
+
+
+def test_a_failing_child_is_reported_with_its_error() -> None:
+    def work(share: tuple[int, int]) -> list[tuple[tuple[int, int, int, int], int]]:
+        if share[0] == 2:
+            raise ValueError("bad share")
+        return []
+
+    with pytest.raises(ShareFailed, match="failed: ValueError: bad share"):
+        list(run_shares(3, work))
+    with pytest.raises(ChildProcessError):  # every child was waited for
+        os.waitpid(-1, os.WNOHANG)
+
+
+def test_a_failure_in_this_process_propagates_and_stops_the_children() -> None:
+    def work(share: tuple[int, int]) -> list[tuple[tuple[int, int, int, int], int]]:
+        if share[0] == 0:
+            raise KeyError("share zero")
+        import time
+
+        time.sleep(30)  # killed, not waited for until done
+        return []
+
+    with pytest.raises(KeyError, match="share zero"):
+        list(run_shares(2, work))
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+
+
+def test_default_jobs_only_forks_for_large_captures(tmp_path: Path) -> None:
+    small = tmp_path / "small.pcap"
+    small.write_bytes(b"\0" * 100)
+    assert default_jobs(small) == 1
+    big = tmp_path / "big.pcap"
+    with big.open("wb") as f:
+        f.truncate(AUTO_MIN_BYTES)
+    assert default_jobs(big) == min(len(os.sched_getaffinity(0)), 8)
+
+
+def test_bad_jobs_value_is_a_usage_error(interleaved: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "proxy.cli", "analyze", str(interleaved),
+                        "--jobs", "0"], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "--jobs: must be between 1 and 64, not 0" in r.stderr
