@@ -46,7 +46,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="show every retransmitted copy")
     p.add_argument("-j", "--jobs", type=_jobs, default=None, metavar="N",
                    help="processes that share the sessions between them (default: the CPUs "
-                   "available for a capture of 1 MiB or more, else 1); the output is the same "
+                   "available for a capture of 128 KiB or more, else 1); the output is the same "
                    "for any N")
 
 
@@ -121,7 +121,14 @@ def _main(args: argparse.Namespace) -> int:
         return render(args, hook, share, warnings, progress)
 
     try:
-        items = [item for _, item in run_shares(jobs, work)]
+        if jobs == 1:  # no keys to sort by
+            events = [ev for _, ev in _share_events(args, hook, (0, 1), warnings, progress)]
+            if args.format == "jsonl":
+                items: list[Any] = list(map(event_to_json, events))
+            else:
+                items = [block for _, block in _ladder_blocks(args, events)]
+        else:
+            items = [item for _, item in run_shares(jobs, work)]
     except CaptureError as e:
         progress.done()
         print(f"dtlsproxy analyze: {e}", file=sys.stderr)
@@ -166,15 +173,21 @@ def _share_events(args: argparse.Namespace, hook: Any, share: tuple[int, int],
 
 def _jsonl_share(args: argparse.Namespace, hook: Any, share: tuple[int, int],
                  warnings: list[str], progress: _Progress) -> list[tuple[Key, str]]:
+    keyed = list(_share_events(args, hook, share, warnings, progress))
     encode = event_to_json
-    return [(key, encode(ev)) for key, ev in _share_events(args, hook, share, warnings, progress)]
+    return [(key, encode(ev)) for key, ev in keyed]
 
 
 def _ladder_share(args: argparse.Namespace, hook: Any, share: tuple[int, int],
                   warnings: list[str], progress: _Progress) -> list[tuple[Key, list[str]]]:
+    events = [ev for _, ev in _share_events(args, hook, share, warnings, progress)]
+    return _ladder_blocks(args, events)
+
+
+def _ladder_blocks(args: argparse.Namespace, events: list[Event]
+                   ) -> list[tuple[Key, list[str]]]:
     from proxy.ladder import render_blocks
 
-    events = [ev for _, ev in _share_events(args, hook, share, warnings, progress)]
     return [((0, 0, int(sid[1:]), 0), block)
             for sid, block in render_blocks(events, verbose=args.verbose)]
 

@@ -28,9 +28,10 @@ from proxy.analyze import Key
 
 T = TypeVar("T")
 
-AUTO_MIN_BYTES = 1 << 20
-"""``--jobs`` by default: captures smaller than this are analysed in one process (the
-whole run takes a fraction of a second; forking would not pay)."""
+AUTO_MIN_BYTES = 128 << 10
+"""``--jobs`` by default: captures smaller than this are analysed in one process. On this
+project's 2-core machine two processes already win from about 50 handshakes (170 KB):
+0.21 -> 0.17 s wall; smaller captures take a tenth of a second either way."""
 
 MAX_AUTO_JOBS = 8
 
