@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from proxy.demux import classify
 from proxy.dtls.record import looks_like_dtls
 from proxy.events import Address, Event
-from proxy.pcap import read_capture
+from proxy.pcap import CaptureError, read_capture
 from proxy.session import Tracker
 
 TICK_EVERY = 1.0
@@ -70,7 +70,7 @@ def analyze_share(
         pair = frozenset((d.src, d.dst))
         number = numbers.get(pair)
         if number is None:
-            if not (looks_like_dtls(d.data) or classify(d.data) == "stun"):
+            if not opens_session(d.data):
                 continue
             number = numbers[pair] = len(numbers) + 1
         if next_tick is not None and d.ts >= next_tick:
@@ -87,6 +87,29 @@ def analyze_share(
     for ev in tr.finish(last_ts):
         seq += 1
         yield (_END, 2, _number(ev), seq), ev
+
+
+def opens_session(payload: bytes) -> bool:
+    """Whether a datagram of a new UDP flow makes it a session: it looks like DTLS or
+    STUN (RFC 7983 first byte + record sanity)."""
+    return looks_like_dtls(payload) or classify(payload) == "stun"
+
+
+def sessions_ahead(path: str | os.PathLike[str], datagrams: int) -> int:
+    """The sessions the first ``datagrams`` datagrams of a capture open (0 for a file
+    that is not a readable capture: the analysis itself reports that)."""
+    pairs: set[frozenset[Address]] = set()
+    try:
+        with read_capture(path) as capture:
+            for i, d in enumerate(capture):
+                if i >= datagrams:
+                    break
+                pair = frozenset((d.src, d.dst))
+                if pair not in pairs and opens_session(d.data):
+                    pairs.add(pair)
+    except CaptureError:
+        return 0
+    return len(pairs)
 
 
 def _number(ev: Event) -> int:

@@ -45,9 +45,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="show every retransmitted copy")
     p.add_argument("-j", "--jobs", type=_jobs, default=None, metavar="N",
-                   help="processes that share the sessions between them (default: the CPUs "
-                   "available for a capture of 128 KiB or more, else 1); the output is the same "
-                   "for any N")
+                   help="processes that share the sessions between them (default: one per "
+                   "CPU for a capture of 128 KiB or more, but no more than the sessions its "
+                   "first 500 datagrams open); the output is the same for any N")
 
 
 def _jobs(text: str) -> int:

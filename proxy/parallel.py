@@ -24,7 +24,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from proxy.analyze import Key
+from proxy.analyze import Key, sessions_ahead
 
 T = TypeVar("T")
 
@@ -35,23 +35,34 @@ project's 2-core machine two processes already win from about 50 handshakes (170
 
 MAX_AUTO_JOBS = 8
 
+PEEK_DATAGRAMS = 500
+"""How far :func:`default_jobs` looks into a capture for its sessions."""
+
 
 class ShareFailed(RuntimeError):
     """A child process failed; the message says how."""
 
 
 def default_jobs(path: str | os.PathLike[str]) -> int:
-    """The CPUs this process may use (at most :data:`MAX_AUTO_JOBS`) for a large capture,
-    else 1; 1 where there is no ``fork``."""
+    """One process per CPU this process may use (at most :data:`MAX_AUTO_JOBS`), but no
+    more than the sessions that the capture's first :data:`PEEK_DATAGRAMS` datagrams
+    open (a call is one session: a second process would only read the file again);
+    1 for a capture under :data:`AUTO_MIN_BYTES`, or where there is no ``fork``."""
     if not hasattr(os, "fork"):
         return 1
     try:
         if os.path.getsize(path) < AUTO_MIN_BYTES:
             return 1
+    except OSError:
+        return 1  # the analysis says what is wrong with the file
+    try:
         cpus = len(os.sched_getaffinity(0))
-    except (OSError, AttributeError):
+    except AttributeError:
         cpus = os.cpu_count() or 1
-    return max(1, min(cpus, MAX_AUTO_JOBS))
+    most = min(cpus, MAX_AUTO_JOBS)
+    if most <= 1:
+        return 1
+    return max(1, min(most, sessions_ahead(path, PEEK_DATAGRAMS)))
 
 
 def run_shares(count: int, work: Callable[[tuple[int, int]], list[tuple[Key, T]]]

@@ -113,14 +113,34 @@ def test_a_failure_in_this_process_propagates_and_stops_the_children() -> None:
         os.waitpid(-1, os.WNOHANG)
 
 
-def test_default_jobs_only_forks_for_large_captures(tmp_path: Path) -> None:
-    small = tmp_path / "small.pcap"
-    small.write_bytes(b"\0" * 100)
-    assert default_jobs(small) == 1
-    big = tmp_path / "big.pcap"
-    with big.open("wb") as f:
+def test_default_jobs_forks_for_large_captures_of_several_sessions(
+        tmp_path: Path, captures_dir: Path) -> None:
+    chromium = list(read_capture(captures_dir / "capture-chrome-Chromium_123.0.6312.0_.pcap"))
+
+    def write(path: Path, datagrams: list[Datagram]) -> Path:
+        with PcapngWriter(path) as w:
+            for n, d in enumerate(datagrams, 1):
+                w.write(Datagram(d.ts, d.src, d.dst, d.data, n))
+        return path
+
+    # the same handshake between 100 pairs of hosts: 100 sessions, 290 KB
+    many = write(tmp_path / "many.pcapng", [
+        Datagram(d.ts + k, (f"10.1.{k}.1", d.src[1]), (f"10.1.{k}.2", d.dst[1]), d.data, 0)
+        for k in range(100) for d in chromium])
+    # one handshake, then 2,000 RTP packets on the same 5-tuple: one session, 460 KB
+    a, b = chromium[0].src, chromium[0].dst
+    rtp = bytes([0x80, 96]) + b"\x00" * 198
+    call = write(tmp_path / "call.pcapng", chromium + [
+        Datagram(chromium[-1].ts + i / 100, a, b, rtp, 0) for i in range(2000)])
+    junk = tmp_path / "junk.pcap"
+    with junk.open("wb") as f:
         f.truncate(AUTO_MIN_BYTES)
-    assert default_jobs(big) == min(len(os.sched_getaffinity(0)), 8)
+    small = write(tmp_path / "small.pcapng", chromium)
+    assert min(many.stat().st_size, call.stat().st_size) >= AUTO_MIN_BYTES
+    assert default_jobs(many) == min(len(os.sched_getaffinity(0)), 8)
+    assert default_jobs(call) == 1  # a second process would find no session of its own
+    assert default_jobs(junk) == 1  # not a capture: one process says so
+    assert default_jobs(small) == 1
 
 
 def test_bad_jobs_value_is_a_usage_error(interleaved: Path) -> None:
