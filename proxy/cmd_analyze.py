@@ -104,12 +104,15 @@ def main(args: argparse.Namespace) -> int:
 def _main(args: argparse.Namespace) -> int:
     from proxy.parallel import ShareFailed, default_jobs, run_shares
     from proxy.verdict import build_hook
+    from proxy.verdict.engine import VerdictEngine
 
     try:
         hook = build_hook(keylogs=args.keylog, sdp_files=args.sdp)
     except (OSError, ValueError) as e:
         print(f"dtlsproxy analyze: {e}", file=sys.stderr)
         return 2
+    if isinstance(hook, VerdictEngine):
+        hook.max_states = sys.maxsize  # offline: every session's rule state is kept
     jobs = args.jobs
     if jobs is None:
         jobs = default_jobs(args.capture)
@@ -129,11 +132,7 @@ def _main(args: argparse.Namespace) -> int:
                 items = [block for _, block in _ladder_blocks(args, events)]
         else:
             items = [item for _, item in run_shares(jobs, work)]
-    except CaptureError as e:
-        progress.done()
-        print(f"dtlsproxy analyze: {e}", file=sys.stderr)
-        return EXIT_BAD_CAPTURE
-    except ShareFailed as e:
+    except (CaptureError, ShareFailed) as e:  # a child's failure: no traceback either
         progress.done()
         print(f"dtlsproxy analyze: {e}", file=sys.stderr)
         return EXIT_BAD_CAPTURE
@@ -160,8 +159,6 @@ def _share_events(args: argparse.Namespace, hook: Any, share: tuple[int, int],
     """One share's events; share 0 (this process) reports warnings and progress."""
     from proxy.session import Tracker
 
-    if hook is not None:
-        hook.max_states = sys.maxsize  # offline: every session's rule state is kept
     first = share[0] == 0
     return analyze_share(
         args.capture, share,
