@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -116,6 +117,10 @@ def _main(args: argparse.Namespace) -> int:
     jobs = args.jobs
     if jobs is None:
         jobs = default_jobs(args.capture)
+    elif jobs > 1 and not os.path.isfile(args.capture):
+        print(f"dtlsproxy analyze: {args.capture} is not a regular file (a pipe?): analysed "
+              "in one process (each of --jobs reads the whole capture)", file=sys.stderr)
+        jobs = 1
     warnings: list[str] = []
     progress = _Progress()
 

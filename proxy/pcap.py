@@ -25,6 +25,7 @@ in the checksums).
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import os
 import struct
@@ -112,8 +113,14 @@ class _Fragments:
 
 
 def _fail_open(path: str | os.PathLike[str]) -> IO[bytes]:
+    """The file, opened; a pipe (``tshark -w - | dtlsproxy analyze /dev/stdin``,
+    ``<(zcat call.pcapng.gz)``) is read whole into memory, as pcapng reading seeks."""
     try:
-        return open(path, "rb")
+        f = open(path, "rb")  # noqa: SIM115 -- the Capture closes it
+        if f.seekable():
+            return f
+        with f:
+            return io.BytesIO(f.read())
     except OSError as exc:
         raise CaptureError(f"cannot read {os.fspath(path)}: {exc.strerror or exc}") from exc
 

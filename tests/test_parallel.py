@@ -148,3 +148,14 @@ def test_bad_jobs_value_is_a_usage_error(interleaved: Path) -> None:
                         "--jobs", "0"], capture_output=True, text=True)
     assert r.returncode == 2
     assert "--jobs: must be between 1 and 64, not 0" in r.stderr
+
+
+def test_a_capture_from_a_pipe_is_read_once_in_one_process(interleaved: Path) -> None:
+    # tshark -w - | dtlsproxy analyze /dev/stdin: pcapng from a pipe (it cannot seek)
+    from_file = analyze(str(interleaved), "--format", "jsonl")
+    r = subprocess.run([sys.executable, "-m", "proxy.cli", "analyze", "/dev/stdin", "--format",
+                        "jsonl", "--jobs", "2"], input=interleaved.read_bytes(),
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode() == from_file
+    assert b"/dev/stdin is not a regular file (a pipe?): analysed in one process" in r.stderr
