@@ -1,7 +1,8 @@
 """``dtlsproxy analyze CAPTURE``: decode a pcap/pcapng offline, as a ladder or JSONL.
 
 Exit codes: 0 analysed (also when no DTLS was found: the summary says so),
-1 the file is not a readable capture, 2 usage error.
+1 the file is not a readable capture, 2 usage error (also a key log or SDP that cannot be
+read, an output file that cannot be written). Captures may be gzip-compressed, or a pipe.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def add_parser(sub: Any) -> None:
         description="Decode every DTLS handshake in a capture (any port: DTLS is found by "
         "content) and print a ladder per session, or JSONL events (same schema as the live "
         "log, docs/log-schema.md). Exit codes: 0 ok (also when no DTLS was found), "
-        "1 not a readable capture, 2 usage.",
+        "1 not a readable capture, 2 usage (also an unreadable key log or SDP, an "
+        "unwritable -o). CAPTURE may be gzip-compressed (.pcapng.gz) or a pipe.",
         epilog="example: dtlsproxy analyze call.pcapng --format jsonl -o call.jsonl",
     )
     p.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file")
@@ -114,6 +116,10 @@ def _main(args: argparse.Namespace) -> int:
         return 2
     if isinstance(hook, VerdictEngine):
         hook.max_states = sys.maxsize  # offline: every session's rule state is kept
+    problem = args.output and _unwritable(args.output)
+    if problem:  # before the analysis, not after it
+        print(f"dtlsproxy analyze: -o {args.output}: {problem}", file=sys.stderr)
+        return 2
     jobs = args.jobs
     if jobs is None:
         jobs = default_jobs(args.capture)
@@ -142,7 +148,11 @@ def _main(args: argparse.Namespace) -> int:
         print(f"dtlsproxy analyze: {e}", file=sys.stderr)
         return EXIT_BAD_CAPTURE
     progress.done()
-    out: IO[str] = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    try:
+        out: IO[str] = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    except OSError as e:
+        print(f"dtlsproxy analyze: -o {args.output}: {e.strerror or e}", file=sys.stderr)
+        return 2
     try:
         if args.format == "jsonl":
             write_lines(items, out)
@@ -157,6 +167,18 @@ def _main(args: argparse.Namespace) -> int:
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     return EXIT_OK
+
+
+def _unwritable(path: str) -> str | None:
+    """Why ``-o path`` cannot be written, if that can be told before writing."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        return "is a directory"
+    if not os.path.isdir(folder):
+        return f"no such directory {folder}"
+    if os.path.exists(path):
+        return None if os.access(path, os.W_OK) else "not writable"
+    return None if os.access(folder, os.W_OK) else f"cannot create files in {folder}"
 
 
 def _share_events(args: argparse.Namespace, hook: Any, share: tuple[int, int],

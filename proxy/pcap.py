@@ -25,17 +25,19 @@ in the checksums).
 
 from __future__ import annotations
 
+import gzip
 import io
 import ipaddress
 import os
 import struct
 import sys
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Final
+from typing import IO, TYPE_CHECKING, Final, Protocol
 
 from proxy.events import Address, Datagram
 
@@ -112,15 +114,52 @@ class _Fragments:
     total: int | None = None
 
 
-def _fail_open(path: str | os.PathLike[str]) -> IO[bytes]:
-    """The file, opened; a pipe (``tshark -w - | dtlsproxy analyze /dev/stdin``,
-    ``<(zcat call.pcapng.gz)``) is read whole into memory, as pcapng reading seeks."""
+class _Source(Protocol):
+    def read(self, n: int = -1, /) -> bytes: ...
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
+    def close(self) -> None: ...
+
+
+class _Gunzip:
+    """A gzip-compressed capture (``.pcap.gz``, ``.pcapng.gz``: Wireshark reads them as
+    they are), decompressed as it is read. A damaged or cut-short stream reads as the end
+    of the file, so the capture reports a truncation; ``damage`` says what was wrong."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._gz = gzip.GzipFile(fileobj=raw, mode="rb")
+        self.damage: str | None = None
+
+    def read(self, n: int = -1, /) -> bytes:
+        if self.damage is not None:
+            return b""
+        try:
+            return self._gz.read(n)
+        except (EOFError, OSError, zlib.error) as exc:
+            self.damage = str(exc) or type(exc).__name__
+            return b""
+
+    def seek(self, offset: int, whence: int = 0, /) -> int:
+        return self._gz.seek(offset, whence)
+
+    def close(self) -> None:
+        self._gz.close()
+        self._raw.close()
+
+
+def _fail_open(path: str | os.PathLike[str]) -> _Source:
+    """The file, opened. A pipe (``tshark -w - | dtlsproxy analyze /dev/stdin``) is read
+    whole into memory, as pcapng reading seeks; a gzip-compressed file is decompressed."""
     try:
-        f = open(path, "rb")  # noqa: SIM115 -- the Capture closes it
-        if f.seekable():
-            return f
-        with f:
-            return io.BytesIO(f.read())
+        f: IO[bytes] = open(path, "rb")  # noqa: SIM115 -- the Capture closes it
+        if not f.seekable():
+            with f:
+                f = io.BytesIO(f.read())
+        if f.read(2) == b"\x1f\x8b":
+            f.seek(0)
+            return _Gunzip(f)
+        f.seek(0)
+        return f
     except OSError as exc:
         raise CaptureError(f"cannot read {os.fspath(path)}: {exc.strerror or exc}") from exc
 
@@ -151,6 +190,9 @@ class Capture:
         head = self._f.read(4)
         if not head:
             self._f.close()
+            damage = getattr(self._f, "damage", None)
+            if damage:
+                raise CaptureError(f"{self.path}: gzip-compressed, but damaged: {damage}")
             raise CaptureError(f"{self.path}: empty file, not a capture")
         if head in _PCAP_MAGIC:
             self.format = "pcap"
@@ -210,7 +252,9 @@ class Capture:
 
     def _truncated(self, where: str) -> None:
         self.truncated = True
-        self._warn(f"truncated capture: {where} (read {self.frames} frames)")
+        damage = getattr(self._f, "damage", None)
+        how = f"; the gzip stream is damaged: {damage}" if damage else ""
+        self._warn(f"truncated capture: {where} (read {self.frames} frames{how})")
 
     def _finish(self) -> None:
         if self._snapped:

@@ -100,3 +100,53 @@ def test_analyze_starts_without_the_relay_or_ui_stack(tmp_path: Path) -> None:
                          check=True, timeout=60)
     assert run.stdout.split("\n")[0] == "0 []"
     assert out.stat().st_size > 0
+
+
+def test_gzip_compressed_captures_read_as_they_are(tmp_path: Path) -> None:
+    import gzip
+
+    for name in ("dtls1_2.pcap", "stun_dtls_rtp.pcapng"):
+        plain = CAPTURES / name
+        packed = tmp_path / f"{name}.gz"
+        packed.write_bytes(gzip.compress(plain.read_bytes()))
+        expected = run(str(plain), "--format", "jsonl")
+        r = run(str(packed), "--format", "jsonl")
+        assert r.returncode == 0 and r.stderr == ""
+        assert r.stdout == expected.stdout and r.stdout.count("\n") > 20
+    # cut short inside the compressed stream: what was read, and a warning that says so
+    cut = tmp_path / "cut.pcapng.gz"
+    cut.write_bytes(packed.read_bytes()[:9000])
+    r = run(str(cut))
+    assert r.returncode == 0 and "ClientHello" in r.stdout
+    assert "warning: truncated capture" in r.stderr
+    assert "the gzip stream is damaged: Compressed file ended" in r.stderr
+    damaged = tmp_path / "damaged.pcap.gz"
+    damaged.write_bytes(b"\x1f\x8b" + b"garbage")
+    r = run(str(damaged))
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip().endswith("damaged.pcap.gz: gzip-compressed, but damaged: "
+                                     "Compressed file ended before the end-of-stream marker "
+                                     "was reached")
+
+
+def test_a_pcap_and_a_gzip_from_a_pipe(tmp_path: Path) -> None:
+    import gzip
+
+    for name, data in (("dtls1_2.pcap", (CAPTURES / "dtls1_2.pcap").read_bytes()),
+                       ("gzip of stun_dtls_rtp.pcapng",
+                        gzip.compress((CAPTURES / "stun_dtls_rtp.pcapng").read_bytes()))):
+        source = "dtls1_2.pcap" if name.endswith(".pcap") else "stun_dtls_rtp.pcapng"
+        r = subprocess.run([sys.executable, "-m", "proxy.cli", "analyze", "/dev/stdin"],
+                           input=data, capture_output=True)
+        assert r.returncode == 0, (name, r.stderr)
+        assert r.stdout.decode() == run(str(CAPTURES / source)).stdout, name
+
+
+def test_an_output_that_cannot_be_written_fails_before_the_analysis(tmp_path: Path) -> None:
+    capture = str(CAPTURES / "dtls1_2.pcap")
+    r = run(capture, "-o", str(tmp_path / "no" / "such" / "out.jsonl"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip() == (f"dtlsproxy analyze: -o {tmp_path}/no/such/out.jsonl: "
+                                f"no such directory {tmp_path}/no/such")
+    r = run(capture, "-o", str(tmp_path))
+    assert r.returncode == 2 and r.stderr.strip().endswith(": is a directory")
