@@ -2,7 +2,9 @@
 
 Exit codes: 0 analysed (also when no DTLS was found: the summary says so),
 1 the file is not a readable capture, 2 usage error (also a key log or SDP that cannot be
-read, an output file that cannot be written). Captures may be gzip-compressed, or a pipe.
+read, an output file that cannot be created), 3 writing the output failed (disk full...),
+141 the reader of stdout closed it (``| head``; nothing printed). Captures may be
+gzip-compressed, or a pipe.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from proxy.pcap import CaptureError
 
 EXIT_OK = 0
 EXIT_BAD_CAPTURE = 1
+EXIT_WRITE_FAILED = 3
+EXIT_BROKEN_PIPE = 141
+"""As a shell reports a program ended by SIGPIPE (``git log | head`` exits so too)."""
 
 
 def add_parser(sub: Any) -> None:
@@ -34,7 +39,8 @@ def add_parser(sub: Any) -> None:
         "content) and print a ladder per session, or JSONL events (same schema as the live "
         "log, docs/log-schema.md). Exit codes: 0 ok (also when no DTLS was found), "
         "1 not a readable capture, 2 usage (also an unreadable key log or SDP, an "
-        "unwritable -o). CAPTURE may be gzip-compressed (.pcapng.gz) or a pipe.",
+        "unwritable -o), 3 writing the output failed, 141 stdout closed by its reader "
+        "(| head). CAPTURE may be gzip-compressed (.pcapng.gz) or a pipe.",
         epilog="example: dtlsproxy analyze call.pcapng --format jsonl -o call.jsonl",
     )
     p.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file")
@@ -154,16 +160,26 @@ def _main(args: argparse.Namespace) -> int:
         print(f"dtlsproxy analyze: -o {args.output}: {e.strerror or e}", file=sys.stderr)
         return 2
     try:
-        if args.format == "jsonl":
-            write_lines(items, out)
-        else:
-            lines = [line for block in items for line in block]
-            if not items:
-                lines = [f"no DTLS or STUN found in {args.capture}"]
-            out.write("\n".join(lines) + "\n")
-    finally:
-        if out is not sys.stdout:
-            out.close()
+        try:
+            if args.format == "jsonl":
+                write_lines(items, out)
+            else:
+                lines = [line for block in items for line in block]
+                if not items:
+                    lines = [f"no DTLS or STUN found in {args.capture}"]
+                out.write("\n".join(lines) + "\n")
+            out.flush()
+        finally:
+            if out is not sys.stdout:
+                out.close()
+    except BrokenPipeError:  # `dtlsproxy analyze ... | head`: the reader has had enough
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # nothing left to flush at exit
+        return EXIT_BROKEN_PIPE
+    except OSError as e:
+        print(f"dtlsproxy analyze: writing {args.output or 'to stdout'} failed: "
+              f"{e.strerror or e}", file=sys.stderr)
+        return EXIT_WRITE_FAILED
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     return EXIT_OK

@@ -150,3 +150,31 @@ def test_an_output_that_cannot_be_written_fails_before_the_analysis(tmp_path: Pa
                                 f"no such directory {tmp_path}/no/such")
     r = run(capture, "-o", str(tmp_path))
     assert r.returncode == 2 and r.stderr.strip().endswith(": is a directory")
+
+
+def test_a_full_disk_and_a_closed_stdout_end_cleanly(tmp_path: Path) -> None:
+    from proxy.events import Datagram
+    from proxy.pcap import PcapngWriter, read_capture
+
+    # the Chromium handshake between 100 pairs of hosts: about 1.5 MB of JSONL
+    chromium = list(read_capture(CAPTURES / "capture-chrome-Chromium_123.0.6312.0_.pcap"))
+    big = tmp_path / "many.pcapng"
+    with PcapngWriter(big) as w:
+        n = 0
+        for k in range(100):
+            for d in chromium:
+                n += 1
+                w.write(Datagram(d.ts + k, (f"10.1.{k}.1", d.src[1]), (f"10.1.{k}.2", d.dst[1]),
+                                 d.data, n))
+    r = run(str(big), "--format", "jsonl", "-o", "/dev/full")
+    assert r.returncode == 3
+    assert r.stderr.strip() == ("dtlsproxy analyze: writing /dev/full failed: "
+                                "No space left on device")
+    # `dtlsproxy analyze ... | head -c 100`: the reader closes the pipe early
+    p = subprocess.Popen([sys.executable, "-m", "proxy.cli", "analyze", str(big), "--format",
+                          "jsonl"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout is not None and p.stderr is not None
+    first = p.stdout.read(100)
+    p.stdout.close()
+    assert p.wait(timeout=60) == 141
+    assert first.startswith(b'{"event":"session_opened"') and p.stderr.read() == b""
