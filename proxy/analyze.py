@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from proxy.demux import classify
 from proxy.dtls.record import looks_like_dtls
 from proxy.events import Address, Event
-from proxy.pcap import CaptureError, read_capture
+from proxy.pcap import Capture, CaptureError, read_capture
 from proxy.session import Tracker
 
 TICK_EVERY = 1.0
@@ -27,13 +27,14 @@ def analyze_capture(
     *,
     tracker: Tracker | None = None,
     on_warning: Callable[[str], None] | None = None,
-    on_frame: Callable[[int], None] | None = None,
+    on_frame: Callable[[int, Capture], None] | None = None,
 ) -> Iterator[Event]:
     """Every event of a capture, in capture order; DTLS is found by content, on any port.
 
     A UDP flow becomes a session when one of its datagrams looks like DTLS or STUN
     (RFC 7983 first byte + record sanity); other flows (DNS, QUIC...) are ignored.
-    Sessions are numbered by their first datagram (``s1``, ``s2``...).
+    Sessions are numbered by their first datagram (``s1``, ``s2``...). ``on_frame`` is
+    called with each frame's number and the capture (for progress: ``fraction_read``).
     Raises :class:`proxy.pcap.CaptureError` for a file that is not a readable capture.
     """
     return (ev for _, ev in analyze_share(path, tracker=tracker, on_warning=on_warning,
@@ -46,7 +47,7 @@ def analyze_share(
     *,
     tracker: Tracker | None = None,
     on_warning: Callable[[str], None] | None = None,
-    on_frame: Callable[[int], None] | None = None,
+    on_frame: Callable[[int, Capture], None] | None = None,
 ) -> Iterator[tuple[Key, Event]]:
     """:func:`analyze_capture` for the sessions of one share, each event with its
     :data:`Key`.
@@ -66,7 +67,7 @@ def analyze_share(
     capture = read_capture(path, on_warning)
     for i, d in enumerate(capture):
         if on_frame is not None:
-            on_frame(d.frame)
+            on_frame(d.frame, capture)
         pair = frozenset((d.src, d.dst))
         number = numbers.get(pair)
         if number is None:

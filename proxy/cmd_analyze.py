@@ -21,7 +21,7 @@ from typing import IO, Any
 from proxy.analyze import Key, analyze_share
 from proxy.eventjson import event_to_json
 from proxy.events import Event
-from proxy.pcap import CaptureError
+from proxy.pcap import Capture, CaptureError
 
 EXIT_OK = 0
 EXIT_BAD_CAPTURE = 1
@@ -70,16 +70,30 @@ def _jobs(text: str) -> int:
 
 
 class _Progress:
-    """A frame counter on stderr when it is a terminal (large files)."""
+    """A progress bar on stderr when it is a terminal and the analysis takes a while
+    (shown after 0.5 s, updated twice a second): how much of the file is read, the frame."""
+
+    WIDTH = 30
 
     def __init__(self) -> None:
         self.enabled = sys.stderr.isatty()
         self._next = time.monotonic() + 0.5
 
-    def __call__(self, frame: int) -> None:
+    def __call__(self, frame: int, capture: Capture) -> None:
         if self.enabled and time.monotonic() >= self._next:
             self._next = time.monotonic() + 0.5
-            print(f"\ranalyzing: frame {frame}", end="", file=sys.stderr, flush=True)
+            print("\r" + self.line(frame, capture.fraction_read()), end="", file=sys.stderr,
+                  flush=True)
+
+    @classmethod
+    def line(cls, frame: int, fraction: float | None) -> str:
+        """``analyzing [#######.......]  42%  frame 6066`` (no bar when the size is unknown)."""
+        if fraction is None:
+            return f"analyzing: frame {frame}"
+        fraction = min(max(fraction, 0.0), 1.0)
+        done = round(cls.WIDTH * fraction)
+        bar = "#" * done + "." * (cls.WIDTH - done)
+        return f"analyzing [{bar}] {fraction:4.0%}  frame {frame}"
 
     def done(self) -> None:
         if self.enabled:

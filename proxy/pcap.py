@@ -147,19 +147,22 @@ class _Gunzip:
         self._raw.close()
 
 
-def _fail_open(path: str | os.PathLike[str]) -> _Source:
-    """The file, opened. A pipe (``tshark -w - | dtlsproxy analyze /dev/stdin``) is read
-    whole into memory, as pcapng reading seeks; a gzip-compressed file is decompressed."""
+def _fail_open(path: str | os.PathLike[str]) -> tuple[_Source, IO[bytes], int]:
+    """The file opened for reading, the file underneath (compressed) and its size. A pipe
+    (``tshark -w - | dtlsproxy analyze /dev/stdin``) is read whole into memory, as pcapng
+    reading seeks; a gzip-compressed file is decompressed as it is read."""
     try:
         f: IO[bytes] = open(path, "rb")  # noqa: SIM115 -- the Capture closes it
         if not f.seekable():
             with f:
                 f = io.BytesIO(f.read())
+        size = f.seek(0, os.SEEK_END)
+        f.seek(0)
         if f.read(2) == b"\x1f\x8b":
             f.seek(0)
-            return _Gunzip(f)
+            return _Gunzip(f), f, size
         f.seek(0)
-        return f
+        return f, f, size
     except OSError as exc:
         raise CaptureError(f"cannot read {os.fspath(path)}: {exc.strerror or exc}") from exc
 
@@ -186,7 +189,7 @@ class Capture:
         """Packets not yielded, by reason (``not UDP``, ``not IP``, ``fragment``...)."""
         self.format = ""
         """``pcap`` or ``pcapng``."""
-        self._f = _fail_open(path)
+        self._f, self._file, self._size = _fail_open(path)
         head = self._f.read(4)
         if not head:
             self._f.close()
@@ -228,6 +231,14 @@ class Capture:
     def close(self) -> None:
         """Close the file (iteration does it at the end)."""
         self._f.close()
+
+    def fraction_read(self) -> float | None:
+        """How much of the file has been read so far, 0 to 1 (of a compressed file: of
+        its compressed bytes); None when that cannot be told."""
+        try:
+            return self._file.tell() / self._size if self._size else None
+        except (OSError, ValueError):  # closed
+            return None
 
     def __enter__(self) -> Capture:
         return self

@@ -178,3 +178,34 @@ def test_a_full_disk_and_a_closed_stdout_end_cleanly(tmp_path: Path) -> None:
     p.stdout.close()
     assert p.wait(timeout=60) == 141
     assert first.startswith(b'{"event":"session_opened"') and p.stderr.read() == b""
+
+
+def test_progress_tells_how_much_of_the_file_is_read(tmp_path: Path) -> None:
+    import gzip
+    import os
+
+    from proxy.cmd_analyze import _Progress
+    from proxy.events import Datagram
+    from proxy.pcap import PcapngWriter, read_capture
+
+    # a handshake, then 2,000 RTP packets of random payload (400 KB, gzip cannot shrink it)
+    chromium = list(read_capture(CAPTURES / "capture-chrome-Chromium_123.0.6312.0_.pcap"))
+    a, b = chromium[0].src, chromium[0].dst
+    plain = tmp_path / "call.pcapng"
+    with PcapngWriter(plain) as w:
+        for n, d in enumerate(chromium, 1):
+            w.write(Datagram(d.ts, d.src, d.dst, d.data, n))
+        for i in range(2000):
+            w.write(Datagram(chromium[-1].ts + i / 100, a, b, bytes([0x80, 96]) + os.urandom(198),
+                             len(chromium) + i + 1))
+    packed = tmp_path / "call.pcapng.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    for path in (plain, packed):
+        capture = read_capture(path)
+        seen = [capture.fraction_read() for _ in capture]
+        assert len(seen) == 2005, path
+        assert seen == sorted(seen) and 0 < seen[0] < 0.1 and seen[-1] == 1.0, path
+        assert capture.fraction_read() is None  # closed after the last datagram
+    assert _Progress.line(6066, 0.48) == (
+        "analyzing [##############................]  48%  frame 6066")
+    assert _Progress.line(12, None) == "analyzing: frame 12"
