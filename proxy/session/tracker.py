@@ -53,6 +53,8 @@ class _Entry:
     first_ts: float = 0.0
     stalled: bool = False
     closed: bool = False
+    settled: bool = False
+    """Ticks cannot change this session until its next datagram (see :meth:`Tracker.tick`)."""
 
 
 class Tracker:
@@ -111,6 +113,7 @@ class Tracker:
             return out
         key = (kind, sender)
         entry.counters[key] = entry.counters.get(key, 0) + 1
+        entry.settled = False
         dirl = s.dir_label(sender)
         out.append(DatagramSeen(d.ts, s.sid, d.frame, dirl, kind, len(d.data), d.data))
         if kind == "dtls":
@@ -154,12 +157,22 @@ class Tracker:
         return self._stats(entry, intervals) if intervals else []
 
     def tick(self, now: float) -> list[Event]:
-        """Time passed with no datagram: media intervals, stalls, timing verdicts."""
+        """Time passed with no datagram: media intervals, stalls, timing verdicts.
+
+        A session whose state no longer depends on time (established or failed, and its
+        verdict hook :meth:`settled <proxy.verdict.engine.VerdictEngine.settled>`) is
+        skipped until its next datagram, but for its media intervals: a long capture with
+        many sessions would otherwise cost sessions x seconds.
+        """
         out: list[Event] = []
         for entry in list(self._by_id.values()):
             if entry.closed:
                 continue
-            out.extend(self._stats(entry, entry.media.tick(now)))
+            intervals = entry.media.tick(now)
+            if intervals:
+                out.extend(self._stats(entry, intervals))
+            if entry.settled:
+                continue
             s = entry.session
             if (
                 not entry.stalled
@@ -170,7 +183,17 @@ class Tracker:
             ):
                 entry.stalled = True
             out.extend(self._after(entry, out, now, final=False))
+            entry.settled = self._settled(entry)
         return out
+
+    def _settled(self, entry: _Entry) -> bool:
+        if self.state(entry) not in ("established", "alert", "failed"):
+            return False  # may become stalled; the hook's rules still wait on time
+        hook = self.verdict_hook
+        if hook is None:
+            return True
+        settled = getattr(hook, "settled", None)  # optional part of the hook's protocol
+        return settled is not None and bool(settled(entry.session))
 
     def finish(self, now: float, reason: str = "end of capture") -> list[Event]:
         """Close every session (end of capture, relay shutdown)."""

@@ -125,6 +125,19 @@ class VerdictEngine:
                 self.errors.append(f"{s.sid}: {type(e).__name__}: {e}")
             return []
 
+    def settled(self, s: Session) -> bool:
+        """Whether time passing alone (a tick, no datagram) can no longer give this
+        session a verdict: its handshake was reported, or its failure explained.
+
+        Until a datagram of the session arrives, the Tracker may skip calling the hook on
+        ticks: the call would return nothing (the checks are only rebuilt for a new
+        datagram; the report and the silence rule run once)."""
+        st = self._states.get(s.sid)
+        if s.client is None or st is None or st.handshake != s.handshakes:
+            return False  # the ICE-without-ClientHello rule waits on time
+        done = st.alert_done or s.fatal_alert() is not None
+        return done or (st.report_done if s.established() else st.failure_done)
+
     def _state(self, s: Session) -> _State:
         st = self._states.get(s.sid)
         if st is None:
