@@ -16,12 +16,15 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from proxy.analyze import Key, analyze_share
 from proxy.eventjson import event_to_json
 from proxy.events import Event
 from proxy.pcap import Capture, CaptureError
+
+if TYPE_CHECKING:  # the ladder is imported for text output only (start-up time)
+    from proxy.ladder import SessionLadder
 
 EXIT_OK = 0
 EXIT_BAD_CAPTURE = 1
@@ -53,10 +56,19 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--format", choices=("text", "jsonl"), default="text", help="output format")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="show every retransmitted copy")
+    p.add_argument("--session", action="append", default=[], type=_session_id, metavar="ID",
+                   help="show only this session (s1, s2... as the overview lists them); "
+                   "repeatable")
     p.add_argument("-j", "--jobs", type=_jobs, default=None, metavar="N",
                    help="processes that share the sessions between them (default: one per "
                    "CPU for a capture of 128 KiB or more, but no more than the sessions its "
                    "first 500 datagrams open); the output is the same for any N")
+
+
+def _session_id(text: str) -> str:
+    if not (text[:1] == "s" and text[1:].isdigit() and int(text[1:]) > 0):
+        raise argparse.ArgumentTypeError(f"not a session id (s1, s2...): {text!r}")
+    return text
 
 
 def _jobs(text: str) -> int:
@@ -157,10 +169,12 @@ def _main(args: argparse.Namespace) -> int:
     try:
         if jobs == 1:  # no keys to sort by
             events = [ev for _, ev in _share_events(args, hook, (0, 1), warnings, progress)]
+            if args.session:
+                events = [ev for ev in events if ev.session in args.session]
             if args.format == "jsonl":
                 items: list[Any] = list(map(event_to_json, events))
             else:
-                items = [block for _, block in _ladder_blocks(args, events)]
+                items = [ladder for _, ladder in _ladder_blocks(args, events)]
         else:
             items = [item for _, item in run_shares(jobs, work)]
     except (CaptureError, ShareFailed) as e:  # a child's failure: no traceback either
@@ -168,6 +182,15 @@ def _main(args: argparse.Namespace) -> int:
         print(f"dtlsproxy analyze: {e}", file=sys.stderr)
         return EXIT_BAD_CAPTURE
     progress.done()
+    if args.session:
+        if args.format == "jsonl":
+            shown = {sid for sid in args.session
+                     if any(f'"session":"{sid}"' in line for line in items)}
+        else:
+            shown = {ladder.sid for ladder in items}
+        missing = [sid for sid in args.session if sid not in shown]
+        if missing:
+            warnings.append(f"no session {', '.join(missing)} in {args.capture}")
     try:
         out: IO[str] = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     except OSError as e:
@@ -178,9 +201,12 @@ def _main(args: argparse.Namespace) -> int:
             if args.format == "jsonl":
                 write_lines(items, out)
             else:
-                lines = [line for block in items for line in block]
+                from proxy.ladder import overview
+
+                lines = overview(items) + [line for ladder in items for line in ladder.lines]
                 if not items:
-                    lines = [f"no DTLS or STUN found in {args.capture}"]
+                    lines = [f"no DTLS or STUN found in {args.capture}"
+                             + (f" for {', '.join(args.session)}" if args.session else "")]
                 out.write("\n".join(lines) + "\n")
             out.flush()
         finally:
@@ -229,21 +255,23 @@ def _jsonl_share(args: argparse.Namespace, hook: Any, share: tuple[int, int],
                  warnings: list[str], progress: _Progress) -> list[tuple[Key, str]]:
     keyed = list(_share_events(args, hook, share, warnings, progress))
     encode = event_to_json
-    return [(key, encode(ev)) for key, ev in keyed]
+    only = args.session
+    return [(key, encode(ev)) for key, ev in keyed if not only or ev.session in only]
 
 
 def _ladder_share(args: argparse.Namespace, hook: Any, share: tuple[int, int],
-                  warnings: list[str], progress: _Progress) -> list[tuple[Key, list[str]]]:
-    events = [ev for _, ev in _share_events(args, hook, share, warnings, progress)]
+                  warnings: list[str], progress: _Progress) -> list[tuple[Key, SessionLadder]]:
+    events = [ev for _, ev in _share_events(args, hook, share, warnings, progress)
+              if not args.session or ev.session in args.session]
     return _ladder_blocks(args, events)
 
 
 def _ladder_blocks(args: argparse.Namespace, events: list[Event]
-                   ) -> list[tuple[Key, list[str]]]:
+                   ) -> list[tuple[Key, SessionLadder]]:
     from proxy.ladder import render_blocks
 
-    return [((0, 0, int(sid[1:]), 0), block)
-            for sid, block in render_blocks(events, verbose=args.verbose)]
+    return [((0, 0, int(ladder.sid[1:]), 0), ladder)
+            for ladder in render_blocks(events, verbose=args.verbose)]
 
 
 def write_jsonl(events: Iterable[Event], out: IO[str]) -> None:

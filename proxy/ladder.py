@@ -11,7 +11,8 @@ Sans-IO: events in, lines out (used by ``dtlsproxy analyze --format text``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from proxy.events import (
@@ -73,14 +74,59 @@ def alert_label(ev: AlertSeen) -> str:
     return f"Alert ({ev.level_name}, {ev.description_name})"
 
 
+@dataclass(frozen=True)
+class SessionLadder:
+    """One session's ladder, and what the overview of a capture says of it."""
+
+    sid: str
+    lines: list[str]
+    state: str | None
+    """The session's last known state (``established``, ``failed``...)."""
+    findings: tuple[str, ...]
+    """Each verdict, as ``code: reason``."""
+
+
+OVERVIEW_WIDTH = 150
+"""Overview lines are cut to this width (the ladder below has the whole reason)."""
+
+_STATES = ("established", "alert", "failed", "stalled", "handshaking", "idle")
+
+
 def render_ladder(events: Iterable[Event], *, verbose: bool = False) -> list[str]:
-    """Human-readable ladders, one block per session with DTLS or STUN."""
-    return [line for _, block in render_blocks(events, verbose=verbose) for line in block]
+    """Human-readable ladders, one block per session with DTLS or STUN, after an
+    :func:`overview` when there are several."""
+    ladders = render_blocks(events, verbose=verbose)
+    return overview(ladders) + [line for ladder in ladders for line in ladder.lines]
 
 
-def render_blocks(events: Iterable[Event], *, verbose: bool = False
-                  ) -> list[tuple[str, list[str]]]:
-    """The ladder of each session, ``(session id, lines)``, in order of first event."""
+def overview(ladders: Sequence[SessionLadder]) -> list[str]:
+    """For two sessions or more, the lines above their ladders: how many sessions ended
+    in which state, and a line for each session that did not establish or has a finding
+    (with ``--session`` the ladder of one can be shown alone)."""
+    if len(ladders) < 2:
+        return []
+    counts = Counter(ladder.state or "unknown" for ladder in ladders)
+    states = [s for s in _STATES if s in counts] + sorted(set(counts) - set(_STATES))
+    trouble = [ladder for ladder in ladders if ladder.state != "established" or ladder.findings]
+    if not trouble:
+        return [f"Overview: {len(ladders)} sessions, all established, no findings", ""]
+    out = [f"Overview: {len(ladders)} sessions: "
+           + ", ".join(f"{counts[s]} {s}" for s in states)]
+    width = max(len(ladder.sid) for ladder in trouble)
+    for ladder in trouble:
+        head = f"  {ladder.sid:<{width}}  {ladder.state or 'unknown':<11}  "
+        for finding in ladder.findings or ("no finding",):
+            line = head + finding
+            if len(line) > OVERVIEW_WIDTH:
+                line = line[:OVERVIEW_WIDTH - 3] + "..."
+            out.append(line)
+            head = " " * len(head)
+    out.append("")
+    return out
+
+
+def render_blocks(events: Iterable[Event], *, verbose: bool = False) -> list[SessionLadder]:
+    """The ladder of each session, in order of first event."""
     views: dict[str, _SessionView] = {}
     order: list[str] = []
     for ev in events:
@@ -93,7 +139,13 @@ def render_blocks(events: Iterable[Event], *, verbose: bool = False
         if v.first_ts is None:
             v.first_ts = ev.ts
         _absorb(v, ev, verbose)
-    return [(sid, _render_session(sid, views[sid])) for sid in order]
+    out: list[SessionLadder] = []
+    for sid in order:
+        v = views[sid]
+        state = None if v.summary is None else v.summary.state
+        findings = tuple(f"{verdict.code}: {verdict.reason}" for verdict in v.verdicts)
+        out.append(SessionLadder(sid, _render_session(sid, v), state, findings))
+    return out
 
 
 def _absorb(v: _SessionView, ev: Event, verbose: bool) -> None:

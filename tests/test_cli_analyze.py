@@ -209,3 +209,39 @@ def test_progress_tells_how_much_of_the_file_is_read(tmp_path: Path) -> None:
     assert _Progress.line(6066, 0.48) == (
         "analyzing [##############................]  48%  frame 6066")
     assert _Progress.line(12, None) == "analyzing: frame 12"
+
+
+def test_several_sessions_open_with_an_overview_of_what_went_wrong(interleaved: Path) -> None:
+    r = run(str(interleaved))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[:3] == [
+        "Overview: 10 sessions: 9 established, 1 stalled",
+        "  s1  stalled      handshake_incomplete: handshake did not complete: the server sent "
+        "flight 4 last and the client never answered (no retransmission...",
+        "",
+    ]
+    assert lines[3].startswith("Session s1: client 10.0.0.1:54427  <->  server 10.0.0.1:")
+    blocks = [line.split(":")[0] for line in lines if line.startswith("Session ")]
+    assert blocks == [f"Session s{n}" for n in range(1, 11)]
+    r = run(str(CAPTURES / "dtls_certificate_fragments.pcap"))  # two flows, both fine
+    assert r.stdout.splitlines()[:3] == [
+        "Overview: 2 sessions, all established, no findings", "",
+        "Session s1: client 10.186.198.149:39347  <->  server 35.210.59.134:44443"]
+
+
+def test_session_shows_one_session_alone(interleaved: Path) -> None:
+    r = run(str(interleaved), "--session", "s4")
+    assert r.returncode == 0 and r.stderr == ""
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("Session s4: ")  # one session: no overview
+    assert sum(line.startswith("Session ") for line in lines) == 1
+    r = run(str(interleaved), "--session", "s4", "--session", "s1", "--format", "jsonl")
+    sessions = {json.loads(line)["session"] for line in r.stdout.splitlines()}
+    assert sessions == {"s1", "s4"}
+    r = run(str(interleaved), "--session", "s99")
+    assert r.returncode == 0
+    assert r.stdout.strip() == f"no DTLS or STUN found in {interleaved} for s99"
+    assert r.stderr.strip() == f"warning: no session s99 in {interleaved}"
+    r = run(str(interleaved), "--session", "4")
+    assert r.returncode == 2 and "not a session id (s1, s2...): '4'" in r.stderr
