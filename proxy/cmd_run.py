@@ -184,6 +184,7 @@ async def run(
     from proxy.export import run_subscriber
     from proxy.export.console import ConsoleRenderer
     from proxy.relay import RelayError, start_relay
+    from proxy.relay.sdpwatch import follow_sdp, summarize_sdp
 
     bus = Bus()
     writers: list[Callable[[list[Event]], None]] = []
@@ -218,8 +219,10 @@ async def run(
         await _stop(tasks, closers)
         return 1
     for path in cfg.sdp:
-        level, message = _sdp_summary(path)
+        level, message = summarize_sdp(path)
         relay.recorder.notice(level, "sdp", message)
+    if cfg.sdp:  # the answer is often saved after the proxy started
+        tasks.append(asyncio.create_task(follow_sdp(relay.recorder, cfg.sdp)))
     if cfg.pcap is not None:
         from proxy.export.pcapng import PcapngTap
 
@@ -268,22 +271,6 @@ async def _run_tui(
 
 def _addr(a: tuple[str, int]) -> str:
     return f"[{a[0]}]:{a[1]}" if ":" in a[0] else f"{a[0]}:{a[1]}"
-
-
-def _sdp_summary(path: Path) -> tuple[str, str]:
-    """One line about an --sdp file: setup roles and fingerprints (for the verdicts)."""
-    from proxy.sdp import SdpError, inspect_sdp
-
-    try:
-        info = inspect_sdp(path.read_text(errors="replace"))
-    except (OSError, SdpError) as exc:
-        return "warning", f"--sdp {path}: cannot read it ({exc})"
-    setups = sorted({s for m in info.media if (s := info.setup_of(m))})
-    fps = sorted({f"{f.algorithm} {f.value}" for m in info.media for f in info.fingerprints_of(m)})
-    cands = sum(len(m.candidates) for m in info.media)
-    problems = f"; {len(info.problems)} unparsed lines" if info.problems else ""
-    return "info", (f"--sdp {path}: a=setup {', '.join(setups) or 'none'}; fingerprint "
-                    f"{', '.join(fps) or 'none'}; {cands} candidates{problems}")
 
 
 async def _stop(tasks: list[asyncio.Task[None]], closers: list[Callable[[], None]]) -> None:

@@ -130,6 +130,47 @@ def test_openssl_handshake_and_data_survive_and_the_log_has_every_flight(
     assert len(legs) % 2 == 0 and legs[0::2] == legs[1::2]
 
 
+def sdp(setup: str, fingerprint: str) -> str:
+    return ("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+            "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n"
+            f"a=fingerprint:sha-256 {fingerprint}\r\na=setup:{setup}\r\n")
+
+
+def test_an_sdp_saved_during_the_call_is_checked_at_once(
+    ecdsa_certs: tuple[CertFiles, CertFiles], tmp_path: Path
+) -> None:
+    """--sdp files are followed: the answer, an empty file when the proxy starts, is
+    saved after the handshake (here with a fingerprint no certificate has); within a
+    second a notice says what was read, and the established session gets its finding
+    without waiting for another datagram."""
+    openssl = require_tool("openssl")
+    server, client = ecdsa_certs
+    answer = tmp_path / "answer.sdp"
+    answer.write_text("")
+    with OpenSslServer(openssl, server.cert, server.key) as srv:
+        addr = srv.wait_ready()
+        proxy, side_a = two_sided(tmp_path, addr, "--sdp", str(answer))
+        with proxy, OpenSslClient(openssl, ("127.0.0.1", side_a), client.cert,
+                                  client.key) as cli:
+            exchange(cli, srv)
+            proxy.wait_for(r"s1 established", 10)
+            wrong = "AB:" * 31 + "CD"
+            assert wrong != server.fingerprint
+            answer.write_text(sdp("passive", wrong))
+            proxy.wait_for(r"does not match the SDP a=fingerprint", 10)
+            proxy.finish()
+    log = read_log(tmp_path / "run.jsonl")
+    notices = [e for e in log if e["event"] == "notice" and e["code"] == "sdp"]
+    assert [n["message"] for n in notices] == [
+        f"--sdp {answer}: empty for now: read when written",
+        f"--sdp {answer} changed: a=setup passive; fingerprint sha-256 {wrong}; 0 candidates"]
+    (verdict,) = [e for e in log if e["event"] == "verdict"]
+    assert verdict["code"] == "fingerprint_mismatch"
+    assert verdict["culprit"]["type"] == "Certificate"
+    assert verdict["culprit"]["dir"] == "server->client"
+    assert log.index(notices[1]) < log.index(verdict)
+
+
 def test_gnutls_client_through_reverse_mode(
     ecdsa_certs: tuple[CertFiles, CertFiles], tmp_path: Path
 ) -> None:

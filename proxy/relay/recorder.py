@@ -293,6 +293,24 @@ class Recorder:
                 msg = f"tracker finish failed: {exc!r}"
                 self.bus.publish([self._error("decoder_error", msg, time.time())])
 
+    def sdp_changed(self, texts: list[tuple[str, str]]) -> None:
+        """The --sdp files ``(path, text)`` were read again: the verdict rules take their
+        fingerprints and a=setup, and every open session is checked again now."""
+        from proxy.verdict import VerdictEngine, reread_sdp
+
+        hook = getattr(self.tracker, "verdict_hook", None)
+        recheck = getattr(self.tracker, "recheck", None)
+        if not self.decode or not isinstance(hook, VerdictEngine) or recheck is None:
+            return
+        if self._pending:
+            self.drain()
+        try:
+            reread_sdp(hook, texts)
+            self.bus.publish(recheck(time.time()))
+        except Exception as exc:  # a decoder problem must not stop the relay
+            self.bus.publish([self._error("decoder_error", f"SDP re-check failed: {exc!r}",
+                                          time.time())])
+
     def notice(self, level: str, code: str, message: str, session: str = "") -> Notice:
         """Publish a Notice now (and return it)."""
         n = Notice(ts=time.time(), session=session, level=level, code=code, message=message)

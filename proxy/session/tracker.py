@@ -186,6 +186,13 @@ class Tracker:
             entry.settled = self._settled(entry)
         return out
 
+    def recheck(self, now: float) -> list[Event]:
+        """A tick that skips no session: the verdict rules' inputs changed (SDPs read
+        again), so every open session is looked at now, not at its next datagram."""
+        for entry in self._by_id.values():
+            entry.settled = False
+        return self.tick(now)
+
     def _settled(self, entry: _Entry) -> bool:
         if self.state(entry) not in ("established", "alert", "failed"):
             return False  # may become stalled; the hook's rules still wait on time

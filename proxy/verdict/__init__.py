@@ -23,7 +23,8 @@ from proxy.verdict.engine import (
 )
 from proxy.verdict.keys import RsaPremaster
 
-__all__ = ["ExpectedFingerprint", "Options", "VerdictEngine", "build_hook", "sdp_expectations"]
+__all__ = ["ExpectedFingerprint", "Options", "VerdictEngine", "build_hook", "reread_sdp",
+           "sdp_expectations"]
 
 _OPTIONS = ("mtu", "retransmit_threshold", "silence_after", "hello_after", "fingerprints",
             "keylog", "rsa_keys")
@@ -36,13 +37,20 @@ def sdp_expectations(
 
     ``active`` is the DTLS client, ``passive`` the server; ``actpass`` takes the role
     the other SDP leaves (unknown when alone). Returns the expectations and a sentence
-    when two SDPs claim the same role (an a=setup conflict).
+    when two SDPs claim the same role (an a=setup conflict). An empty text is an SDP not
+    written yet (``run`` follows its files) and adds nothing; one that is not an SDP
+    raises ValueError naming its source.
     """
     parsed: list[tuple[str, str | None, list[str]]] = []
     if texts:
-        from proxy.sdp import inspect_sdp  # only when SDPs are given (start-up of analyze)
+        from proxy.sdp import SdpError, inspect_sdp  # only with SDPs (start-up of analyze)
     for source, text in texts:
-        info = inspect_sdp(text)
+        if not text.strip():
+            continue
+        try:
+            info = inspect_sdp(text)
+        except SdpError as exc:
+            raise ValueError(f"--sdp {source}: {exc}") from None
         setup = info.setup
         fps = [f.value for f in info.fingerprints if f.algorithm.lower() == "sha-256"]
         for m in info.media:
@@ -118,7 +126,16 @@ def build_hook(
     if opts.retransmit_threshold < 1:
         raise ValueError("retransmit_threshold must be at least 1")
     rsa_keys = _load_rsa_keys(options.get("rsa_keys") or ())
-    return VerdictEngine(keylog, opts, rsa_keys)
+    engine = VerdictEngine(keylog, opts, rsa_keys)
+    engine.fixed_expected = tuple(expected_from_mapping(fps))
+    return engine
+
+
+def reread_sdp(engine: VerdictEngine, texts: Sequence[tuple[str, str]]) -> None:
+    """SDP files ``(source, text)`` were read again (``dtlsproxy run`` follows its
+    ``--sdp`` files): their fingerprints and a=setup replace those read before."""
+    expected, conflict = sdp_expectations(texts)
+    engine.use_sdp(expected, conflict)
 
 
 def _load_rsa_keys(paths: Sequence[str]) -> RsaPremaster | None:

@@ -10,6 +10,7 @@ error, and an unexpected failure of the engine itself is swallowed per call.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -112,6 +113,10 @@ class VerdictEngine:
         self.decryptor = KeyLogDecryptor(self.secrets) if has_secrets else None
         self._states: dict[str, _State] = {}
         self._ice: dict[str, IceWatch] = {}
+        self.fixed_expected: tuple[ExpectedFingerprint, ...] = ()
+        """The expectations that are not from SDP files (``fingerprints`` option)."""
+        self._epoch = 0
+        """Bumped when the expectations change: every session's checks are rebuilt."""
         self.errors: list[str] = []
         """Engine failures swallowed (for tests and diagnostics; bounded)."""
 
@@ -124,6 +129,17 @@ class VerdictEngine:
             if len(self.errors) < 100:
                 self.errors.append(f"{s.sid}: {type(e).__name__}: {e}")
             return []
+
+    def use_sdp(self, expected: Sequence[ExpectedFingerprint], setup_conflict: str | None
+                ) -> None:
+        """The SDPs were read again: their fingerprints (after :attr:`fixed_expected`)
+        and a=setup conflict replace the previous ones. Each session's checks are rebuilt
+        the next time it is looked at (a datagram, or :meth:`Tracker.recheck`), and a
+        certificate that now differs from its SDP gets its finding then."""
+        self.options = dataclasses.replace(
+            self.options, expected=(*self.fixed_expected, *expected),
+            setup_conflict=setup_conflict)
+        self._epoch += 1
 
     def settled(self, s: Session) -> bool:
         """Whether time passing alone (a tick, no datagram) can no longer give this
@@ -226,7 +242,7 @@ class VerdictEngine:
         findings read; the others are computed (for the same state) when a rule that
         reads them runs (``need_full``: an alert, the end of the handshake, silence).
         """
-        key = (s.handshakes, len(s.messages), len(s.auth_failures),
+        key = (self._epoch, s.handshakes, len(s.messages), len(s.auth_failures),
                len(s.clienthello_senders), s.client, len(st.malformed),
                tuple([len(m.raw) for m in s.messages if m.encrypted]))
         ctx = st.ctx
