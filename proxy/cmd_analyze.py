@@ -3,7 +3,8 @@
 Exit codes: 0 analysed (also when no DTLS was found: the summary says so),
 1 the file is not a readable capture, 2 usage error (also a key log or SDP that cannot be
 read, an output file that cannot be created), 3 writing the output failed (disk full...),
-141 the reader of stdout closed it (``| head``; nothing printed). Captures may be
+4 with ``--check``: a session did not establish or has a finding, 141 the reader of
+stdout closed it (``| head``; nothing printed). Captures may be
 gzip-compressed, or a pipe.
 """
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:  # the ladder is imported for text output only (start-up time)
 EXIT_OK = 0
 EXIT_BAD_CAPTURE = 1
 EXIT_WRITE_FAILED = 3
+EXIT_FINDINGS = 4
+"""With ``--check``: a session did not establish, or has a finding."""
 EXIT_BROKEN_PIPE = 141
 """As a shell reports a program ended by SIGPIPE (``git log | head`` exits so too)."""
 
@@ -42,7 +45,8 @@ def add_parser(sub: Any) -> None:
         "content) and print a ladder per session, or JSONL events (same schema as the live "
         "log, docs/log-schema.md). Exit codes: 0 ok (also when no DTLS was found), "
         "1 not a readable capture, 2 usage (also an unreadable key log or SDP, an "
-        "unwritable -o), 3 writing the output failed, 141 stdout closed by its reader "
+        "unwritable -o), 3 writing the output failed, 4 with --check: a session did not "
+        "establish or has a finding, 141 stdout closed by its reader "
         "(| head). CAPTURE may be gzip-compressed (.pcapng.gz) or a pipe.",
         epilog="example: dtlsproxy analyze call.pcapng --format jsonl -o call.jsonl",
     )
@@ -59,6 +63,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--session", action="append", default=[], type=_session_id, metavar="ID",
                    help="show only this session (s1, s2... as the overview lists them); "
                    "repeatable")
+    p.add_argument("--check", action="store_true",
+                   help="exit 4 when a session did not establish or has a finding (for CI: "
+                   "a capture of a handshake that must be clean)")
     p.add_argument("-j", "--jobs", type=_jobs, default=None, metavar="N",
                    help="processes that share the sessions between them (default: one per "
                    "CPU for a capture of 128 KiB or more, but no more than the sessions its "
@@ -222,7 +229,35 @@ def _main(args: argparse.Namespace) -> int:
         return EXIT_WRITE_FAILED
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
+    if args.check:
+        trouble = _trouble(items, args.format)
+        if trouble:
+            print(f"dtlsproxy analyze: --check: {len(trouble)} session(s) failed or have a "
+                  f"finding: {', '.join(trouble)}", file=sys.stderr)
+            return EXIT_FINDINGS
     return EXIT_OK
+
+
+_TROUBLE_STATES = frozenset({"failed", "stalled", "handshaking", "alert"})
+"""States of a session ``--check`` fails on (``idle``: ICE only, no DTLS tried)."""
+
+
+def _trouble(items: list[Any], fmt: str) -> list[str]:
+    """The sessions that did not establish (and tried) or have a finding, in order."""
+    import json
+
+    if fmt != "jsonl":
+        return [ladder.sid for ladder in items
+                if ladder.state in _TROUBLE_STATES or ladder.findings]
+    state: dict[str, str] = {}
+    found: set[str] = set()
+    for line in items:
+        if line.startswith('{"event":"session",'):
+            ev = json.loads(line)
+            state[ev["session"]] = ev["state"]
+        elif line.startswith('{"event":"verdict",'):
+            found.add(json.loads(line)["session"])
+    return [sid for sid in state if state[sid] in _TROUBLE_STATES or sid in found]
 
 
 def _unwritable(path: str) -> str | None:

@@ -245,3 +245,15 @@ def test_session_shows_one_session_alone(interleaved: Path) -> None:
     assert r.stderr.strip() == f"warning: no session s99 in {interleaved}"
     r = run(str(interleaved), "--session", "4")
     assert r.returncode == 2 and "not a session id (s1, s2...): '4'" in r.stderr
+
+
+def test_check_fails_when_a_session_failed_or_has_a_finding(interleaved: Path) -> None:
+    expected = "dtlsproxy analyze: --check: 1 session(s) failed or have a finding: s1"
+    for args in ([], ["--format", "jsonl"], ["--format", "jsonl", "--jobs", "3"]):
+        r = run(str(interleaved), "--check", *args)
+        assert r.returncode == 4 and r.stderr.strip() == expected, args
+        assert r.stdout  # the output is written all the same
+    r = run(str(interleaved), "--check", "--session", "s4")  # an established one alone
+    assert r.returncode == 0 and r.stderr == ""
+    r = run(str(CAPTURES / "dtls_certificate_fragments.pcap"), "--check", "--format", "jsonl")
+    assert r.returncode == 0 and r.stderr == ""
