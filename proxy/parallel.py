@@ -47,8 +47,9 @@ def default_jobs(path: str | os.PathLike[str]) -> int:
     """One process per CPU this process may use (at most :data:`MAX_AUTO_JOBS`), but no
     more than the sessions that the capture's first :data:`PEEK_DATAGRAMS` datagrams
     open (a call is one session: a second process would only read the file again);
-    1 for a capture under :data:`AUTO_MIN_BYTES`, or where there is no ``fork``."""
-    if not hasattr(os, "fork"):
+    1 for a capture under :data:`AUTO_MIN_BYTES`, and off Linux (macOS forks badly once
+    system frameworks are loaded, which is why Python's own pools spawn there)."""
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
         return 1
     try:
         if os.path.getsize(path) < AUTO_MIN_BYTES:
