@@ -89,6 +89,9 @@ class SessionLadder:
 OVERVIEW_WIDTH = 150
 """Overview lines are cut to this width (the ladder below has the whole reason)."""
 
+OVERVIEW_SESSIONS = 20
+"""Sessions the overview describes a line each; the others are listed by id."""
+
 _STATES = ("established", "alert", "failed", "stalled", "handshaking", "idle")
 
 
@@ -113,7 +116,8 @@ def overview(ladders: Sequence[SessionLadder]) -> list[str]:
     out = [f"Overview: {len(ladders)} sessions: "
            + ", ".join(f"{counts[s]} {s}" for s in states)]
     width = max(len(ladder.sid) for ladder in trouble)
-    for ladder in trouble:
+    rest = trouble[OVERVIEW_SESSIONS:]
+    for ladder in trouble[:OVERVIEW_SESSIONS]:
         head = f"  {ladder.sid:<{width}}  {ladder.state or 'unknown':<11}  "
         for finding in ladder.findings or ("no finding",):
             line = head + finding
@@ -121,6 +125,9 @@ def overview(ladders: Sequence[SessionLadder]) -> list[str]:
                 line = line[:OVERVIEW_WIDTH - 3] + "..."
             out.append(line)
             head = " " * len(head)
+    if rest:
+        line = f"  ... and {len(rest)} more: " + ", ".join(ladder.sid for ladder in rest)
+        out.append(line if len(line) <= OVERVIEW_WIDTH else line[:OVERVIEW_WIDTH - 3] + "...")
     out.append("")
     return out
 

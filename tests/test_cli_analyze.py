@@ -257,3 +257,16 @@ def test_check_fails_when_a_session_failed_or_has_a_finding(interleaved: Path) -
     assert r.returncode == 0 and r.stderr == ""
     r = run(str(CAPTURES / "dtls_certificate_fragments.pcap"), "--check", "--format", "jsonl")
     assert r.returncode == 0 and r.stderr == ""
+
+
+def test_the_overview_of_many_failed_sessions_stays_short() -> None:
+    from proxy.ladder import OVERVIEW_SESSIONS, SessionLadder, overview
+
+    failed = [SessionLadder(f"s{n}", [], "failed", ("certificate_verify_bad_signature: ...",))
+              for n in range(1, 61)]
+    lines = overview([SessionLadder("s0", [], "established", ()), *failed])
+    assert lines[0] == "Overview: 61 sessions: 1 established, 60 failed"
+    assert len(lines) == 1 + OVERVIEW_SESSIONS + 1 + 1  # head, 20 sessions, the rest, blank
+    assert lines[1] == "  s1   failed       certificate_verify_bad_signature: ..."
+    assert lines[-2].startswith("  ... and 40 more: s21, s22, s23, ")
+    assert lines[-2].endswith("...") and len(lines[-2]) == 150
