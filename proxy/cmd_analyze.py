@@ -144,7 +144,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from proxy.parallel import ShareFailed, default_jobs, run_shares
+    from proxy.parallel import ShareFailed
     from proxy.verdict import build_hook
     from proxy.verdict.engine import VerdictEngine
 
@@ -159,6 +159,38 @@ def _main(args: argparse.Namespace) -> int:
     if problem:  # before the analysis, not after it
         print(f"dtlsproxy analyze: -o {args.output}: {problem}", file=sys.stderr)
         return 2
+    warnings: list[str] = []
+    progress = _Progress()
+    try:
+        items = _analyse(args, hook, warnings, progress)
+    except (CaptureError, ShareFailed) as e:  # a child's failure: no traceback either
+        progress.done()
+        print(f"dtlsproxy analyze: {e}", file=sys.stderr)
+        return EXIT_BAD_CAPTURE
+    progress.done()
+    if args.session:
+        missing = _missing_sessions(args, items)
+        if missing:
+            warnings.append(f"no session {', '.join(missing)} in {args.capture}")
+    rc = _write(args, items)
+    if rc != EXIT_OK:
+        return rc
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if args.check:
+        trouble = _trouble(items, args.format)
+        if trouble:
+            print(f"dtlsproxy analyze: --check: {len(trouble)} session(s) failed or have a "
+                  f"finding: {', '.join(trouble)}", file=sys.stderr)
+            return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _analyse(args: argparse.Namespace, hook: Any, warnings: list[str],
+             progress: _Progress) -> list[Any]:
+    """JSONL lines, or a :class:`SessionLadder` per session, in one process's order."""
+    from proxy.parallel import default_jobs, run_shares
+
     jobs = args.jobs
     if jobs is None:
         jobs = default_jobs(args.capture)
@@ -166,38 +198,33 @@ def _main(args: argparse.Namespace) -> int:
         print(f"dtlsproxy analyze: {args.capture} is not a regular file (a pipe?): analysed "
               "in one process (each of --jobs reads the whole capture)", file=sys.stderr)
         jobs = 1
-    warnings: list[str] = []
-    progress = _Progress()
+    if jobs == 1:  # no keys to sort by
+        events = [ev for _, ev in _share_events(args, hook, (0, 1), warnings, progress)]
+        if args.session:
+            events = [ev for ev in events if ev.session in args.session]
+        if args.format == "jsonl":
+            return list(map(event_to_json, events))
+        return [ladder for _, ladder in _ladder_blocks(args, events)]
 
     def work(share: tuple[int, int]) -> list[tuple[Key, Any]]:
         render = _jsonl_share if args.format == "jsonl" else _ladder_share
         return render(args, hook, share, warnings, progress)
 
-    try:
-        if jobs == 1:  # no keys to sort by
-            events = [ev for _, ev in _share_events(args, hook, (0, 1), warnings, progress)]
-            if args.session:
-                events = [ev for ev in events if ev.session in args.session]
-            if args.format == "jsonl":
-                items: list[Any] = list(map(event_to_json, events))
-            else:
-                items = [ladder for _, ladder in _ladder_blocks(args, events)]
-        else:
-            items = [item for _, item in run_shares(jobs, work)]
-    except (CaptureError, ShareFailed) as e:  # a child's failure: no traceback either
-        progress.done()
-        print(f"dtlsproxy analyze: {e}", file=sys.stderr)
-        return EXIT_BAD_CAPTURE
-    progress.done()
-    if args.session:
-        if args.format == "jsonl":
-            shown = {sid for sid in args.session
-                     if any(f'"session":"{sid}"' in line for line in items)}
-        else:
-            shown = {ladder.sid for ladder in items}
-        missing = [sid for sid in args.session if sid not in shown]
-        if missing:
-            warnings.append(f"no session {', '.join(missing)} in {args.capture}")
+    return [item for _, item in run_shares(jobs, work)]
+
+
+def _missing_sessions(args: argparse.Namespace, items: list[Any]) -> list[str]:
+    """The ``--session`` ids that matched nothing."""
+    if args.format == "jsonl":
+        shown = {sid for sid in args.session
+                 if any(f'"session":"{sid}"' in line for line in items)}
+    else:
+        shown = {ladder.sid for ladder in items}
+    return [sid for sid in args.session if sid not in shown]
+
+
+def _write(args: argparse.Namespace, items: list[Any]) -> int:
+    """Write the output; an exit code (:data:`EXIT_OK` when written)."""
     try:
         out: IO[str] = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     except OSError as e:
@@ -227,14 +254,6 @@ def _main(args: argparse.Namespace) -> int:
         print(f"dtlsproxy analyze: writing {args.output or 'to stdout'} failed: "
               f"{e.strerror or e}", file=sys.stderr)
         return EXIT_WRITE_FAILED
-    for w in warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    if args.check:
-        trouble = _trouble(items, args.format)
-        if trouble:
-            print(f"dtlsproxy analyze: --check: {len(trouble)} session(s) failed or have a "
-                  f"finding: {', '.join(trouble)}", file=sys.stderr)
-            return EXIT_FINDINGS
     return EXIT_OK
 
 
