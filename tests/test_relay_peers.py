@@ -26,6 +26,7 @@ from tests.peers.gnutls_cli import GnutlsClient
 from tests.peers.openssl_cli import OpenSslClient, OpenSslServer
 from tests.peers.process import ToolProcess
 from tests.peers.scenarios import CertFiles
+from tests.sdp_text import minimal_sdp
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -130,12 +131,6 @@ def test_openssl_handshake_and_data_survive_and_the_log_has_every_flight(
     assert len(legs) % 2 == 0 and legs[0::2] == legs[1::2]
 
 
-def sdp(setup: str, fingerprint: str) -> str:
-    return ("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
-            "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n"
-            f"a=fingerprint:sha-256 {fingerprint}\r\na=setup:{setup}\r\n")
-
-
 def test_an_sdp_saved_during_the_call_is_checked_at_once(
     ecdsa_certs: tuple[CertFiles, CertFiles], tmp_path: Path
 ) -> None:
@@ -156,7 +151,7 @@ def test_an_sdp_saved_during_the_call_is_checked_at_once(
             proxy.wait_for(r"s1 established", 10)
             wrong = "AB:" * 31 + "CD"
             assert wrong != server.fingerprint
-            answer.write_text(sdp("passive", wrong))
+            answer.write_text(minimal_sdp("passive", wrong))
             proxy.wait_for(r"does not match the SDP a=fingerprint", 10)
             proxy.finish()
     log = read_log(tmp_path / "run.jsonl")

@@ -15,12 +15,7 @@ from proxy.pcap import read_capture
 from proxy.relay.sdpwatch import SdpWatch
 from proxy.session import Tracker
 from proxy.verdict import VerdictEngine, build_hook, reread_sdp
-
-
-def sdp(setup: str, fingerprint: str) -> str:
-    return ("v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
-            "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n"
-            f"a=fingerprint:sha-256 {fingerprint}\r\na=setup:{setup}\r\n")
+from tests.sdp_text import minimal_sdp
 
 
 def test_new_sdp_fingerprints_are_checked_on_every_open_session_at_once(
@@ -34,11 +29,11 @@ def test_new_sdp_fingerprints_are_checked_on_every_open_session_at_once(
     assert summary.state == "established" and not [e for e in events if isinstance(e, Verdict)]
     t = summary.ts + 5
     # the answer, saved now: the server's fingerprint is right, nothing to say
-    reread_sdp(engine, [("answer.sdp", sdp("passive", summary.fingerprints["server"]))])
+    reread_sdp(engine, [("answer.sdp", minimal_sdp("passive", summary.fingerprints["server"]))])
     assert [e for e in tr.recheck(t) if isinstance(e, Verdict)] == []
     # saved again with another fingerprint: the finding comes with the re-check
     wrong = "AB:" * 31 + "CD"
-    reread_sdp(engine, [("answer.sdp", sdp("passive", wrong))])
+    reread_sdp(engine, [("answer.sdp", minimal_sdp("passive", wrong))])
     (v,) = [e for e in tr.recheck(t + 1) if isinstance(e, Verdict)]
     assert (v.code, v.ts, v.culprit and v.culprit.type) == (
         "fingerprint_mismatch", t + 1, "Certificate")
@@ -48,13 +43,13 @@ def test_new_sdp_fingerprints_are_checked_on_every_open_session_at_once(
 
 def test_the_watch_sees_a_file_rewritten_or_appearing(tmp_path: Path) -> None:
     offer, answer = tmp_path / "offer.sdp", tmp_path / "answer.sdp"
-    offer.write_text(sdp("actpass", "AA:" * 31 + "AA"))
+    offer.write_text(minimal_sdp("actpass", "AA:" * 31 + "AA"))
     watch = SdpWatch([offer, answer])
     assert watch.changed() == []
-    answer.write_text(sdp("active", "BB:" * 31 + "BB"))
+    answer.write_text(minimal_sdp("active", "BB:" * 31 + "BB"))
     assert watch.changed() == [answer]
     assert [p for p, _ in watch.texts()] == [str(offer), str(answer)]
-    offer.write_text(sdp("actpass", "CC:" * 31 + "CC") + "a=ice-lite\r\n")
+    offer.write_text(minimal_sdp("actpass", "CC:" * 31 + "CC") + "a=ice-lite\r\n")
     os.utime(offer, ns=(1, 1))  # even within one mtime tick: the size differs
     assert watch.changed() == [offer]
     assert watch.changed() == []

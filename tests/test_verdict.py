@@ -28,6 +28,7 @@ from proxy.peers import DtlsEndpoint, EndpointConfig, make_identity, write_secre
 from proxy.session import Tracker
 from proxy.verdict import VerdictEngine, build_hook, sdp_expectations
 from proxy.verdict.order import order_violations
+from tests.sdp_text import minimal_sdp
 
 RSA_SERVER = make_identity("rsa-server", "rsa2048")
 RSA_SUITE = "AES128-GCM-SHA256"  # TLS_RSA_WITH_AES_128_GCM_SHA256
@@ -664,16 +665,13 @@ def test_live_tick_after_silence_emits_the_verdict_before_the_end(
 
 
 def test_sdp_setup_gives_each_fingerprint_its_role() -> None:
-    def sdp(setup: str, fp: str) -> str:
-        return (f"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
-                f"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n"
-                f"a=fingerprint:sha-256 {fp}\r\na=setup:{setup}\r\n")
-
     a, b = "AA:" * 31 + "AA", "BB:" * 31 + "BB"
-    got, conflict = sdp_expectations([("offer", sdp("actpass", a)), ("answer", sdp("active", b))])
+    got, conflict = sdp_expectations([("offer", minimal_sdp("actpass", a)),
+                                      ("answer", minimal_sdp("active", b))])
     assert [(e.source, e.role) for e in got] == [("offer", "server"), ("answer", "client")]
     assert conflict is None
-    _, conflict = sdp_expectations([("offer", sdp("active", a)), ("answer", sdp("active", b))])
+    _, conflict = sdp_expectations([("offer", minimal_sdp("active", a)),
+                                    ("answer", minimal_sdp("active", b))])
     assert conflict == ("both SDPs say a=setup:active: both peers will act as DTLS client "
                         "(a=setup role conflict)")
 
