@@ -113,7 +113,8 @@ def build_hook(
     texts = [(str(p), Path(p).read_text(encoding="utf-8", errors="replace")) for p in sdp_files]
     expected, conflict = sdp_expectations(texts)
     fps: Mapping[str, str] = options.get("fingerprints") or {}
-    expected = expected_from_mapping(fps) + expected
+    fixed = expected_from_mapping(fps)  # not from the SDPs: kept when they are re-read
+    expected = fixed + expected
     mtu = options.get("mtu")
     opts = Options(
         mtu=None if mtu is None else int(mtu),
@@ -127,7 +128,7 @@ def build_hook(
         raise ValueError("retransmit_threshold must be at least 1")
     rsa_keys = _load_rsa_keys(options.get("rsa_keys") or ())
     engine = VerdictEngine(keylog, opts, rsa_keys)
-    engine.fixed_expected = tuple(expected_from_mapping(fps))
+    engine.fixed_expected = tuple(fixed)
     return engine
 
 
