@@ -50,12 +50,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import floor
-from proxy.analyze import analyze_capture
-from proxy.cmd_analyze import cyclic_gc_paused, write_jsonl
+from proxy.analyze.parallel import default_jobs
+from proxy.analyze.pipeline import analyze_capture
+from proxy.capture.pcap import PcapngWriter
+from proxy.cli.analyze import cyclic_gc_paused, write_jsonl
+from proxy.demo.peers.certs import make_identity
 from proxy.events import Datagram, SessionOpened, SessionSummary
-from proxy.parallel import default_jobs
-from proxy.pcap import PcapngWriter
-from proxy.peers.certs import make_identity
 from proxy.session import Tracker
 from proxy.verdict import build_hook
 
@@ -258,7 +258,7 @@ def build_call_capture(path: Path) -> None:
     bytes for the SRTP payload (its content is opaque to both tools)."""
     import struct
 
-    from proxy.pcap import read_capture
+    from proxy.capture.pcap import read_capture
 
     head = list(read_capture(CALL_SOURCE))
     a, b = head[0].src, head[0].dst
@@ -289,7 +289,7 @@ def first_handshake(src: Path, dst: Path) -> None:
 
 
 def _datagrams(path: Path) -> Iterator[Datagram]:
-    from proxy.pcap import read_capture
+    from proxy.capture.pcap import read_capture
 
     yield from read_capture(path)
 
@@ -426,7 +426,7 @@ def census(path: Path) -> tuple[int, int, int, int]:
 def dtlsproxy_argv(path: Path, *extra: str) -> list[str]:
     """The real CLI: the venv's ``dtlsproxy`` console script."""
     exe = Path(sys.executable).parent / "dtlsproxy"
-    base = [str(exe)] if exe.exists() else [sys.executable, "-m", "proxy.cli"]
+    base = [str(exe)] if exe.exists() else [sys.executable, "-m", "proxy"]
     return [*base, "analyze", str(path), "--format", "jsonl", "-o", os.devnull, *extra]
 
 

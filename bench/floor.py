@@ -54,8 +54,9 @@ def _record(path: Path) -> tuple[list[tuple[bytes, int | None, bytes, bytes]], l
     (certificate DER, scheme, signature, signed data) of every CertificateVerify and
     ServerKeyExchange check, and the DER of every certificate whose own signature is
     checked."""
-    from proxy.analyze import analyze_capture
-    from proxy.dtls import signatures, x509
+    from proxy.analyze.pipeline import analyze_capture
+    from proxy.decode.dtls import x509
+    from proxy.decode.dtls.crypto import signatures
     from proxy.session import Tracker
     from proxy.verdict import build_hook
 
@@ -107,7 +108,7 @@ def measure(path: Path, runs: int) -> Floor:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from proxy.analyze import analyze_capture
+    from proxy.analyze.pipeline import analyze_capture
     from proxy.events import event_to_dict
     from proxy.session import Tracker
     from proxy.verdict import build_hook

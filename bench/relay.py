@@ -76,7 +76,7 @@ def handshake() -> list[tuple[bool, bytes]]:
     """(from_client, payload) of a real DTLS 1.2 handshake, or [] without the capture."""
     if not CAPTURE.exists():
         return []
-    from proxy.pcap import read_capture
+    from proxy.capture.pcap import read_capture
 
     dgs = list(read_capture(CAPTURE))
     client = dgs[0].src
@@ -309,7 +309,7 @@ def run_relay(name: str, size: int, args: argparse.Namespace,
             pa, pb = free_port(), free_port()
             log = tmp / f"{name.replace(' ', '_').replace('/', '_')}-{size}.jsonl"
             proc = subprocess.Popen(
-                [*RELAY_PREFIX, sys.executable, "-m", "proxy.cli", "run", "--headless",
+                [*RELAY_PREFIX, sys.executable, "-m", "proxy", "run", "--headless",
                  "--side-a", f"127.0.0.1:{pa}", "--side-b", f"127.0.0.1:{pb}",
                  "--peer-a", f"127.0.0.1:{gen.getsockname()[1]}",
                  "--peer-b", f"127.0.0.1:{sink.getsockname()[1]}",

@@ -2,7 +2,7 @@
 
 Layers (dependencies point down only): ``ui`` -> ``proxy.cli`` -> ``proxy.relay``
 -> ``proxy.export`` / ``proxy.bus`` -> sans-IO core (``proxy.session``,
-``proxy.verdict``, ``proxy.dtls``, ``proxy.events``). Nothing in ``proxy``
+``proxy.verdict``, ``proxy.decode.dtls``, ``proxy.events``). Nothing in ``proxy``
 imports textual.
 """
 

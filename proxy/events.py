@@ -158,7 +158,7 @@ class MessageSeen(Event):
     raw: bytes = field(repr=False, default=b"")
     """The message as if unfragmented: 12-byte DTLS handshake header + body (empty if encrypted)."""
     body: Any = field(repr=False, default=None, compare=False)
-    """The parsed body dataclass from :mod:`proxy.dtls.messages`, or None."""
+    """The parsed body dataclass from :mod:`proxy.decode.dtls.messages`, or None."""
     error: str | None = None
     """Why the body could not be parsed (the raw bytes are still kept)."""
     differs: bool = False

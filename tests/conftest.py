@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from proxy.capture.pcap import PcapngWriter, read_capture
 from proxy.events import Datagram
-from proxy.pcap import PcapngWriter, read_capture
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

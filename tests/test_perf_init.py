@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from proxy import events
-from proxy.dtls.extensions import Extension, UseSrtp
-from proxy.dtls.handshake import AssembledMessage, HandshakeFragment
-from proxy.dtls.messages import ParseContext
-from proxy.dtls.record import Record
+from proxy.decode.dtls.extensions import Extension, UseSrtp
+from proxy.decode.dtls.handshake import AssembledMessage, HandshakeFragment
+from proxy.decode.dtls.messages import ParseContext
+from proxy.decode.dtls.record import Record
 from proxy.fastinit import fast_init
 from proxy.session.session import MessageRecord
 from proxy.session.transcript import TranscriptEntry

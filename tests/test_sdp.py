@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from proxy.cli import main as cli_main
+from proxy.cli.main import main as cli_main
 from proxy.sdp import (
     Candidate,
     Fingerprint,
@@ -276,7 +276,7 @@ def test_cli_inspect_json(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
 def test_cli_rewrite_stdin_to_stdout_keeps_crlf() -> None:
     text = (DATA / "janus-answer.sdp").read_bytes()
     run = subprocess.run(
-        [sys.executable, "-m", "proxy.cli", "sdp", "rewrite", "--to", "[::1]:5000", "-"],
+        [sys.executable, "-m", "proxy", "sdp", "rewrite", "--to", "[::1]:5000", "-"],
         input=text,
         capture_output=True,
         check=False,

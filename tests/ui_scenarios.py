@@ -8,7 +8,7 @@ detail pane goes through the real field tree; other bodies are left None.
 
 from __future__ import annotations
 
-from proxy.dtls.messages import parse_body
+from proxy.decode.dtls.messages import parse_body
 from proxy.events import (
     AlertSeen,
     Check,

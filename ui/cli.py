@@ -1,7 +1,7 @@
-"""The ``dtlsproxy`` console script: :func:`proxy.cli.main` with the Textual UI plugged in.
+"""The ``dtlsproxy`` console script: :func:`proxy.cli.main.main` with the Textual UI plugged in.
 
 The UI is the top layer: it depends on ``proxy``, and hands ``proxy`` this
-implementation of :class:`proxy.tui.Tui`, so ``proxy`` never imports ``ui``.
+implementation of :class:`proxy.cli.tui.Tui`, so ``proxy`` never imports ``ui``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from proxy import cli
+from proxy.cli import main as cli
 
 if TYPE_CHECKING:  # imported where used: `dtlsproxy analyze` starts without asyncio
     import asyncio
@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # imported where used: `dtlsproxy analyze` starts without asy
 
 
 class TextualTui:
-    """:class:`proxy.tui.Tui` on :class:`ui.app.DtlsProxyApp`."""
+    """:class:`proxy.cli.tui.Tui` on :class:`ui.app.DtlsProxyApp`."""
 
     async def live(
         self, sub: Subscription, header: Mapping[str, str], stop: asyncio.Event
@@ -51,7 +51,7 @@ class TextualTui:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """:func:`proxy.cli.main` with the Textual UI."""
+    """:func:`proxy.cli.main.main` with the Textual UI."""
     return cli.main(argv, tui=TextualTui())
 
 

@@ -1,7 +1,7 @@
 """Detail pane: the selected row as a field tree, and its bytes as hex with the
 selected field highlighted (Wireshark's details + bytes panes).
 
-Message bodies go through ``proxy.dtls.fields.field_tree`` when it is available
+Message bodies go through ``proxy.decode.dtls.fields.field_tree`` when it is available
 (spans relative to ``MessageSeen.raw``: the body starts after the 12-byte
 handshake header); otherwise the body dataclass (or the dict a JSONL log gives
 back) is rendered generically, using its ``spans`` dict when it has one.
@@ -47,13 +47,13 @@ class Node:
 
 
 def field_tree_available() -> bool:
-    """Import ``proxy.dtls.fields`` (if present) ahead of the first detail view."""
+    """Import ``proxy.decode.dtls.fields`` (if present) ahead of the first detail view."""
     return _field_tree_fn() is not None
 
 
 def _field_tree_fn() -> Any:
     try:
-        from proxy.dtls.fields import field_tree
+        from proxy.decode.dtls.fields import field_tree
     except ImportError:
         return None
     return field_tree

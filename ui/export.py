@@ -55,12 +55,12 @@ def session_endpoints(st: SessionState) -> tuple[tuple[str, int], tuple[str, int
 
 
 def _write_pcapng(st: SessionState, path: Path) -> Path | None:
-    """pcapng of the stored datagrams (through ``proxy.pcap.PcapngWriter``); None if none."""
+    """pcapng of the stored datagrams (``proxy.capture.pcap.PcapngWriter``); None if none."""
     datagrams = st.datagrams()
     if not datagrams:
         return None
+    from proxy.capture.pcap import PcapngWriter
     from proxy.events import Datagram
-    from proxy.pcap import PcapngWriter
 
     client, server = session_endpoints(st)
     with PcapngWriter(path) as writer:

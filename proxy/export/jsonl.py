@@ -1,6 +1,6 @@
 """JSONL event log through structlog, with a size cap and rotation.
 
-One line per event, rendered by :func:`proxy.eventjson.event_to_json` as
+One line per event, rendered by :func:`proxy.capture.jsonl.event_to_json` as
 ``dtlsproxy analyze --format jsonl`` does (:func:`render_line`; the schema of
 ``docs/log-schema.md``): the same event gives the same line in both. structlog is
 configured once, here: its one processor renders the event object to its line
@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 
-from proxy.eventjson import event_to_json
+from proxy.capture.jsonl import event_to_json
 from proxy.events import Event
 
 FILE_MODE = 0o600

@@ -5,7 +5,7 @@ events, and media is only counted there, while a capture needs every datagram wi
 its real addresses. The tap runs in the relay's deferred stage (after forwarding)
 and writes, per datagram, the inbound leg (peer -> proxy socket) and each outbound
 leg (proxy socket -> other peer; none when a fault dropped it, two when duplicated,
-the modified bytes when corrupted) through :class:`proxy.pcap.PcapngWriter`.
+the modified bytes when corrupted) through :class:`proxy.capture.pcap.PcapngWriter`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from proxy.events import Datagram
-from proxy.pcap import PcapngWriter
-from proxy.relay.recorder import Leg
+from proxy.capture.pcap import PcapngWriter
+from proxy.events import Address, Datagram
+
+Leg = tuple[Address, Address, bytes]
+"""One hop of a datagram as it was on the wire: (source, destination, payload)."""
 
 FILE_MODE = 0o600
 

@@ -14,9 +14,9 @@ import contextlib
 import time
 
 from proxy.bus import Bus
-from proxy.config import RelayConfig
 from proxy.events import Address, format_address
-from proxy.faults import FaultEngine
+from proxy.relay.config import RelayConfig
+from proxy.relay.faults import FaultEngine
 from proxy.relay.recorder import Recorder, Tap, TrackerLike, make_tracker
 from proxy.relay.reverse import UPSTREAM_LABEL, ReverseRelay
 from proxy.relay.sockets import RelayError

@@ -20,9 +20,7 @@ from typing import Protocol
 
 from proxy.bus import Bus
 from proxy.events import Address, Datagram, DatagramSeen, Event, FaultApplied, Notice
-
-Leg = tuple[Address, Address, bytes]
-"""One UDP hop as it crossed the wire: (source, destination, payload)."""
+from proxy.export.pcapng import Leg
 
 Tap = Callable[[float, list[Leg]], None]
 """Called with the receive time and the legs of one relayed datagram (in, then out)."""

@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from proxy.events import Address, format_address
-from proxy.faults import FaultEngine, FaultRule
+from proxy.relay.faults import FaultEngine, FaultRule
 from proxy.relay.recorder import Recorder
 from proxy.relay.sockets import Endpoint, bind_socket, open_endpoint, open_upstream
 

@@ -31,9 +31,9 @@ from typing import Any
 
 import asyncio_dgram
 
-from proxy.config import CallConfig, Network, SideConfig
 from proxy.events import Address, format_address
-from proxy.faults import FaultEngine
+from proxy.relay.config import CallConfig, Network, SideConfig
+from proxy.relay.faults import FaultEngine
 from proxy.relay.recorder import Recorder
 from proxy.relay.sockets import Endpoint, bind_socket, open_connected, open_endpoint
 

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from proxy.dtls import registry
-from proxy.dtls.decrypt import AuthenticationFailed
-from proxy.dtls.handshake import AssembledMessage, Reassembler, parse_fragments
-from proxy.dtls.messages import HelloRetryRequest, ParseContext, parse_body
-from proxy.dtls.reader import DecodeError
-from proxy.dtls.record import (
+from proxy.decode.dtls import registry
+from proxy.decode.dtls.crypto.decrypt import AuthenticationFailed
+from proxy.decode.dtls.handshake import AssembledMessage, Reassembler, parse_fragments
+from proxy.decode.dtls.messages import HelloRetryRequest, ParseContext, parse_body
+from proxy.decode.dtls.reader import DecodeError
+from proxy.decode.dtls.record import (
     CT_ALERT,
     CT_APPLICATION_DATA,
     CT_CHANGE_CIPHER_SPEC,
@@ -49,7 +49,7 @@ HT_FINISHED = 20
 
 RecordDecryptor = Callable[["Session", int, Record], bytes | None]
 """(session, sender index, encrypted record) -> plaintext, or None when no keys are known.
-Raises :class:`proxy.dtls.decrypt.AuthenticationFailed` when the record does not
+Raises :class:`proxy.decode.dtls.crypto.decrypt.AuthenticationFailed` when the record does not
 authenticate. Set as ``Session.decrypt`` by the key-log layer (proxy.verdict)."""
 
 MAX_FLIGHTS = 64

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from proxy.dtls import registry
-from proxy.dtls.extensions import KeyShareEntry, UseSrtp
-from proxy.dtls.messages import (
+from proxy.decode.dtls import registry
+from proxy.decode.dtls.extensions import KeyShareEntry, UseSrtp
+from proxy.decode.dtls.messages import (
     Certificate,
     CertificateVerify,
     ClientHello,

@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from proxy.demux import classify
-from proxy.dtls import registry
-from proxy.dtls.reader import DecodeError
+from proxy.decode.demux import classify
+from proxy.decode.dtls import registry
+from proxy.decode.dtls.reader import DecodeError
+from proxy.decode.rtp import MediaCounter, MediaInterval
+from proxy.decode.stun import parse_stun
 from proxy.events import (
     Address,
     AlertSeen,
@@ -28,9 +30,7 @@ from proxy.events import (
     StunSeen,
     format_address,
 )
-from proxy.rtp import MediaCounter, MediaInterval
 from proxy.session.session import Session
-from proxy.stun import parse_stun
 
 _SENDERS = ("0", "1")
 """Media counter direction keys per sender index (no str() per packet)."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from proxy.keylog import KeyLog, KeyLogError
+from proxy.decode.keylog import KeyLog, KeyLogError
 from proxy.session.tracker import VerdictHook
 from proxy.verdict.engine import (
     ExpectedFingerprint,
@@ -90,7 +90,7 @@ def build_hook(
     default 2), ``silence_after`` (seconds, default 10), ``hello_after`` (seconds of
     ICE traffic with no ClientHello before that is a finding, default 10), ``fingerprints``
     (``{"client"|"server"|<side label>: "AB:CD:..."}``), ``keylog`` (a loaded
-    :class:`proxy.keylog.KeyLog`, merged with the files), ``rsa_keys`` (PEM files of
+    :class:`proxy.decode.keylog.KeyLog`, merged with the files), ``rsa_keys`` (PEM files of
     server RSA private keys: TLS_RSA_* premasters are decrypted as Wireshark does).
     Raises ValueError for an unknown option or an unreadable key log / SDP
     (OSError when a file cannot be opened).

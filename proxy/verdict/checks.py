@@ -13,8 +13,13 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from proxy.dtls import registry
-from proxy.dtls.messages import (
+from proxy.decode.dtls import registry
+from proxy.decode.dtls.crypto.signatures import (
+    SignatureCheck,
+    verify_certificate_verify,
+    verify_server_key_exchange,
+)
+from proxy.decode.dtls.messages import (
     Certificate,
     CertificateVerify,
     ClientHello,
@@ -22,12 +27,7 @@ from proxy.dtls.messages import (
     ServerHello,
     ServerKeyExchange,
 )
-from proxy.dtls.signatures import (
-    SignatureCheck,
-    verify_certificate_verify,
-    verify_server_key_exchange,
-)
-from proxy.dtls.x509 import self_signature_verifies
+from proxy.decode.dtls.x509 import self_signature_verifies
 from proxy.events import Check
 from proxy.session.session import MessageRecord, Session
 from proxy.verdict.order import order_violations, settled

@@ -14,7 +14,8 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from proxy.dtls.messages import Certificate
+from proxy.decode.dtls.messages import Certificate
+from proxy.decode.keylog import KeyLog
 from proxy.events import (
     AlertSeen,
     Check,
@@ -24,7 +25,6 @@ from proxy.events import (
     MessageSeen,
     Verdict,
 )
-from proxy.keylog import KeyLog
 from proxy.session.session import Session
 from proxy.verdict import checks as C
 from proxy.verdict.ice import IceWatch

@@ -15,9 +15,8 @@ from collections.abc import Sequence
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from proxy.dtls.decrypt import decrypt_record
-from proxy.dtls.messages import Certificate, ClientHello, ClientKeyExchange, Finished
-from proxy.dtls.prf import (
+from proxy.decode.dtls.crypto.decrypt import decrypt_record
+from proxy.decode.dtls.crypto.prf import (
     ConnectionKeys,
     cipher_params,
     finished_verify_data,
@@ -27,10 +26,11 @@ from proxy.dtls.prf import (
     transcript_hash,
     transcript_message,
 )
-from proxy.dtls.reader import DecodeError
-from proxy.dtls.record import Record
+from proxy.decode.dtls.messages import Certificate, ClientHello, ClientKeyExchange, Finished
+from proxy.decode.dtls.reader import DecodeError
+from proxy.decode.dtls.record import Record
+from proxy.decode.keylog import KeyLog
 from proxy.events import Check
-from proxy.keylog import KeyLog
 from proxy.session.session import MessageRecord, Session
 
 DTLS10 = 0xFEFF

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from proxy.dtls import registry
-from proxy.dtls.messages import ClientHello
+from proxy.decode.dtls import registry
+from proxy.decode.dtls.messages import ClientHello
+from proxy.decode.keylog import KeyLog
 from proxy.events import AlertSeen, Check, CulpritRef, Verdict
-from proxy.keylog import KeyLog
 from proxy.session.flights import Flight
 from proxy.session.session import MessageRecord, Session
 from proxy.verdict.checks import CV_CHECK, SKE_CHECK, SignatureResult, find_message

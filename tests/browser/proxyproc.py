@@ -28,7 +28,7 @@ PORTS = {"a": 45000, "b": 46000}
 
 
 class ProxyProcess(DtlsproxyProcess):
-    """One ``python -m proxy.cli run`` writing ``proxy.jsonl`` and ``proxy.pcapng``."""
+    """One ``python -m proxy run`` writing ``proxy.jsonl`` and ``proxy.pcapng``."""
 
     def __init__(
         self,
@@ -55,7 +55,7 @@ class ProxyProcess(DtlsproxyProcess):
     def command(self) -> list[str]:
         """The ``dtlsproxy run`` command line."""
         cmd = [
-            sys.executable, "-m", "proxy.cli", "run",
+            sys.executable, "-m", "proxy", "run",
             "--side-a", f"{self.host}:{PORTS['a']}", "--label-a", self.labels[0],
             "--side-b", f"{self.host}:{PORTS['b']}", "--label-b", self.labels[1],
             "--headless",

@@ -71,7 +71,7 @@ class BedResult:
         """
         out = self.workdir / "analyze.jsonl"
         cmd = [
-            sys.executable, "-m", "proxy.cli", "analyze", str(self.workdir / "proxy.pcapng"),
+            sys.executable, "-m", "proxy", "analyze", str(self.workdir / "proxy.pcapng"),
             "--format", "jsonl", "-o", str(out),
         ]  # fmt: skip
         if sdp:
@@ -229,7 +229,7 @@ def start_bed(
 
     ``relay``: ``none`` or ``trivial``; ``dtls_role``: aiortc's (``server`` offers
     actpass, ``client`` offers active); ``faults``: relay fault rules
-    (``proxy.faults`` syntax); ``keylog``: aiortc writes ``aiortc.keylog``;
+    (``proxy.relay.faults`` syntax); ``keylog``: aiortc writes ``aiortc.keylog``;
     ``expect_failure``: the call waits for Janus's hangup instead of media.
     ``kill_when_ready``: SIGKILL the driver's process group as soon as it has written
     ``result.json`` (the ``hang`` scenario writes it once Janus is up), to prove a

@@ -19,7 +19,7 @@ from typing import Any
 from tests.dtlsproxy_process import DtlsproxyProcess
 from tests.janus.janus import ROOT, _die_with_parent
 
-SDP_CLI = [sys.executable, "-m", "proxy.cli", "sdp", "rewrite"]
+SDP_CLI = [sys.executable, "-m", "proxy", "sdp", "rewrite"]
 
 Address = tuple[str, int]
 SIDE_A_PORT = 5000
@@ -59,9 +59,9 @@ class ProxyRun(DtlsproxyProcess):
     def command(self) -> list[str]:
         """The ``dtlsproxy run`` command line."""
         if self.config is not None:  # the documented recipe: the shipped config, nothing else
-            return [sys.executable, "-m", "proxy.cli", "run", "--config", str(self.config)]
+            return [sys.executable, "-m", "proxy", "run", "--config", str(self.config)]
         cmd = [
-            sys.executable, "-m", "proxy.cli", "run",
+            sys.executable, "-m", "proxy", "run",
             "--side-a", f"{self.host}:{SIDE_A_PORT}", "--label-a", "aiortc",
             "--side-b", f"{self.host}:{SIDE_B_PORT}", "--label-b", "janus",
             "--headless",

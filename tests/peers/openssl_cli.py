@@ -23,7 +23,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from proxy.peers.certs import write_secret
+from proxy.demo.peers.certs import write_secret
 from tests.peers.process import ToolProcess
 
 Address = tuple[str, int]

@@ -12,8 +12,8 @@ import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from proxy.peers import DtlsEndpoint, EndpointConfig, PeerResult, make_identity, run_udp_pair
-from proxy.peers.certs import Identity, KeyType
+from proxy.demo.peers import DtlsEndpoint, EndpointConfig, PeerResult, make_identity, run_udp_pair
+from proxy.demo.peers.certs import Identity, KeyType
 from tests.peers import CLIENT_LINE, SERVER_LINE
 from tests.peers.capture import (
     CapturedDatagram,

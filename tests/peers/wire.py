@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from proxy.dtls.handshake import HandshakeFragment, parse_fragments
-from proxy.dtls.record import CT_HANDSHAKE, Record, parse_records
+from proxy.decode.dtls.handshake import HandshakeFragment, parse_fragments
+from proxy.decode.dtls.record import CT_HANDSHAKE, Record, parse_records
 
 CLIENT_HELLO = 1
 HELLO_VERIFY_REQUEST = 3

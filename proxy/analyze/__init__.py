@@ -1,0 +1,2 @@
+"""Offline analysis of a capture: the pipeline through the Tracker, the process split of
+``--jobs``, and the text ladder."""

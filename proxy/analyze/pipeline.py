@@ -1,0 +1,119 @@
+"""Offline analysis: a capture file through the same Tracker the live relay uses."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+from proxy.capture.pcap import Capture, CaptureError, read_capture
+from proxy.decode.demux import classify
+from proxy.decode.dtls.record import looks_like_dtls
+from proxy.events import Address, Event
+from proxy.session import Tracker
+
+TICK_EVERY = 1.0
+"""Seconds of capture time between two Tracker.tick calls (media intervals, stalls)."""
+
+Key = tuple[int, int, int, int]
+"""Where an event stands in the whole analysis: (datagram index, phase: 0 a tick before
+that datagram, 1 the datagram itself, 2 the end of the capture; session number, sequence
+within the share). Sorting the events of every share by it gives one process's order."""
+
+_END = 1 << 62
+
+
+def analyze_capture(
+    path: str | os.PathLike[str],
+    *,
+    tracker: Tracker | None = None,
+    on_warning: Callable[[str], None] | None = None,
+    on_frame: Callable[[int, Capture], None] | None = None,
+) -> Iterator[Event]:
+    """Every event of a capture, in capture order; DTLS is found by content, on any port.
+
+    A UDP flow becomes a session when one of its datagrams looks like DTLS or STUN
+    (RFC 7983 first byte + record sanity); other flows (DNS, QUIC...) are ignored.
+    Sessions are numbered by their first datagram (``s1``, ``s2``...). ``on_frame`` is
+    called with each frame's number and the capture (for progress: ``fraction_read``).
+    Raises :class:`proxy.capture.pcap.CaptureError` for a file that is not a readable capture.
+    """
+    return (ev for _, ev in analyze_share(path, tracker=tracker, on_warning=on_warning,
+                                          on_frame=on_frame))
+
+
+def analyze_share(
+    path: str | os.PathLike[str],
+    share: tuple[int, int] = (0, 1),
+    *,
+    tracker: Tracker | None = None,
+    on_warning: Callable[[str], None] | None = None,
+    on_frame: Callable[[int, Capture], None] | None = None,
+) -> Iterator[tuple[Key, Event]]:
+    """:func:`analyze_capture` for the sessions of one share, each event with its
+    :data:`Key`.
+
+    ``share = (index, count)``: session ``sN`` belongs to share ``(N - 1) % count``.
+    Every share reads the whole capture, so that each sees the same sessions numbered
+    the same way and the same ticks; ``count`` processes with the shares ``0..count-1``
+    together give every event of ``(0, 1)``, which sorting by key puts in its order
+    (the Tracker must not forget sessions: ``max_sessions`` above their number).
+    """
+    index, count = share
+    tr = tracker or Tracker()
+    numbers: dict[frozenset[Address], int] = {}
+    next_tick: float | None = None
+    last_ts = 0.0
+    seq = 0
+    capture = read_capture(path, on_warning)
+    for i, d in enumerate(capture):
+        if on_frame is not None:
+            on_frame(d.frame, capture)
+        pair = frozenset((d.src, d.dst))
+        number = numbers.get(pair)
+        if number is None:
+            if not opens_session(d.data):
+                continue
+            number = numbers[pair] = len(numbers) + 1
+        if next_tick is not None and d.ts >= next_tick:
+            for ev in tr.tick(d.ts):
+                seq += 1
+                yield (i, 0, _number(ev), seq), ev
+        next_tick = d.ts + TICK_EVERY
+        last_ts = max(last_ts, d.ts)
+        if count == 1 or (number - 1) % count == index:
+            tr.next_id = number  # the number its session gets, if this datagram opens it
+            for ev in tr.receive(d):
+                seq += 1
+                yield (i, 1, number, seq), ev
+    for ev in tr.finish(last_ts):
+        seq += 1
+        yield (_END, 2, _number(ev), seq), ev
+
+
+def opens_session(payload: bytes) -> bool:
+    """Whether a datagram of a new UDP flow makes it a session: it looks like DTLS or
+    STUN (RFC 7983 first byte + record sanity)."""
+    return looks_like_dtls(payload) or classify(payload) == "stun"
+
+
+def sessions_ahead(path: str | os.PathLike[str], datagrams: int) -> int:
+    """The sessions the first ``datagrams`` datagrams of a capture open (0 for a file
+    that is not a readable capture: the analysis itself reports that)."""
+    pairs: set[frozenset[Address]] = set()
+    try:
+        with read_capture(path) as capture:
+            for i, d in enumerate(capture):
+                if i >= datagrams:
+                    break
+                pair = frozenset((d.src, d.dst))
+                if pair not in pairs and opens_session(d.data):
+                    pairs.add(pair)
+    except CaptureError:
+        return 0
+    return len(pairs)
+
+
+def _number(ev: Event) -> int:
+    """The number in a session id ``sN`` (0 for no session)."""
+    sid = ev.session
+    return int(sid[1:]) if sid[1:].isdigit() else 0

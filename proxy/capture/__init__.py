@@ -1,0 +1,1 @@
+"""Files in and out: pcap/pcapng reading and writing, the JSONL encoder and reader."""

@@ -1,0 +1,284 @@
+"""`dtlsproxy run`: the live relay (two-sided or reverse), logging every flight."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from proxy.bus import Bus, Subscription
+from proxy.events import Event
+from proxy.relay.config import ConfigError, RelayConfig, apply_flags, load_toml, validate
+
+if TYPE_CHECKING:
+    from proxy.cli.tui import Tui
+    from proxy.relay import Relay
+
+DESCRIPTION = """\
+Relay UDP between two peers (or clients and an upstream), forwarding every datagram
+untouched and first, while the DTLS handshakes are decoded and logged.
+
+Two-sided (the WebRTC case): give side A's address to one peer (e.g. the browser,
+via a rewritten SDP) and side B's to the other (e.g. Janus):
+  dtlsproxy run --side-a 0.0.0.0:5000 --side-b 0.0.0.0:6000 --headless --log-file run.jsonl
+Reverse (like socat): clients talk to --listen, each gets its own socket to --upstream:
+  dtlsproxy run --listen 127.0.0.1:4433 --upstream 127.0.0.1:4444 --headless
+"""
+
+EPILOG = """\
+fault rules (--fault, repeatable; or [[fault]] tables in the config):
+  comma-separated key=value. Match keys: side=a|b|LABEL, who=client|server,
+  content=handshake|alert|ccs|appdata|dtls|stun|rtp|rtcp|other,
+  msg=NAME|NUMBER (e.g. CertificateVerify), flight=1..6, encrypted=0|1,
+  copy=first|retransmission|N, nth=N.  Actions: action=drop|duplicate|delay|
+  corrupt|truncate, ms=N (delay), offset=N (corrupt: byte of the handshake message
+  body, or of an encrypted record's payload; negative counts from the end),
+  xor=MASK (default 0xff), bytes=N (truncate: cut N bytes off the end),
+  count=1|N|always (default 1), p=PROBABILITY (seeded by --fault-seed).
+  Every applied fault is logged as a "fault" event.
+examples:
+  --fault "who=client,msg=CertificateVerify,action=corrupt,offset=-1"
+      flip the last byte of the client's signature: OpenSSL answers decrypt_error
+  --fault "who=server,flight=4,action=drop,count=1"
+      lose the server's first flight 4: watch the retransmission
+  --fault "side=a,content=handshake,action=delay,ms=200,count=always"
+  --fault "msg=Finished,encrypted=1,action=corrupt,offset=-1,count=1"
+      the first encrypted handshake record of a side is its Finished
+
+exit status: 0 stopped normally, 1 a socket could not be opened, 2 bad flags/config.
+See docs/config.md for the TOML keys (every flag has one).
+"""
+
+
+def add_parser(sub: Any) -> None:
+    """Register `run` and its flags."""
+    p = sub.add_parser(
+        "run",
+        help="relay two peers (or clients -> upstream) and log every DTLS flight",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--config", metavar="FILE", type=Path,
+                   help="TOML config (e.g. configs/example.toml); flags override it")
+    g = p.add_argument_group("two-sided mode (default)")
+    g.add_argument("--side-a", metavar="HOST:PORT",
+                   help="bind side A, given to one peer; a range makes several calls "
+                        "(e.g. 0.0.0.0:5000 or 0.0.0.0:5000-5009)")
+    g.add_argument("--side-b", metavar="HOST:PORT",
+                   help="bind side B, given to the other peer (e.g. 0.0.0.0:6000)")
+    g.add_argument("--peer-a", metavar="HOST:PORT",
+                   help="side A's peer, fixed (e.g. 192.0.2.10:50000); not given: latched "
+                        "from the first datagram")
+    g.add_argument("--peer-b", metavar="HOST:PORT",
+                   help="side B's peer, fixed (e.g. 127.0.0.1:20000); not given: latched")
+    for w in ("a", "b"):
+        g.add_argument(f"--policy-{w}", choices=("latch-first", "fixed", "allow"),
+                       help=f"who may send to side {w.upper()} (default: fixed with "
+                            f"--peer-{w}, allow with --allow-{w}, else latch-first)")
+        g.add_argument(f"--allow-{w}", metavar="LIST",
+                       help=f"sources allowed on side {w.upper()}, comma-separated "
+                            "networks/hosts/host:port (e.g. 10.0.0.0/8,::1)")
+        g.add_argument(f"--label-{w}", metavar="NAME",
+                       help=f"name of side {w.upper()}'s peer in logs (e.g. "
+                            f"{'browser' if w == 'a' else 'janus'})")
+    r = p.add_argument_group("reverse mode")
+    r.add_argument("--listen", metavar="HOST:PORT",
+                   help="listen for clients (e.g. 127.0.0.1:4433)")
+    r.add_argument("--upstream", metavar="HOST:PORT",
+                   help="forward each client to this server (e.g. 127.0.0.1:4444)")
+    r.add_argument("--idle-timeout", metavar="SECONDS", type=float,
+                   help="close a client's upstream socket after this idle time (default 60)")
+    r.add_argument("--max-sessions", metavar="N", type=int,
+                   help="cap on concurrent clients (default 1000)")
+    o = p.add_argument_group("output")
+    o.add_argument("--headless", action="store_true", default=None,
+                   help="no TUI: one line per flight/alert/notice on stderr")
+    o.add_argument("--log-file", metavar="FILE",
+                   help="JSONL event log (docs/log-schema.md), e.g. run.jsonl")
+    o.add_argument("--log-max-bytes", metavar="N", type=int,
+                   help="rotate the log at this size (default 104857600)")
+    o.add_argument("--log-backups", metavar="N", type=int,
+                   help="rotated logs kept (default 3)")
+    o.add_argument("--pcap", metavar="FILE",
+                   help="pcapng of both legs (Wireshark), e.g. run.pcapng")
+    o.add_argument("--keylog", metavar="FILE",
+                   help="NSS key log (CLIENT_RANDOM ...) for decrypting Finished, "
+                        "e.g. keys.log; never logged")
+    o.add_argument("--sdp", metavar="FILE", action="append",
+                   help="SDP offer/answer with fingerprints and a=setup (repeatable)")
+    f = p.add_argument_group("faults")
+    f.add_argument("--fault", metavar="RULE", action="append", dest="faults",
+                   help='inject a fault (repeatable), e.g. '
+                        '"who=client,msg=CertificateVerify,action=corrupt,offset=-1"')
+    f.add_argument("--fault-seed", metavar="N", type=int,
+                   help="seed for p= rules (default 0)")
+    t = p.add_argument_group("tuning")
+    t.add_argument("--silence-after", metavar="SECONDS", type=float,
+                   help="warn when a side has sent nothing for this long (default 10; 0 = off)")
+    t.add_argument("--rcvbuf", metavar="BYTES", type=int,
+                   help="socket buffer to ask the kernel for (default 4194304)")
+    t.add_argument("--loop", choices=("auto", "uvloop", "asyncio"),
+                   help="event loop (default auto: uvloop when installed)")
+    t.add_argument("--engine", choices=("protocol", "dgram"),
+                   help="forwarding path: protocol (default, DatagramProtocol on the "
+                        "asyncio-dgram transport) or dgram (asyncio-dgram recv loop)")
+    t.add_argument("--no-decode", action="store_true", default=None,
+                   help="forward only (benchmarks)")
+    t.add_argument("--duration", metavar="SECONDS", type=float,
+                   help="stop after this many seconds (e.g. 30)")
+
+
+_FLAG_KEYS = (
+    "side_a", "side_b", "peer_a", "peer_b", "policy_a", "policy_b", "allow_a", "allow_b",
+    "label_a", "label_b", "listen", "upstream", "idle_timeout", "max_sessions",
+    "silence_after", "rcvbuf", "loop", "engine", "fault_seed", "log_file", "pcap", "keylog",
+    "headless", "no_decode", "sdp", "faults", "log_max_bytes", "log_backups",
+)
+
+
+def build_config(args: argparse.Namespace) -> RelayConfig:
+    """Config file (if any) + flags, validated. Raises ConfigError."""
+    cfg = load_toml(args.config) if getattr(args, "config", None) else RelayConfig()
+    flags = {k: getattr(args, k, None) for k in _FLAG_KEYS}
+    return validate(apply_flags(cfg, flags))
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the relay until Ctrl-C / SIGTERM (or --duration)."""
+    try:
+        cfg = build_config(args)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    loop_factory = _loop_factory(cfg.loop)
+    if loop_factory is None and cfg.loop == "uvloop":
+        print("config error: --loop uvloop: uvloop is not installed", file=sys.stderr)
+        return 2
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(run(cfg, duration=getattr(args, "duration", None),
+                              tui=getattr(args, "tui", None)))
+
+
+def _loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    if name == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+async def run(
+    cfg: RelayConfig, *, duration: float | None = None, tui: Tui | None = None
+) -> int:
+    """Start the relay with its exporters and run until stopped; in ``tui`` when given
+    and the terminal is interactive (and not --headless), else with console lines."""
+    from proxy.export import run_subscriber
+    from proxy.export.console import ConsoleRenderer
+    from proxy.relay import RelayError, start_relay
+    from proxy.relay.sdpwatch import follow_sdp, summarize_sdp
+
+    bus = Bus()
+    writers: list[Callable[[list[Event]], None]] = []
+    closers: list[Callable[[], None]] = []
+    if cfg.log_file is not None:
+        from proxy.export.jsonl import JsonlWriter
+
+        try:
+            jw = JsonlWriter(cfg.log_file, cfg.log_max_bytes, cfg.log_backups)
+        except OSError as exc:
+            print(f"dtlsproxy run: cannot write --log-file {cfg.log_file}: "
+                  f"{exc.strerror or exc}", file=sys.stderr)
+            return 1
+        writers.append(jw.write)
+        closers.append(jw.close)
+    use_tui = tui is not None and not cfg.headless and sys.stdout.isatty() and sys.stdin.isatty()
+    tui_sub = bus.subscribe(maxlen=100_000) if use_tui else None
+    if not use_tui:
+        writers.append(ConsoleRenderer().write)
+    subs = [bus.subscribe() for _ in writers]
+    tasks = [
+        asyncio.create_task(run_subscriber(s, w)) for s, w in zip(subs, writers, strict=True)
+    ]
+    for path in cfg.sdp:
+        if not path.is_file():
+            print(f"dtlsproxy run: --sdp {path}: no such file", file=sys.stderr)
+            return 2
+    try:
+        relay = await start_relay(cfg, bus)
+    except RelayError as exc:
+        print(f"dtlsproxy run: {exc}", file=sys.stderr)
+        await _stop(tasks, closers)
+        return 1
+    for path in cfg.sdp:
+        level, message = summarize_sdp(path)
+        relay.recorder.notice(level, "sdp", message)
+    if cfg.sdp:  # the answer is often saved after the proxy started
+        tasks.append(asyncio.create_task(follow_sdp(relay.recorder, cfg.sdp)))
+    if cfg.pcap is not None:
+        from proxy.export.pcapng import PcapngTap
+
+        try:
+            tap = PcapngTap(cfg.pcap)
+        except OSError as exc:
+            print(f"dtlsproxy run: cannot write --pcap {cfg.pcap}: {exc.strerror or exc}",
+                  file=sys.stderr)
+            await relay.close()
+            await _stop(tasks, closers)
+            return 1
+        relay.add_tap(tap)
+        closers.append(tap.close)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    if duration is not None:
+        loop.call_later(duration, stop.set)
+    if tui is not None and tui_sub is not None:
+        await _run_tui(tui, tui_sub, cfg, relay, stop)
+    else:
+        await stop.wait()
+    await relay.close()
+    await _stop(tasks, closers)
+    return 0
+
+
+async def _run_tui(
+    tui: Tui, sub: Subscription, cfg: RelayConfig, relay: Relay, stop: asyncio.Event
+) -> None:
+    """The TUI on the relay's loop, until the user quits (q) or a signal/--duration stops."""
+    if relay.reverse is not None:
+        listen = f"{_addr(relay.listen_addr)} -> {_addr(cfg.upstream) if cfg.upstream else '?'}"
+    else:
+        listen = ", ".join(
+            f"{c.a.label} {_addr(c.a.addr)} | {c.b.label} {_addr(c.b.addr)}" for c in relay.calls
+        )
+    await tui.live(sub, {
+        "listen": listen,
+        "log": str(cfg.log_file) if cfg.log_file else "-",
+        "pcap": str(cfg.pcap) if cfg.pcap else "-",
+    }, stop)
+
+
+def _addr(a: tuple[str, int]) -> str:
+    return f"[{a[0]}]:{a[1]}" if ":" in a[0] else f"{a[0]}:{a[1]}"
+
+
+async def _stop(tasks: list[asyncio.Task[None]], closers: list[Callable[[], None]]) -> None:
+    await asyncio.sleep(0)
+    for t in tasks:
+        t.cancel()
+    for t in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await t
+    for close in closers:
+        close()

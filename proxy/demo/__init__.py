@@ -1,0 +1,1 @@
+"""``dtlsproxy demo``: the embedded scenarios and the real DTLS peers they run."""

@@ -1,0 +1,501 @@
+"""Fault rules: parse, match, apply. Pure and deterministic (no sockets, no clock).
+
+A rule is a comma-separated list of ``key=value`` (the ``--fault`` flag) or the
+same keys in a TOML ``[[fault]]`` table::
+
+    who=client,msg=CertificateVerify,action=corrupt,offset=-1
+    who=server,flight=4,action=drop,count=always
+    side=a,content=handshake,action=delay,ms=200
+    msg=Finished,encrypted=1,action=corrupt,offset=-1,count=1
+
+Match keys (all given keys must hold; a datagram matches when one of its units
+does -- a unit is a handshake fragment, a record, or the whole non-DTLS datagram):
+
+``side``      the side that received the datagram (``a``/``b``, or its label)
+``who``       the sender's DTLS role, ``client`` or ``server`` (known once a
+              ClientHello / HelloVerifyRequest / ServerHello was seen)
+``content``   ``handshake``, ``alert``, ``ccs``, ``appdata``, ``dtls`` (any record),
+              or an RFC 7983 class: ``stun``, ``rtp``, ``rtcp``, ``other``
+``msg``       handshake message name (``CertificateVerify``) or number (``15``);
+              with ``encrypted=1``, ``msg=Finished`` is the side's first encrypted
+              handshake record (and its retransmissions)
+``flight``    DTLS 1.2 flight number 1-6 (RFC 6347 §4.2.4)
+``encrypted`` ``1``: records of epoch > 0 only; ``0``: plaintext only
+``copy``      ``first``, ``retransmission``, or a number (2 = the first resend)
+``nth``       skip the first nth-1 matching datagrams (default 1)
+
+Action keys: ``action`` = ``drop`` | ``duplicate`` | ``delay`` (``ms``) |
+``corrupt`` (``offset``: from the start of the handshake message body when >= 0,
+from its end when < 0; for an encrypted record or other unit, of its payload;
+``xor``: the mask, default 0xff) | ``truncate`` (``bytes``: cut this many bytes off
+the end, default 1); ``count`` = ``1`` (default), ``N`` or ``always``; ``p`` = a
+probability (drawn from a generator seeded with ``seed``); ``name`` = a label.
+
+When ``corrupt`` targets a handshake message, only the datagram carrying the byte
+at ``offset`` matches, so a fragmented message is corrupted in the right fragment.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from proxy.decode.demux import DTLS, classify
+from proxy.decode.dtls import registry
+from proxy.decode.dtls.handshake import HandshakeFragment, parse_fragments
+from proxy.decode.dtls.reader import DecodeError
+from proxy.decode.dtls.record import Record, parse_records
+from proxy.events import FaultApplied
+
+ACTIONS = ("drop", "duplicate", "delay", "corrupt", "truncate")
+
+HANDSHAKE_TYPES: dict[str, int] = registry.HANDSHAKE_TYPE_IDS
+"""Handshake message names accepted by ``msg=`` (case-insensitive), RFC spelling."""
+
+CONTENTS: dict[str, int | None] = {
+    "ccs": 20,
+    "alert": 21,
+    "handshake": 22,
+    "appdata": 23,
+    "dtls": None,
+}
+_KINDS = ("stun", "rtp", "rtcp", "zrtp", "turn", "other")
+
+_SERVER_FLIGHT4 = {2, 11, 12, 13, 14}
+_CLIENT_FLIGHT5 = {11, 15, 16}
+
+MATCH_KEYS = ("side", "who", "content", "msg", "flight", "encrypted", "copy", "nth")
+ACTION_KEYS = ("action", "count", "ms", "offset", "xor", "bytes", "p", "name")
+
+
+class FaultRuleError(Exception):
+    """A rule key is unknown or has a bad value."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class FaultRule:
+    """One parsed rule (see the module docstring for the keys)."""
+
+    text: str
+    """Canonical ``key=value,...`` form (what FaultApplied.rule shows)."""
+    action: str
+    side: str | None = None
+    who: str | None = None
+    content: str | None = None
+    msg: int | None = None
+    flight: int | None = None
+    encrypted: bool | None = None
+    copy: str | int | None = None
+    nth: int = 1
+    count: int | None = 1
+    """How many times the rule fires; None = always."""
+    ms: int = 0
+    offset: int | None = None
+    xor: int = 0xFF
+    bytes: int = 1
+    p: float = 1.0
+    name: str = ""
+
+
+def _as_int(key: str, value: Any, *, signed: bool = False) -> int:
+    if isinstance(value, bool):
+        raise FaultRuleError(key, f"expected an integer, got {value!r}")
+    if isinstance(value, int):
+        out = value
+    elif isinstance(value, str):
+        try:
+            out = int(value, 0)
+        except ValueError:
+            raise FaultRuleError(key, f"expected an integer, got {value!r}") from None
+    else:
+        raise FaultRuleError(key, f"expected an integer, got {value!r}")
+    if out < 0 and not signed:
+        raise FaultRuleError(key, f"expected an integer >= 0, got {out}")
+    return out
+
+
+def rule_from_mapping(table: Mapping[str, Any]) -> FaultRule:
+    """Validate one rule given as a mapping (a TOML table or a parsed ``--fault``)."""
+    for key in table:
+        if key not in MATCH_KEYS and key not in ACTION_KEYS:
+            known = ", ".join((*MATCH_KEYS, *ACTION_KEYS))
+            raise FaultRuleError(key, f"unknown key (known: {known})")
+    action = table.get("action")
+    if action is None:
+        raise FaultRuleError("action", f"missing (one of {', '.join(ACTIONS)})")
+    if action not in ACTIONS:
+        raise FaultRuleError("action", f"expected one of {', '.join(ACTIONS)}, got {action!r}")
+    kw: dict[str, Any] = {"action": action}
+    for key in ("side", "name"):
+        if key in table:
+            if not isinstance(table[key], str):
+                raise FaultRuleError(key, f"expected a string, got {table[key]!r}")
+            kw[key] = table[key]
+    if "who" in table:
+        if table["who"] not in ("client", "server"):
+            raise FaultRuleError("who", f"expected client or server, got {table['who']!r}")
+        kw["who"] = table["who"]
+    if "content" in table:
+        c = str(table["content"]).lower()
+        if c not in CONTENTS and c not in _KINDS:
+            known = ", ".join((*CONTENTS, *_KINDS))
+            raise FaultRuleError("content", f"expected one of {known}, got {table['content']!r}")
+        kw["content"] = c
+    if "msg" in table:
+        kw["msg"] = _msg_type(table["msg"])
+    if "flight" in table:
+        kw["flight"] = _as_int("flight", table["flight"])
+    if "encrypted" in table:
+        v = table["encrypted"]
+        if v in (True, 1, "1", "true", "yes"):
+            kw["encrypted"] = True
+        elif v in (False, 0, "0", "false", "no"):
+            kw["encrypted"] = False
+        else:
+            raise FaultRuleError("encrypted", f"expected 0 or 1, got {v!r}")
+    if "copy" in table:
+        v = table["copy"]
+        if v in ("first", "retransmission"):
+            kw["copy"] = v
+        else:
+            n = _as_int("copy", v)
+            if n < 1:
+                raise FaultRuleError("copy", "expected first, retransmission or a number >= 1")
+            kw["copy"] = n
+    if "nth" in table:
+        kw["nth"] = max(1, _as_int("nth", table["nth"]))
+    if "count" in table:
+        v = table["count"]
+        kw["count"] = None if v == "always" else _as_int("count", v)
+    if "ms" in table:
+        kw["ms"] = _as_int("ms", table["ms"])
+    elif action == "delay":
+        raise FaultRuleError("ms", "delay needs ms=MILLISECONDS")
+    if "offset" in table:
+        kw["offset"] = _as_int("offset", table["offset"], signed=True)
+    if "xor" in table:
+        x = _as_int("xor", table["xor"])
+        if not 1 <= x <= 255:
+            raise FaultRuleError("xor", f"expected 1..255, got {x}")
+        kw["xor"] = x
+    if "bytes" in table:
+        kw["bytes"] = _as_int("bytes", table["bytes"])
+    if "p" in table:
+        v = table["p"]
+        try:
+            p = float(v)
+        except (TypeError, ValueError):
+            raise FaultRuleError("p", f"expected a probability 0..1, got {v!r}") from None
+        if not 0.0 <= p <= 1.0:
+            raise FaultRuleError("p", f"expected a probability 0..1, got {v!r}")
+        kw["p"] = p
+    text = ",".join(f"{k}={_render(table[k])}" for k in table)
+    return FaultRule(text=text, **kw)
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _msg_type(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        if value.isdigit():
+            return int(value)
+        for name, num in HANDSHAKE_TYPES.items():
+            if name.lower() == value.lower():
+                return num
+    raise FaultRuleError("msg", f"unknown handshake message {value!r} (e.g. CertificateVerify)")
+
+
+def parse_rule(text: str) -> FaultRule:
+    """Parse the ``--fault`` syntax: ``key=value,key=value,...``."""
+    table: dict[str, str] = {}
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "=" not in part:
+            raise FaultRuleError(part, "expected key=value")
+        key, value = part.split("=", 1)
+        key = key.strip()
+        if key in table:
+            raise FaultRuleError(key, "given twice")
+        table[key] = value.strip()
+    return rule_from_mapping(table)
+
+
+def msg_name(msg_type: int) -> str:
+    """RFC name of a handshake type number (or ``handshake(N)``)."""
+    found = registry.HANDSHAKE_TYPES.get(msg_type)
+    return found if found is not None else f"handshake({msg_type})"
+
+
+# -------------------------------------------------------------------- engine
+
+
+@dataclass(frozen=True, slots=True)
+class Emission:
+    """One datagram to send as the outcome of the rules: after ``delay`` seconds."""
+
+    data: bytes
+    delay: float = 0.0
+
+
+@dataclass(slots=True)
+class _Unit:
+    """A matchable piece of a datagram."""
+
+    content: str
+    content_type: int | None
+    msg: int | None
+    encrypted: bool
+    flight: int | None
+    copy: int
+    start: int
+    """Offset in the datagram of the body/payload described by ``body_*``."""
+    body_offset: int
+    """Where this unit's bytes sit inside the whole message body (fragment_offset)."""
+    body_len: int
+    """Bytes of the body present here."""
+    total_len: int
+    """Length of the whole message body (or of the payload)."""
+
+
+@dataclass(slots=True)
+class _SideState:
+    copies: dict[tuple[int, int], int] = field(default_factory=dict)
+    encrypted_hs: int = 0
+    appdata: bool = False
+
+
+class FaultEngine:
+    """Applies rules to the datagrams of one call (keeps the roles and copy counters).
+
+    ``apply`` returns what to send (nothing when dropped) and the FaultApplied events.
+    It never raises on bad input: undecodable datagrams only match ``content=``
+    rules on their RFC 7983 class.
+    """
+
+    def __init__(self, rules: tuple[FaultRule, ...] | list[FaultRule], seed: int = 0) -> None:
+        self.rules = tuple(rules)
+        self._rng = random.Random(seed)
+        self._matches = [0] * len(self.rules)
+        self._fired = [0] * len(self.rules)
+        self._roles: dict[str, str] = {}
+        self._sides: dict[str, _SideState] = {}
+        self._hello_flight: dict[tuple[str, int], int] = {}
+        self._hvr_seen = False
+
+    def role_of(self, side: str) -> str | None:
+        """``client``/``server`` for a side once the handshake told us."""
+        return self._roles.get(side)
+
+    def _set_role(self, side: str, role: str) -> None:
+        if side not in self._roles:
+            self._roles[side] = role
+            for other in self._sides:
+                if other != side and other not in self._roles:
+                    self._roles[other] = "server" if role == "client" else "client"
+
+    def apply(
+        self,
+        data: bytes,
+        side: str,
+        *,
+        label: str = "",
+        frame: int = 0,
+        ts: float = 0.0,
+        session: str = "",
+        dir: str = "",
+    ) -> tuple[list[Emission], list[FaultApplied]]:
+        """Run the rules over one datagram received on ``side`` (label ``label``)."""
+        self._sides.setdefault(side, _SideState())
+        units = self._units(data, side)
+        role = self._roles.get(side)
+        out = [Emission(data)]
+        events: list[FaultApplied] = []
+        for i, rule in enumerate(self.rules):
+            if not out:
+                break
+            if rule.side is not None and rule.side not in (side, label):
+                continue
+            if rule.who is not None and rule.who != role:
+                continue
+            unit = next((u for u in units if _unit_matches(rule, u)), None)
+            if unit is None:
+                continue
+            self._matches[i] += 1
+            if self._matches[i] < rule.nth:
+                continue
+            if rule.count is not None and self._fired[i] >= rule.count:
+                continue
+            if rule.p < 1.0 and self._rng.random() >= rule.p:
+                continue
+            self._fired[i] += 1
+            out, detail = _act(rule, unit, out)
+            events.append(
+                FaultApplied(
+                    ts=ts,
+                    session=session,
+                    rule=rule.name or rule.text,
+                    action=rule.action,
+                    frame=frame,
+                    dir=dir or side,
+                    detail=detail,
+                )
+            )
+        return out, events
+
+    def _units(self, data: bytes, side: str) -> list[_Unit]:
+        kind = classify(data)
+        if kind != DTLS:
+            return [_Unit(kind, None, None, False, None, 1, 0, 0, len(data), len(data))]
+        st = self._sides[side]
+        units: list[_Unit] = []
+        for rec in parse_records(data):
+            if not isinstance(rec, Record):
+                continue
+            encrypted = rec.unified or rec.epoch > 0
+            ctype = rec.content_type
+            if ctype == 22 and not encrypted:
+                try:
+                    frags = parse_fragments(rec.fragment, rec.payload_offset)
+                except DecodeError:
+                    frags = []
+                for fr in frags:
+                    f = self._flight_of(side, fr)
+                    key = (fr.message_seq, fr.fragment_offset)
+                    st.copies[key] = st.copies.get(key, 0) + 1
+                    units.append(
+                        _Unit("handshake", 22, fr.msg_type, False, f, st.copies[key],
+                              fr.offset + 12, fr.fragment_offset, fr.fragment_length, fr.length)
+                    )
+                continue
+            msg: int | None = None
+            copy = 1
+            f = None
+            if ctype == 22 and encrypted and not st.appdata:
+                st.encrypted_hs += 1
+                msg, copy = 20, st.encrypted_hs
+            elif ctype == 23:
+                st.appdata = True
+            role = self._roles.get(side)
+            if ctype in (20, 22) and role is not None:
+                f = 5 if role == "client" else 6
+            name = next((n for n, t in CONTENTS.items() if t == ctype), "dtls")
+            n = len(rec.fragment)
+            units.append(
+                _Unit(name, ctype, msg, encrypted, f, copy, rec.payload_offset, 0, n, n)
+            )
+        return units
+
+    def _flight_of(self, side: str, fr: HandshakeFragment) -> int | None:
+        t = fr.msg_type
+        if t == 1:
+            self._set_role(side, "client")
+            key = (side, fr.message_seq)
+            if fr.fragment_offset == 0:
+                self._hello_flight[key] = 3 if _has_cookie(fr) else 1
+            return self._hello_flight.get(key, 3 if self._hvr_seen else 1)
+        if t in (2, 3):
+            self._set_role(side, "server")
+            if t == 3:
+                self._hvr_seen = True
+            return 2 if t == 3 else 4
+        role = self._roles.get(side)
+        if role == "server" and t in _SERVER_FLIGHT4:
+            return 4
+        if role == "client" and t in _CLIENT_FLIGHT5:
+            return 5
+        if t == 4:
+            return 6
+        return None
+
+
+def _has_cookie(fr: HandshakeFragment) -> bool:
+    """A ClientHello first fragment whose cookie is non-empty (flight 3)."""
+    b = fr.body
+    if fr.fragment_offset != 0 or len(b) < 35:
+        return False
+    sid_len = b[34]
+    at = 35 + sid_len
+    return len(b) > at and b[at] > 0
+
+
+def _target(rule: FaultRule, u: _Unit) -> int | None:
+    """Offset in the datagram of the byte a corrupt rule flips in unit ``u``, if here."""
+    off = rule.offset if rule.offset is not None else 0
+    t = off if off >= 0 else u.total_len + off
+    if not 0 <= t < u.total_len:
+        return None
+    if not u.body_offset <= t < u.body_offset + u.body_len:
+        return None
+    return u.start + (t - u.body_offset)
+
+
+def _unit_matches(rule: FaultRule, u: _Unit) -> bool:
+    if (
+        rule.content is not None
+        and rule.content != u.content
+        and not (rule.content == "dtls" and u.content_type is not None)
+    ):
+        return False
+    if rule.msg is not None and rule.msg != u.msg:
+        return False
+    if rule.encrypted is not None and rule.encrypted != u.encrypted:
+        return False
+    if rule.flight is not None and rule.flight != u.flight:
+        return False
+    if rule.copy is not None:
+        if rule.copy == "first" and u.copy != 1:
+            return False
+        if rule.copy == "retransmission" and u.copy < 2:
+            return False
+        if isinstance(rule.copy, int) and u.copy != rule.copy:
+            return False
+    return not (rule.action == "corrupt" and _target(rule, u) is None)
+
+
+def _act(rule: FaultRule, u: _Unit, out: list[Emission]) -> tuple[list[Emission], str]:
+    what = msg_name(u.msg) if u.msg is not None else u.content
+    if rule.action == "drop":
+        return [], f"dropped datagram ({what})"
+    if rule.action == "duplicate":
+        return [*out, *out], f"sent {what} twice"
+    if rule.action == "delay":
+        return (
+            [Emission(e.data, e.delay + rule.ms / 1000) for e in out],
+            f"delayed {what} by {rule.ms} ms",
+        )
+    if rule.action == "truncate":
+        n = rule.bytes
+        return (
+            [Emission(e.data[: max(0, len(e.data) - n)], e.delay) for e in out],
+            f"cut {n} bytes off the end ({what})",
+        )
+    pos = _target(rule, u)
+    assert pos is not None  # _unit_matches checked it
+    emitted = []
+    for e in out:
+        buf = bytearray(e.data)
+        if pos < len(buf):
+            buf[pos] ^= rule.xor
+        emitted.append(Emission(bytes(buf), e.delay))
+    off = rule.offset if rule.offset is not None else 0
+    body = "body" if u.msg is not None and not u.encrypted else "payload"
+    old = out[0].data[pos] if pos < len(out[0].data) else 0
+    return emitted, (
+        f"flipped byte {off} of the {what} {body} (datagram offset {pos}: "
+        f"0x{old:02x} -> 0x{old ^ rule.xor:02x})"
+    )
