@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(openssl gnutls-bin tshark janus tmux socat iproute2 chromium chromium-driver)
+APT_PACKAGES=(openssl gnutls-bin tshark janus tmux socat iproute2 chromium chromium-driver
+              firefox-esr libnss3-tools coturn)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
