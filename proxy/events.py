@@ -121,11 +121,16 @@ class RecordSeen(Event):
     version: int
     """Record-layer version (0xFEFD, 0xFEFF, 0x0100...); 0 for a DTLS 1.3 unified header."""
     epoch: int
-    sequence: int
+    sequence: int | None
+    """The record sequence number; for a DTLS 1.3 unified header the reconstructed 48-bit
+    number once the record was decrypted, None while it is still masked."""
     length: int
     encrypted: bool
     unified: bool = False
-    """DTLS 1.3 unified header (``001CSLEE``): epoch holds only its low two bits."""
+    """DTLS 1.3 unified header (``001CSLEE``): epoch holds only its low two bits, unless
+    the record was decrypted (``decrypted``): then the full epoch."""
+    decrypted: bool = False
+    """The record was opened with a key log: ``content_type`` is the real (inner) one."""
 
 
 @fast_init
@@ -163,6 +168,9 @@ class MessageSeen(Event):
     """Why the body could not be parsed (the raw bytes are still kept)."""
     differs: bool = False
     """A copy whose bytes differ from the first transmission (never legitimate)."""
+    decrypted: bool = False
+    """An encrypted DTLS 1.3 message (or ACK, application data) opened with the key log:
+    ``raw`` and ``body`` are its plaintext."""
 
 
 @fast_init

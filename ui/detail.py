@@ -153,7 +153,8 @@ def header_nodes(raw: bytes, name: str = "") -> Node:
 def message_tree(m: MessageSeen) -> Node:
     """Field tree of a handshake message (spans index ``m.raw``)."""
     where = f"{m.dir}, flight {m.flight}" if m.flight is not None else m.dir
-    root = Node(m.type if not m.encrypted else f"[{m.type} (encrypted)]", where)
+    hidden = m.encrypted and not m.decrypted
+    root = Node(f"[{m.type} (encrypted)]" if hidden else m.type, where)
     root.children.append(
         Node(
             "seen",
@@ -167,27 +168,30 @@ def message_tree(m: MessageSeen) -> Node:
         )
     if m.error:
         root.children.append(Node("error", m.error, style="red"))
-    if m.encrypted:
+    if hidden:
         root.children.append(
             Node("encrypted", f"epoch {m.epoch}: give a key log to decrypt", style="yellow")
         )
-    if m.raw:
+    elif m.decrypted:
+        root.children.append(Node("decrypted", f"epoch {m.epoch}, opened with the key log"))
+    base = HEADER_LEN if m.msg_type is not None else 0  # an ACK has no handshake header
+    if m.raw and base:
         root.children.append(header_nodes(m.raw, m.type))
     body = m.body
     fn = _field_tree_fn()
     body_nodes: list[Node] = []
     if body is not None and fn is not None and dataclasses.is_dataclass(body):
         try:
-            body_nodes = _from_field_nodes(fn(body, base=HEADER_LEN))
+            body_nodes = _from_field_nodes(fn(body, base=base))
         except Exception as exc:  # a renderer bug must not take the TUI down
             body_nodes = [Node("field_tree failed", repr(exc), style="red"),
-                          *generic_nodes(body, None, HEADER_LEN)]
+                          *generic_nodes(body, None, base)]
     elif body is not None:
-        body_nodes = generic_nodes(body, None, HEADER_LEN)
+        body_nodes = generic_nodes(body, None, base)
     end = len(m.raw) if m.raw else None
     root.children.append(
         Node("body", type(body).__name__ if body is not None and not isinstance(body, Mapping)
-             else f"{m.length} bytes", (HEADER_LEN, end) if end else None, body_nodes)
+             else f"{m.length} bytes", (base, end) if end else None, body_nodes)
     )
     return root
 

@@ -84,7 +84,7 @@ def centred(text: str, width: int = LANE_WIDTH, style: str = "") -> Text:
 
 def message_name(m: MessageSeen) -> str:
     """``ClientHello`` or ``[Finished (encrypted)]``."""
-    if m.encrypted and not m.type.startswith("["):
+    if m.encrypted and not m.decrypted and not m.type.startswith("["):
         return f"[{m.type} (encrypted)]"
     return m.type
 

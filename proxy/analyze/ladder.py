@@ -57,7 +57,8 @@ class _SessionView:
 
 def message_label(ev: MessageSeen) -> str:
     """``ClientHello``, ``[Finished (encrypted)]``, ``Certificate (copy 2)``."""
-    name = f"[{ev.type} (encrypted)]" if ev.encrypted and ev.type != "ChangeCipherSpec" else ev.type
+    hidden = ev.encrypted and not ev.decrypted and ev.type != "ChangeCipherSpec"
+    name = f"[{ev.type} (encrypted)]" if hidden else ev.type
     if ev.copy > 1:
         name += f" (copy {ev.copy})"
     if ev.error:

@@ -17,7 +17,14 @@ from typing import Any
 from proxy.decode.dtls import registry
 from proxy.decode.dtls.crypto.decrypt import AuthenticationFailed
 from proxy.decode.dtls.handshake import AssembledMessage, Reassembler, parse_fragments
-from proxy.decode.dtls.messages import HelloRetryRequest, ParseContext, parse_body
+from proxy.decode.dtls.messages import (
+    ClientHello,
+    HelloRetryRequest,
+    NewConnectionId,
+    ParseContext,
+    ServerHello,
+    parse_body,
+)
 from proxy.decode.dtls.reader import DecodeError
 from proxy.decode.dtls.record import (
     CT_ALERT,
@@ -38,6 +45,8 @@ from proxy.events import (
     RecordSeen,
 )
 from proxy.fastinit import fast_init
+from proxy.session.dtls13 import Dtls13, SecretLookup, receive_unified
+from proxy.session.dtls13 import note as dtls13_note
 from proxy.session.flights import FLIGHT_ENDERS, Flight, next_flight_number
 from proxy.session.summary import Negotiation
 from proxy.session.transcript import Transcript
@@ -46,6 +55,10 @@ HT_CLIENT_HELLO = 1
 HT_SERVER_HELLO = 2
 HT_HELLO_VERIFY_REQUEST = 3
 HT_FINISHED = 20
+HT_NEW_CONNECTION_ID = 10
+EXT_CONNECTION_ID = 54
+EXT_PRE_SHARED_KEY = 41
+DTLS13 = 0xFEFC
 
 RecordDecryptor = Callable[["Session", int, Record], bytes | None]
 """(session, sender index, encrypted record) -> plaintext, or None when no keys are known.
@@ -116,6 +129,11 @@ class Session:
         self.decrypt: RecordDecryptor | None = None
         self.auth_failures: list[tuple[int, int, str]] = []
         """(sender, frame, reason) of encrypted records that failed authentication."""
+        self.secrets13: SecretLookup | None = None
+        """DTLS 1.3 traffic secrets by key log label and client_random (set by the key-log
+        layer, proxy.verdict): the session then decrypts its unified-header records."""
+        self.dtls13 = Dtls13()
+        """The DTLS 1.3 record layer state (proxy.session.dtls13)."""
         self._replaced = 0
         """Messages replaced in place (a decrypted copy): :meth:`handshake_order` redoes."""
         self._order: tuple[tuple[int, int], list[tuple[int, int, int, int]],
@@ -151,13 +169,18 @@ class Session:
         d = self.dirs[sender]
         d.last_ts = ts
         dirl = self.dir_label(sender)
-        for rec in parse_records(data):
+        cids = self.dtls13.cids.get(sender, ())
+        records = parse_records(data, len(cids[0]), cids) if cids else parse_records(data)
+        for rec in records:
             if isinstance(rec, MalformedRecord):
                 out.append(
                     Malformed(ts, self.sid, frame, dirl, "record", rec.offset, rec.reason, rec.data)
                 )
                 continue
-            encrypted = rec.epoch > 0 or rec.unified
+            if rec.unified:
+                out.extend(receive_unified(self, sender, rec, data, ts, frame))
+                continue
+            encrypted = rec.epoch > 0
             out.append(
                 RecordSeen(
                     ts, self.sid, frame, dirl, rec.offset, rec.content_type,
@@ -165,11 +188,11 @@ class Session:
                     rec.version, rec.epoch, rec.sequence, rec.length, encrypted, rec.unified,
                 )
             )
-            if rec.unified:
-                out.extend(self._unified(sender, rec, ts, frame))
-            elif rec.content_type == CT_HANDSHAKE and rec.epoch == 0:
+            if rec.content_type == CT_HANDSHAKE and rec.epoch == 0:
                 out.extend(self._handshake_record(sender, rec, ts, frame))
                 dirl = self.dir_label(sender)  # roles may be known now
+                if self.neg.version == DTLS13 and self.current is not None:
+                    self.dtls13.sent[(sender, 0, rec.sequence)] = self.current.number
             elif rec.content_type == CT_HANDSHAKE:
                 out.extend(self._encrypted_handshake(sender, rec, ts, frame))
             elif rec.content_type == CT_CHANGE_CIPHER_SPEC:
@@ -184,14 +207,19 @@ class Session:
         return out
 
     def _handshake_record(self, sender: int, rec: Record, ts: float, frame: int) -> list[Event]:
+        return self._handshake_payload(sender, rec.fragment, rec.payload_offset, ts, frame)
+
+    def _handshake_payload(self, sender: int, payload: bytes, base: int, ts: float, frame: int,
+                           epoch: int = 0) -> list[Event]:
+        """Handshake fragments of one record (plaintext, or decrypted: ``epoch`` > 0)."""
         out: list[Event] = []
         try:
-            frags = parse_fragments(rec.fragment, rec.payload_offset)
+            frags = parse_fragments(payload, base)
         except DecodeError as e:
             return [
                 Malformed(
                     ts, self.sid, frame, self.dir_label(sender), "handshake", e.offset, e.reason,
-                    rec.fragment,
+                    payload,
                 )
             ]
         for frag in frags:
@@ -204,12 +232,13 @@ class Session:
                     )
                 )
             if msg is not None:
-                out.extend(self._message(sender, msg, ts))
+                out.extend(self._message(sender, msg, ts, epoch))
         return out
 
     # --------------------------------------------------------------- messages
 
-    def _message(self, sender: int, msg: AssembledMessage, ts: float) -> list[Event]:
+    def _message(self, sender: int, msg: AssembledMessage, ts: float, epoch: int = 0
+                 ) -> list[Event]:
         type_name = _handshake_name(msg.msg_type)
         body: Any = None
         error: str | None = None
@@ -238,8 +267,8 @@ class Session:
             out.append(
                 MessageSeen(
                     ts, self.sid, self.dir_label(sender), flight_no, type_name, msg.msg_type,
-                    msg.message_seq, 0, False, msg.copy, msg.frames, len(msg.body), msg.raw,
-                    body, error, msg.differs,
+                    msg.message_seq, epoch, epoch > 0, msg.copy, msg.frames, len(msg.body),
+                    msg.raw, body, error, msg.differs, epoch > 0,
                 )
             )
             return out
@@ -255,30 +284,88 @@ class Session:
             self.cookie_exchange = True
         if body is not None:
             self.neg.observe(self.role(sender), body)
+            self._observe13(sender, body)
 
-        flight, started = self._place(sender, type_name, ts)
+        post13 = self._post_handshake13(msg.msg_type)
+        cur = self.current
+        joins = (post13 and cur is not None and cur.dir_key == sender and not cur.complete
+                 and cur.number == self.dtls13.post_flight)
+        flight, started = self._place(sender, type_name, ts, new_flight=post13 and not joins)
+        if post13:
+            self.dtls13.post_flight = flight.number
         out.extend(started)
         flight.add_frames(msg.frames)
         flight.messages.append(type_name)
         flight.last_ts = ts
         self.flight_of[(sender, msg.message_seq)] = flight.number
-        if type_name not in ("HelloVerifyRequest",):
+        if type_name != "HelloVerifyRequest" and not post13:
             self.transcript.add(sender, flight.number, msg.msg_type, msg.message_seq, msg.raw)
         self.messages.append(
             MessageRecord(
                 sender, flight.number, type_name, msg.msg_type, msg.message_seq, msg.frames, ts,
-                body, msg.raw,
+                body, msg.raw, encrypted=epoch > 0, epoch=epoch,
             )
         )
         out.append(
             MessageSeen(
                 ts, self.sid, self.dir_label(sender), flight.number, type_name, msg.msg_type,
-                msg.message_seq, 0, False, 1, msg.frames, len(msg.body), msg.raw, body, error,
+                msg.message_seq, epoch, epoch > 0, 1, msg.frames, len(msg.body), msg.raw, body,
+                error, False, epoch > 0,
             )
         )
+        if msg.msg_type == HT_FINISHED and epoch > 0 and self.role(sender) is not None:
+            self.dtls13.finished.add(self.role(sender) or "")
         if msg.msg_type in FLIGHT_ENDERS:
             out.extend(self._complete(flight, ts))
         return out
+
+    # ------------------------------------------------------------- DTLS 1.3
+
+    def _post_handshake13(self, msg_type: int) -> bool:
+        """A DTLS 1.3 message after both Finished (NewSessionTicket, KeyUpdate, the
+        connection id messages, a post-handshake CertificateRequest...): it starts a flight
+        of its own, not part of the handshake's last flight, nor of its transcript."""
+        return (self.neg.version == DTLS13 and "client" in self.dtls13.finished
+                and msg_type not in (HT_CLIENT_HELLO, HT_SERVER_HELLO))
+
+    def _observe13(self, sender: int, body: Any) -> None:
+        """Connection ids: a hello's connection_id extension names the id the records TO
+        its sender carry; NewConnectionId adds ids (RFC 9147 §9)."""
+        if isinstance(body, ClientHello | ServerHello) and not isinstance(body,
+                                                                        HelloRetryRequest):
+            ext = body.extension(EXT_CONNECTION_ID)
+            if ext is not None and isinstance(ext.value, bytes) and ext.value:
+                self.dtls13.cids[1 - sender] = (ext.value,)
+            if isinstance(body, ServerHello) and self.neg.version == DTLS13:
+                # DTLS 1.3 resumes with a PSK (the server selects one of the offered
+                # identities), never by echoing a session id
+                self.neg.resumption = body.extension(EXT_PRE_SHARED_KEY) is not None
+        elif isinstance(body, NewConnectionId):
+            known = self.dtls13.cids.get(1 - sender, ())
+            fresh = tuple(c for c in body.cids if c and c not in known)
+            self.dtls13.cids[1 - sender] = (*known, *fresh)[:16]
+
+    def _place_ack(self, sender: int, ts: float, acked: set[int]
+                   ) -> tuple[int | None, list[Event]]:
+        """The flight of a DTLS 1.3 ACK (``acked``: the other side's flights whose records it
+        names): the sender's open flight; else a flight of its own when it answers the
+        other side's last flight and that flight ended the handshake or is a
+        post-handshake one (the server's ACK of client flight 5, the ACK of a
+        NewSessionTicket: RFC 9147 §5.6); else none (an ACK of part of a flight)."""
+        cur = self.current
+        if cur is not None and cur.dir_key == sender and not cur.complete:
+            cur.messages.append("ACK")
+            cur.last_ts = ts
+            return cur.number, []
+        if cur is None or cur.dir_key == sender or cur.number not in acked:
+            return None, []
+        last_of_handshake = "Finished" in cur.messages and self.role(cur.dir_key) == "client"
+        if not (last_of_handshake or cur.number == self.dtls13.post_flight):
+            return None, []
+        flight, started = self._place(sender, "ACK", ts)
+        flight.messages.append("ACK")
+        flight.last_ts = ts
+        return flight.number, [*started, *self._complete(flight, ts)]
 
     def _restart_handshake(self) -> None:
         """A new ClientHello (new random, message_seq restarted): a new handshake."""
@@ -294,12 +381,15 @@ class Session:
         self.neg = Negotiation()
         self.cookie_exchange = False
         self.alerts.clear()
+        self.dtls13 = Dtls13()
 
-    def _place(self, sender: int, type_name: str, ts: float) -> tuple[Flight, list[Event]]:
-        """The flight a new first-copy message belongs to (starting one if needed)."""
+    def _place(self, sender: int, type_name: str, ts: float, new_flight: bool = False
+               ) -> tuple[Flight, list[Event]]:
+        """The flight a new first-copy message belongs to (starting one if needed;
+        ``new_flight``: always, e.g. a DTLS 1.3 post-handshake message)."""
         out: list[Event] = []
         cur = self.current
-        if cur is not None and cur.dir_key == sender and not cur.complete:
+        if cur is not None and cur.dir_key == sender and not cur.complete and not new_flight:
             return cur, out
         if cur is not None and not cur.complete:
             out.extend(self._complete(cur, ts))
@@ -467,13 +557,11 @@ class Session:
                 return m.flight
         return None
 
-    def _unified(self, sender: int, rec: Record, ts: float, frame: int) -> list[Event]:
-        """A DTLS 1.3 ciphertext record: its epoch's low bits tell the phase
-        (2 = handshake traffic keys, 3 = first application traffic keys)."""
-        if rec.epoch == 3:
-            return self._app_data(sender, rec, ts, frame)
-        if rec.epoch != 2:
-            return self._encrypted_record(sender, rec, ts, frame, "EncryptedRecord")
+    def _encrypted_handshake13(self, sender: int, rec: Record, ts: float, frame: int,
+                               error: str | None = None) -> list[Event]:
+        """A DTLS 1.3 epoch-2 record that could not be decrypted (no keys, or it failed to
+        authenticate: ``error``): handshake traffic keys protect it, so it is taken for a
+        part of the sender's flight (``EncryptedHandshake``)."""
         d = self.dirs[sender]
         d.epoch_records[2] = d.epoch_records.get(2, 0) + 1
         flight, started = self._place(sender, "EncryptedHandshake", ts)
@@ -485,12 +573,13 @@ class Session:
             *started,
             MessageSeen(
                 ts, self.sid, self.dir_label(sender), flight.number, "EncryptedHandshake", None,
-                None, rec.epoch, True, 1, (frame,), rec.length, b"",
+                None, rec.epoch, True, 1, (frame,), rec.length, b"", None, error,
             ),
         ]
 
     def _encrypted_record(
-        self, sender: int, rec: Record, ts: float, frame: int, type_name: str
+        self, sender: int, rec: Record, ts: float, frame: int, type_name: str,
+        error: str | None = None,
     ) -> list[Event]:
         """A record we cannot read (DTLS 1.3 ciphertext, heartbeat, ack, tls12_cid)."""
         cur = self.current
@@ -498,25 +587,42 @@ class Session:
         return [
             MessageSeen(
                 ts, self.sid, self.dir_label(sender), flight, type_name, None, None, rec.epoch,
-                True, 1, (frame,), rec.length, b"",
+                True, 1, (frame,), rec.length, b"", None, error,
             )
         ]
 
-    def _app_data(self, sender: int, rec: Record, ts: float, frame: int) -> list[Event]:
-        """Application data is counted; only the first record per direction is an event."""
+    def _app_data(self, sender: int, rec: Record, ts: float, frame: int,
+                  epoch: int | None = None, length: int | None = None) -> list[Event]:
+        """Application data is counted; only the first record per direction is an event.
+        ``epoch``/``length``: the real ones of a decrypted DTLS 1.3 record."""
         d = self.dirs[sender]
         d.app_data_records += 1
-        d.app_data_bytes += rec.length
+        n = rec.length if length is None else length
+        d.app_data_bytes += n
         if d.app_data_records > 1:
             return []
+        e = rec.epoch if epoch is None else epoch
         return [
             MessageSeen(
                 ts, self.sid, self.dir_label(sender), None, "ApplicationData", None, None,
-                rec.epoch, rec.epoch > 0, 1, (frame,), rec.length, b"",
+                e, e > 0, 1, (frame,), n, b"", None, None, False, epoch is not None,
             )
         ]
 
     def _alert(self, sender: int, rec: Record, ts: float, frame: int) -> AlertSeen:
+        if rec.epoch == 0 and rec.length == 2:
+            return self._alert_event(sender, ts, frame, rec.epoch, False, rec.fragment)
+        pt, _ = self._try_decrypt(sender, rec, frame)
+        return self._alert_event(sender, ts, frame, rec.epoch, True, pt)
+
+    def _alert_from(self, sender: int, plaintext: bytes, ts: float, frame: int, epoch: int
+                    ) -> AlertSeen:
+        """A decrypted DTLS 1.3 alert record."""
+        return self._alert_event(sender, ts, frame, epoch, True, plaintext)
+
+    def _alert_event(self, sender: int, ts: float, frame: int, epoch: int, encrypted: bool,
+                     plaintext: bytes | None) -> AlertSeen:
+        """The AlertSeen of one alert record (``plaintext`` None: encrypted, unreadable)."""
         answers = None
         for f in reversed(self.flights):
             if f.dir_key != sender:
@@ -524,27 +630,17 @@ class Session:
                 break
         cur = self.current
         own_flight = cur.number if cur is not None and cur.dir_key == sender else None
-        if rec.epoch == 0 and rec.length == 2:
-            level, desc = rec.fragment[0], rec.fragment[1]
+        dirl = self.dir_label(sender)
+        if plaintext is not None and len(plaintext) == 2:
+            lv, ds = plaintext[0], plaintext[1]
             ev = AlertSeen(
-                ts, self.sid, self.dir_label(sender), (frame,), rec.epoch, False, level,
-                registry.name(registry.ALERT_LEVELS, level), desc,
-                registry.name(registry.ALERT_DESCRIPTIONS, desc), answers, own_flight,
+                ts, self.sid, dirl, (frame,), epoch, encrypted, lv,
+                registry.name(registry.ALERT_LEVELS, lv), ds,
+                registry.name(registry.ALERT_DESCRIPTIONS, ds), answers, own_flight,
             )
         else:
-            pt, _ = self._try_decrypt(sender, rec, frame)
-            if pt is not None and len(pt) == 2:
-                lv, ds = pt[0], pt[1]
-                ev = AlertSeen(
-                    ts, self.sid, self.dir_label(sender), (frame,), rec.epoch, True, lv,
-                    registry.name(registry.ALERT_LEVELS, lv), ds,
-                    registry.name(registry.ALERT_DESCRIPTIONS, ds), answers, own_flight,
-                )
-            else:
-                ev = AlertSeen(
-                    ts, self.sid, self.dir_label(sender), (frame,), rec.epoch, True, None,
-                    None, None, None, answers, own_flight,
-                )
+            ev = AlertSeen(ts, self.sid, dirl, (frame,), epoch, encrypted, None, None, None,
+                           None, answers, own_flight)
         self.alerts.append(ev)
         return ev
 
@@ -572,12 +668,27 @@ class Session:
         return list(ordered)
 
     def established(self) -> bool:
-        """Both sides sent their (encrypted) Finished and no fatal alert came."""
-        if self.neg.version == 0xFEFC:
+        """Both sides sent their (encrypted) Finished and no fatal alert came.
+
+        DTLS 1.3 with its records decrypted: the client's Finished, then a record of the
+        server's application epoch that is not an alert (its ACK, data, a ticket): the
+        server accepted the client's last flight. Without keys: both sides sent encrypted
+        records and application data flows (what can be seen from outside)."""
+        if self.neg.version == DTLS13:
+            if self.dtls13.confirmed or self.dtls13.server_app_opened:
+                return self.dtls13.confirmed
             return all(d.app_data_records > 0 or d.epoch_records for d in self.dirs) and any(
                 d.app_data_records for d in self.dirs
             )
         return all(d.epoch_records.get(1, 0) > 0 for d in self.dirs)
+
+    def note(self) -> str | None:
+        """The summary's sentences: the version choice, and for DTLS 1.3 what the key log
+        opened or what stays hidden (:func:`proxy.session.dtls13.note`)."""
+        if self.neg.version != DTLS13:
+            return self.neg.note()
+        parts = [p for p in (self.neg.version_note(), dtls13_note(self)) if p]
+        return "; ".join(parts) or None
 
     def fatal_alert(self) -> AlertSeen | None:
         """The first plaintext fatal alert, or an encrypted alert before establishment."""

@@ -126,14 +126,21 @@ class Negotiation:
             if not registry.is_grease(v)
         )
 
-    def note(self) -> str | None:
-        """Sentences about the version choice and what DTLS 1.3 hides."""
+    def version_note(self) -> str | None:
+        """``client offered DTLS 1.3 and 1.2; server chose 1.3`` (None: one version offered)."""
         offered = self.offered_version_names()
         chosen = self.version_name()
-        parts = []
         if len(offered) >= 2 and chosen is not None:
             short = " and ".join(o.replace("DTLS ", "") for o in offered)
-            parts.append(f"client offered DTLS {short}; server chose {chosen.replace('DTLS ', '')}")
+            return f"client offered DTLS {short}; server chose {chosen.replace('DTLS ', '')}"
+        return None
+
+    def note(self) -> str | None:
+        """Sentences about the version choice and what DTLS 1.3 hides."""
+        parts = []
+        choice = self.version_note()
+        if choice:
+            parts.append(choice)
         if self.version == DTLS13:
             parts.append(
                 "DTLS 1.3 encrypts everything after ServerHello (certificates, CertificateVerify, "

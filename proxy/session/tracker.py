@@ -272,7 +272,8 @@ class Tracker:
         inputs = (
             self.state(entry), s.client, n.version, tuple(n.offered_versions), n.cipher_suite,
             n.group, n.srtp_profile, n.client_ems, n.server_ems, s.cookie_exchange,
-            n.resumption, tuple(n.fingerprints.items()),
+            n.resumption, tuple(n.fingerprints.items()), s.dtls13.opened > 0,
+            len(s.dtls13.unreadable), len(s.dtls13.auth_failures),
         )
         if inputs == entry.last_inputs and not final:
             return out  # the summary's key below is a function of these
@@ -326,5 +327,5 @@ class Tracker:
             n.resumption,
             dict(n.fingerprints),
             counters,
-            n.note(),
+            s.note(),
         )

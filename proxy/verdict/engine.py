@@ -162,6 +162,8 @@ class VerdictEngine:
             st = self._states[s.sid] = _State(handshake=s.handshakes)
             if self.decryptor is not None and s.decrypt is None:
                 s.decrypt = self.decryptor
+            if self.keylog is not None and s.secrets13 is None:
+                s.secrets13 = self.keylog.secret
         elif st.handshake != s.handshakes:
             st = self._states[s.sid] = _State(handshake=s.handshakes, sizes=st.sizes)
         return st

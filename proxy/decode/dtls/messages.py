@@ -350,6 +350,55 @@ class KeyUpdate:
 
 
 @dataclass(frozen=True)
+class EndOfEarlyData:
+    """EndOfEarlyData (TLS 1.3; RFC 9147 §5.6 keeps it out of DTLS 1.3, shown if sent)."""
+
+    NAME: ClassVar[str] = "EndOfEarlyData"
+    spans: dict[str, Span] = field(
+        default_factory=dict, compare=False, repr=False, metadata={"json": False}
+    )
+
+
+@dataclass(frozen=True)
+class RequestConnectionId:
+    """RequestConnectionId (RFC 9147 §9.2): asks the peer for ``num_cids`` more CIDs."""
+
+    NAME: ClassVar[str] = "RequestConnectionId"
+    num_cids: int
+    spans: dict[str, Span] = field(
+        default_factory=dict, compare=False, repr=False, metadata={"json": False}
+    )
+
+
+@dataclass(frozen=True)
+class NewConnectionId:
+    """NewConnectionId (RFC 9147 §9.1): CIDs the sender will accept; ``usage`` 0
+    cid_immediate (switch now), 1 cid_spare."""
+
+    NAME: ClassVar[str] = "NewConnectionId"
+    cids: tuple[bytes, ...]
+    usage: int
+    spans: dict[str, Span] = field(
+        default_factory=dict, compare=False, repr=False, metadata={"json": False}
+    )
+
+
+@dataclass(frozen=True)
+class Ack:
+    """An ACK record (DTLS 1.3, content type 26, RFC 9147 §7): the record numbers
+    (epoch, sequence) the sender has received."""
+
+    NAME: ClassVar[str] = "ACK"
+    record_numbers: tuple[tuple[int, int], ...]
+    spans: dict[str, Span] = field(
+        default_factory=dict, compare=False, repr=False, metadata={"json": False}
+    )
+
+    def __json__(self) -> dict[str, Any]:
+        return {"record_numbers": [{"epoch": e, "sequence": q} for e, q in self.record_numbers]}
+
+
+@dataclass(frozen=True)
 class UnknownBody:
     """A handshake type this decoder does not parse: kept verbatim."""
 
@@ -382,6 +431,9 @@ HandshakeBody = (
     | NewSessionTicket
     | EncryptedExtensions
     | KeyUpdate
+    | EndOfEarlyData
+    | RequestConnectionId
+    | NewConnectionId
     | UnknownBody
 )
 
@@ -745,6 +797,49 @@ def _key_update(b: _Body) -> KeyUpdate:
     return KeyUpdate(v, b.spans)
 
 
+def _end_of_early_data(b: _Body) -> EndOfEarlyData:
+    b.done("EndOfEarlyData")
+    return EndOfEarlyData(b.spans)
+
+
+def _request_connection_id(b: _Body) -> RequestConnectionId:
+    n = b.uint("num_cids", 1)
+    b.done("RequestConnectionId")
+    return RequestConnectionId(n, b.spans)
+
+
+def _new_connection_id(b: _Body) -> NewConnectionId:
+    cids: list[bytes] = []
+    start = b.r.offset
+    with b.r.pull_block(2, "cids"):
+        while not b.r.eof():
+            s = b.r.offset
+            cids.append(b.r.pull_vector(1, "cid"))
+            b.mark(f"cids[{len(cids) - 1}]", s)
+    b.mark("cids", start)
+    usage = b.uint("usage", 1)
+    b.done("NewConnectionId")
+    return NewConnectionId(tuple(cids), usage, b.spans)
+
+
+def parse_ack(content: bytes, base: int = 0) -> Ack:
+    """The body of an ACK record (RFC 9147 §7): ``RecordNumber record_numbers<0..2^16-1>``,
+    each a uint64 epoch and a uint64 sequence number. Raises DecodeError."""
+    b = _Body(bytes(content), base, _NO_CONTEXT)
+    numbers: list[tuple[int, int]] = []
+    start = b.r.offset
+    with b.r.pull_block(2, "record_numbers") as n:
+        if n % 16:
+            raise DecodeError(start, f"record_numbers: length {n} is not a multiple of 16")
+        while not b.r.eof():
+            s = b.r.offset
+            numbers.append((b.r.pull_uint(8, "epoch"), b.r.pull_uint(8, "sequence_number")))
+            b.mark(f"record_numbers[{len(numbers) - 1}]", s)
+    b.mark("record_numbers", start)
+    b.done("ACK")
+    return Ack(tuple(numbers), b.spans)
+
+
 def parse_body(
     msg_type: int, body: bytes, ctx: ParseContext | None = None, base: int = 0
 ) -> HandshakeBody:
@@ -782,4 +877,10 @@ def parse_body(
         return _finished(b)
     if msg_type == 24:
         return _key_update(b)
+    if msg_type == 5:
+        return _end_of_early_data(b)
+    if msg_type == 9:
+        return _request_connection_id(b)
+    if msg_type == 10:
+        return _new_connection_id(b)
     return UnknownBody(msg_type, b.data, {"raw": (base, base + len(b.data))})

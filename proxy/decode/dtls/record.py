@@ -87,18 +87,22 @@ def looks_like_dtls(data: bytes) -> bool:
     return int.from_bytes(data[1:3], "big") in RECORD_VERSIONS
 
 
-def parse_records(data: bytes, cid_length: int | None = None) -> list[Record | MalformedRecord]:
+def parse_records(data: bytes, cid_length: int | None = None,
+                  known_cids: tuple[bytes, ...] = ()) -> list[Record | MalformedRecord]:
     """All records of one datagram, in order.
 
     ``cid_length`` is the connection-id length negotiated for records this
-    endpoint receives (RFC 9146); when None it is inferred per record.
+    endpoint receives (RFC 9146, RFC 9147 §9); when None it is inferred per tls12_cid
+    record. ``known_cids``: connection ids the receiver announced (DTLS 1.3
+    NewConnectionId may give several, of other lengths): a unified header whose bytes
+    start with one of them takes its length, the longest match first.
     """
     out: list[Record | MalformedRecord] = []
     pos = 0
     n = len(data)
     while pos < n:
         try:
-            rec = _parse_one(data, pos, cid_length)
+            rec = _parse_one(data, pos, cid_length, known_cids)
         except DecodeError as e:
             out.append(MalformedRecord(e.offset, e.reason, data[pos:]))
             break
@@ -107,10 +111,11 @@ def parse_records(data: bytes, cid_length: int | None = None) -> list[Record | M
     return out
 
 
-def _parse_one(data: bytes, pos: int, cid_length: int | None) -> Record:
+def _parse_one(data: bytes, pos: int, cid_length: int | None,
+               known_cids: tuple[bytes, ...] = ()) -> Record:
     first = data[pos]
     if first & 0xE0 == 0x20:
-        return _parse_unified(data, pos, cid_length)
+        return _parse_unified(data, pos, cid_length, known_cids)
     if first not in KNOWN_CONTENT_TYPES:
         raise DecodeError(pos, f"unknown content type {first} (not a DTLS record)")
     if first != CT_TLS12_CID and len(data) - pos >= HEADER_LENGTH:
@@ -154,15 +159,21 @@ def _guess_cid_length(data: bytes, cid_at: int) -> int:
     raise DecodeError(cid_at, "tls12_cid record: connection id length unknown and not inferable")
 
 
-def _parse_unified(data: bytes, pos: int, cid_length: int | None) -> Record:
+def _parse_unified(data: bytes, pos: int, cid_length: int | None,
+                   known_cids: tuple[bytes, ...] = ()) -> Record:
     """RFC 9147 §4: ``001CSLEE`` then CID, 8/16-bit sequence, optional 16-bit length."""
     first = data[pos]
     r = Reader(data[pos:], base=pos)
     r.pull_uint8()
     cid: bytes | None = None
     if first & 0x10:
+        for known in sorted(known_cids, key=len, reverse=True):
+            if data.startswith(known, pos + 1):
+                cid_length = len(known)
+                break
         if cid_length is None:
-            raise DecodeError(pos, "DTLS 1.3 record with a connection id of unknown length")
+            raise DecodeError(pos, "DTLS 1.3 record with a connection id of unknown length "
+                                   "(no connection_id extension seen in the hellos)")
         cid = r.pull_bytes(cid_length, "connection id")
     seq = r.pull_uint16("sequence number") if first & 0x08 else r.pull_uint8("sequence number")
     if first & 0x04:
