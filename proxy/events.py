@@ -171,6 +171,10 @@ class MessageSeen(Event):
     decrypted: bool = False
     """An encrypted DTLS 1.3 message (or ACK, application data) opened with the key log:
     ``raw`` and ``body`` are its plaintext."""
+    ja4: str | None = None
+    """JA4 fingerprint of a ClientHello (FoxIO's spec, protocol ``d``), else None."""
+    ja4s: str | None = None
+    """JA4S fingerprint of a ServerHello or HelloRetryRequest, else None."""
 
 
 @fast_init
@@ -283,6 +287,23 @@ class MediaStats(Event):
 
 @fast_init
 @dataclass(frozen=True, slots=True)
+class StackGuess:
+    """Which implementation one side's hellos look like (``proxy.identify.stacks``)."""
+
+    name: str
+    """``OpenSSL``, ``Chromium (BoringSSL)``... or ``unknown``."""
+    version: str | None
+    """``3.0.x``, ``1.0.1``...; None when the hellos do not tell versions apart."""
+    confidence: str
+    """``high`` (every known feature matches), ``medium``, ``low`` (nearest match only)."""
+    evidence: tuple[str, ...] = ()
+    """What matched (and, for ``unknown``, what did not)."""
+    nearest: str | None = None
+    """For ``unknown``: the closest known entry."""
+
+
+@fast_init
+@dataclass(frozen=True, slots=True)
 class SessionSummary(Event):
     """The session's state as now known; emitted whenever it changes."""
 
@@ -313,6 +334,10 @@ class SessionSummary(Event):
     """Datagrams per kind and direction, e.g. ``rtp client->server``."""
     note: str | None = None
     """One human sentence, e.g. "client offered DTLS 1.3 and 1.2; server chose 1.2"."""
+    client_stack: StackGuess | None = None
+    """The client's implementation as its ClientHello shows it (None before one)."""
+    server_stack: StackGuess | None = None
+    """The server's implementation as its hello (and certificate) show it."""
 
 
 # ------------------------------------------------------------------ findings

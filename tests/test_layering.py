@@ -11,7 +11,7 @@ from pathlib import Path
 
 PROXY = Path(__file__).resolve().parent.parent / "proxy"
 
-SANS_IO = ("decode", "session", "verdict", "events.py", "sdp.py")
+SANS_IO = ("decode", "identify", "session", "verdict", "compare", "events.py", "sdp.py")
 """Below the line: bytes and time in, events out."""
 
 FORBIDDEN_IN_CORE = ("asyncio", "asyncio_dgram", "socket", "selectors", "textual", "ui", "uvloop")
@@ -21,18 +21,21 @@ MAY_IMPORT: dict[str, set[str]] = {
     "events.py": {"fastinit.py"},
     "decode": {"events.py", "fastinit.py"},
     "sdp.py": {"events.py"},
-    "session": {"events.py", "decode", "fastinit.py"},
+    "identify": {"events.py", "decode", "fastinit.py"},
+    "session": {"events.py", "decode", "identify", "fastinit.py"},
     "verdict": {"events.py", "decode", "session", "sdp.py"},
+    "compare": {"events.py", "decode", "identify", "session"},
     "capture": {"events.py", "decode"},
     "bus.py": {"events.py"},
     "export": {"events.py", "bus.py", "capture"},
-    "relay": {"events.py", "bus.py", "decode", "session", "verdict", "sdp.py", "capture",
-              "export"},
-    "analyze": {"events.py", "decode", "session", "verdict", "sdp.py", "capture"},
+    "relay": {"events.py", "bus.py", "decode", "identify", "session", "verdict", "sdp.py",
+              "capture", "export"},
+    "analyze": {"events.py", "decode", "identify", "session", "verdict", "compare", "sdp.py",
+                "capture"},
     "demo": {"events.py", "bus.py", "decode", "session", "verdict", "relay", "capture",
              "export"},
-    "cli": {"events.py", "bus.py", "decode", "session", "verdict", "sdp.py", "capture",
-            "export", "relay", "analyze", "demo", "__init__.py"},
+    "cli": {"events.py", "bus.py", "decode", "identify", "session", "verdict", "compare",
+            "sdp.py", "capture", "export", "relay", "analyze", "demo", "__init__.py"},
     "__main__.py": {"cli"},
     "__init__.py": set(),
     "fastinit.py": set(),

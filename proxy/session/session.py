@@ -45,6 +45,7 @@ from proxy.events import (
     RecordSeen,
 )
 from proxy.fastinit import fast_init
+from proxy.identify.ja4 import fingerprints
 from proxy.session.dtls13 import Dtls13, SecretLookup, receive_unified
 from proxy.session.dtls13 import note as dtls13_note
 from proxy.session.flights import FLIGHT_ENDERS, Flight, next_flight_number
@@ -268,7 +269,7 @@ class Session:
                 MessageSeen(
                     ts, self.sid, self.dir_label(sender), flight_no, type_name, msg.msg_type,
                     msg.message_seq, epoch, epoch > 0, msg.copy, msg.frames, len(msg.body),
-                    msg.raw, body, error, msg.differs, epoch > 0,
+                    msg.raw, body, error, msg.differs, epoch > 0, *fingerprints(body),
                 )
             )
             return out
@@ -310,7 +311,7 @@ class Session:
             MessageSeen(
                 ts, self.sid, self.dir_label(sender), flight.number, type_name, msg.msg_type,
                 msg.message_seq, epoch, epoch > 0, 1, msg.frames, len(msg.body), msg.raw, body,
-                error, False, epoch > 0,
+                error, False, epoch > 0, *fingerprints(body),
             )
         )
         if msg.msg_type == HT_FINISHED and epoch > 0 and self.role(sender) is not None:
