@@ -115,7 +115,8 @@ async def start_relay(
             if config.upstream is not None:
                 labels[config.upstream] = UPSTREAM_LABEL
             try:
-                tracker = make_tracker(labels, config.keylog, config.sdp, config.silence_after)
+                tracker = make_tracker(labels, config.keylog, config.sdp, config.silence_after,
+                                       config.fingerprint_files)
             except (OSError, ValueError) as e:
                 raise RelayError(str(e)) from None
         else:

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from proxy.events import Address, format_address
+from proxy.identify.stacks import StackFileError
+from proxy.identify.stacks import load_file as load_stack_file
 from proxy.relay.faults import FaultRule, FaultRuleError, rule_from_mapping
 
 POLICIES = ("latch-first", "fixed", "allow")
@@ -164,6 +166,8 @@ class RelayConfig:
     keylog: Path | None = None
     sdp: tuple[Path, ...] = ()
     headless: bool = False
+    fingerprint_files: tuple[Path, ...] = ()
+    """``[fingerprints] files``: the user's known-stack entries (docs/stacks.md)."""
 
 
 _RELAY_KEYS = {
@@ -191,7 +195,7 @@ _RELAY_KEYS = {
 _CALL_KEYS = ("name", "side_a", "side_b", "peer_a", "peer_b", "policy_a", "policy_b",
               "allow_a", "allow_b", "label_a", "label_b")
 _LOG_KEYS = ("file", "max_bytes", "backups", "pcap", "keylog", "headless")
-_TOP_KEYS = ("relay", "call", "log", "fault", "sdp")
+_TOP_KEYS = ("relay", "call", "log", "fault", "sdp", "fingerprints")
 
 
 def _type_name(value: Any) -> str:
@@ -391,6 +395,24 @@ def from_mapping(doc: Mapping[str, Any]) -> RelayConfig:
             )
         sdp_files = tuple(Path(f) for f in files)
 
+    fp_t = doc.get("fingerprints", {})
+    if not isinstance(fp_t, Mapping):
+        raise ConfigError("fingerprints", "expected a table [fingerprints]")
+    fsec = _Section("fingerprints", fp_t, ("files",))
+    fp_files: tuple[Path, ...] = ()
+    if fsec.has("files"):
+        files = fp_t["files"]
+        if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+            raise ConfigError(
+                fsec.key("files"), f"expected a list of strings, got {_type_name(files)}"
+            )
+        fp_files = tuple(Path(f) for f in files)
+        for f in fp_files:
+            try:
+                load_stack_file(f)
+            except StackFileError as exc:
+                raise ConfigError(fsec.key("files"), str(exc)) from None
+
     fault_tables = doc.get("fault", [])
     if not isinstance(fault_tables, list):
         raise ConfigError("fault", "expected [[fault]] tables")
@@ -428,6 +450,7 @@ def from_mapping(doc: Mapping[str, Any]) -> RelayConfig:
         keylog=lsec.path("keylog"),
         headless=lsec.boolean("headless", False),
         sdp=sdp_files,
+        fingerprint_files=fp_files,
     )
 
 

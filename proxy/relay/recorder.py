@@ -63,6 +63,7 @@ def make_tracker(
     keylog: Path | None,
     sdp: tuple[Path, ...] = (),
     silence_after: float = 10.0,
+    stack_files: tuple[Path, ...] = (),
 ) -> TrackerLike:
     """The decoder with the verdict rules: ``proxy.session.Tracker`` + ``proxy.verdict``.
 
@@ -71,6 +72,7 @@ def make_tracker(
     A key log that does not exist yet is created empty, mode 0600: the peers started
     after the proxy append to it (SSLKEYLOGFILE), and the verdict rules follow it.
     """
+    from proxy.identify.stacks import StackDb, StackFileError, default_db
     from proxy.session import Tracker
     from proxy.verdict import build_hook
 
@@ -85,7 +87,11 @@ def make_tracker(
         sdp_files=[str(p) for p in sdp],
         silence_after=silence_after or 10.0,
     )
-    return Tracker(labels, verdict_hook=hook)
+    try:
+        stacks = StackDb.default(stack_files) if stack_files else default_db()
+    except StackFileError as exc:
+        raise ValueError(f"[fingerprints] files: {exc}") from None
+    return Tracker(labels, verdict_hook=hook, stacks=stacks)
 
 
 DRAIN_DELAY = 0.005

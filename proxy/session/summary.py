@@ -68,10 +68,14 @@ class Negotiation:
     fingerprints: dict[str, str] = field(default_factory=dict)
     certificates: dict[str, Certificate] = field(default_factory=dict)
     """Role -> parsed Certificate body."""
+    client_hello: ClientHello | None = None
+    server_hello: ServerHello | None = None
+    """The hellos (a HelloRetryRequest until the ServerHello): the stack guesses' input."""
 
     def observe(self, role: str | None, body: object) -> None:
         """Take what a parsed first-copy message says about the negotiation."""
         if isinstance(body, ClientHello):
+            self.client_hello = body
             self.client_random = body.random
             self.client_session_id = body.session_id
             self.offered_suites = body.cipher_suites
@@ -82,8 +86,10 @@ class Negotiation:
             self.client_ems = _ext_value(body, EXT_EXTENDED_MASTER_SECRET)[0]
             self.client_etm = _ext_value(body, EXT_ENCRYPT_THEN_MAC)[0]
         elif isinstance(body, HelloRetryRequest):
+            self.server_hello = self.server_hello or body
             return
         elif isinstance(body, ServerHello):
+            self.server_hello = body
             self.server_random = body.random
             present, v = _ext_value(body, EXT_SUPPORTED_VERSIONS)
             chosen = _ints(v)

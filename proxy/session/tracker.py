@@ -30,6 +30,7 @@ from proxy.events import (
     StunSeen,
     format_address,
 )
+from proxy.identify.stacks import StackDb, default_db
 from proxy.session.session import Session
 
 _SENDERS = ("0", "1")
@@ -75,12 +76,15 @@ class Tracker:
         stall_after: float = 10.0,
         max_sessions: int = 10_000,
         verdict_hook: VerdictHook | None = None,
+        stacks: StackDb | None = None,
     ) -> None:
         self.labels = dict(labels or {})
         self.media_interval = media_interval
         self.stall_after = stall_after
         self.max_sessions = max_sessions
         self.verdict_hook = verdict_hook
+        self.stacks = stacks if stacks is not None else default_db()
+        """Known stacks, for the ``client_stack``/``server_stack`` guesses."""
         self._by_pair: dict[frozenset[Address], _Entry] = {}
         self._by_id: dict[str, _Entry] = {}
         self._route: dict[tuple[Address, Address], tuple[_Entry, int]] = {}
@@ -273,7 +277,8 @@ class Tracker:
             self.state(entry), s.client, n.version, tuple(n.offered_versions), n.cipher_suite,
             n.group, n.srtp_profile, n.client_ems, n.server_ems, s.cookie_exchange,
             n.resumption, tuple(n.fingerprints.items()), s.dtls13.opened > 0,
-            len(s.dtls13.unreadable), len(s.dtls13.auth_failures),
+            len(s.dtls13.unreadable), len(s.dtls13.auth_failures), n.client_hello is None,
+            n.server_hello is None,
         )
         if inputs == entry.last_inputs and not final:
             return out  # the summary's key below is a function of these
@@ -283,6 +288,7 @@ class Tracker:
             summary.state, summary.client, summary.version, summary.cipher_suite, summary.group,
             summary.srtp_profile, summary.extended_master_secret, summary.cookie,
             summary.resumption, tuple(sorted(summary.fingerprints.items())), summary.note,
+            summary.client_stack, summary.server_stack,
         )
         if key != entry.last_summary or final:
             entry.last_summary = key
@@ -328,4 +334,6 @@ class Tracker:
             dict(n.fingerprints),
             counters,
             s.note(),
+            None if n.client_hello is None else self.stacks.guess(n.client_hello),
+            None if n.server_hello is None else self.stacks.guess(n.server_hello),
         )
