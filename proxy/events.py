@@ -48,6 +48,11 @@ class Datagram:
     """1-based number: capture frame offline, a per-run counter live."""
     side: str | None = None
     """Live relay only: the configured label of the side that received it (e.g. "a")."""
+    via: str = ""
+    """How it travelled when it was carried inside another protocol: ``send``/``data``
+    (a TURN Send/Data indication), ``channel 0x4000`` (TURN ChannelData), with ``/tcp``
+    when that came over TCP (``channel 0x4000/tcp``, ``rfc4571/tcp``); empty for a plain
+    UDP datagram."""
 
 
 class Event:
@@ -102,6 +107,9 @@ class DatagramSeen(Event):
     size: int
     data: bytes = field(repr=False, default=b"")
     """The payload (kept so a session can be exported as pcapng; not for media)."""
+    via: str = ""
+    """The encapsulation it came in (:attr:`Datagram.via`): TURN indication, ChannelData,
+    TCP framing; empty for a plain UDP datagram."""
 
 
 @fast_init
@@ -433,6 +441,41 @@ class Notice(Event):
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class TurnAllocation(Event):
+    """A TURN allocation as it now stands (sent when it opens, changes, and closes, and
+    at most every few seconds while bytes flow): who holds it, where it relays, to whom."""
+
+    EVENT: ClassVar[str] = "allocation"
+    ts: float
+    session: str
+    allocation: str
+    """Short id, ``t1``, ``t2``..."""
+    state: str
+    """``active`` or ``closed``."""
+    client: str
+    """The client's address as the proxy sees it (``host:port``)."""
+    transport: str
+    """``udp`` or ``tcp``: how the client reaches the TURN port."""
+    username: str
+    relayed: str
+    """The relayed transport address (``host:port``) peers send to."""
+    lifetime: int
+    """Seconds granted by the last Allocate or Refresh."""
+    expires: float
+    """When it expires without a Refresh (seconds since the epoch)."""
+    permissions: Mapping[str, float] = field(default_factory=dict)
+    """Peer IP -> when its permission expires."""
+    channels: Mapping[str, str] = field(default_factory=dict)
+    """Channel number (``0x4000``) -> peer ``host:port``."""
+    to_peer: tuple[int, int] = (0, 0)
+    """(datagrams, bytes) relayed from the client to peers."""
+    from_peer: tuple[int, int] = (0, 0)
+    """(datagrams, bytes) relayed from peers to the client."""
+    reason: str = ""
+    """Why it closed (Refresh with LIFETIME 0, expired, TCP connection closed, shutdown)."""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.EVENT: cls
     for cls in (
@@ -452,6 +495,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         CheckReport,
         FaultApplied,
         Notice,
+        TurnAllocation,
     )
 }
 """``"event"`` name -> class, for readers of JSONL (``dtlsproxy view``)."""

@@ -11,7 +11,8 @@ from pathlib import Path
 
 PROXY = Path(__file__).resolve().parent.parent / "proxy"
 
-SANS_IO = ("decode", "identify", "session", "verdict", "compare", "events.py", "sdp.py")
+SANS_IO = ("decode", "identify", "session", "verdict", "compare", "turn", "events.py",
+           "sdp.py")
 """Below the line: bytes and time in, events out."""
 
 FORBIDDEN_IN_CORE = ("asyncio", "asyncio_dgram", "socket", "selectors", "textual", "ui", "uvloop")
@@ -24,18 +25,19 @@ MAY_IMPORT: dict[str, set[str]] = {
     "identify": {"events.py", "decode", "fastinit.py"},
     "session": {"events.py", "decode", "identify", "fastinit.py"},
     "verdict": {"events.py", "decode", "session", "sdp.py"},
+    "turn": {"events.py", "decode"},
     "compare": {"events.py", "decode", "identify", "session"},
     "capture": {"events.py", "decode"},
     "bus.py": {"events.py"},
     "export": {"events.py", "bus.py", "capture"},
     "relay": {"events.py", "bus.py", "decode", "identify", "session", "verdict", "sdp.py",
-              "capture", "export"},
+              "capture", "export", "turn"},
     "analyze": {"events.py", "decode", "identify", "session", "verdict", "compare", "sdp.py",
-                "capture"},
+                "capture", "turn"},
     "demo": {"events.py", "bus.py", "decode", "session", "verdict", "relay", "capture",
              "export"},
     "cli": {"events.py", "bus.py", "decode", "identify", "session", "verdict", "compare",
-            "sdp.py", "capture", "export", "relay", "analyze", "demo", "__init__.py"},
+            "sdp.py", "capture", "export", "relay", "analyze", "demo", "turn", "__init__.py"},
     "__main__.py": {"cli"},
     "__init__.py": set(),
     "fastinit.py": set(),

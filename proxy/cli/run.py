@@ -28,6 +28,9 @@ via a rewritten SDP) and side B's to the other (e.g. Janus):
   dtlsproxy run --side-a 0.0.0.0:5000 --side-b 0.0.0.0:6000 --headless --log-file run.jsonl
 Reverse (like socat): clients talk to --listen, each gets its own socket to --upstream:
   dtlsproxy run --listen 127.0.0.1:4433 --upstream 127.0.0.1:4444 --headless
+TURN (no SDP edits): the browser is given dtlsproxy as its TURN server with
+iceTransportPolicy 'relay'; every relayed DTLS conversation is decoded as a session:
+  dtlsproxy run --turn 0.0.0.0:3478 --relay-ip 192.0.2.10 --turn-user alice:secret
 """
 
 EPILOG = """\
@@ -87,6 +90,28 @@ def add_parser(sub: Any) -> None:
         g.add_argument(f"--label-{w}", metavar="NAME",
                        help=f"name of side {w.upper()}'s peer in logs (e.g. "
                             f"{'browser' if w == 'a' else 'janus'})")
+    tg = p.add_argument_group("TURN mode (alone or beside two-sided mode; docs/config.md [turn])")
+    tg.add_argument("--turn", metavar="HOST:PORT",
+                    help="be a TURN server on this address, UDP and TCP (e.g. 0.0.0.0:3478)")
+    tg.add_argument("--turn-user", metavar="USER:PASSWORD", action="append",
+                    help="a TURN user (repeatable); prefer [turn] users in a 0600 config "
+                         "file: a command line is visible to other local users")
+    tg.add_argument("--turn-realm", metavar="REALM", help="realm (default dtlsproxy)")
+    tg.add_argument("--turn-secret", metavar="SECRET",
+                    help="TURN REST API shared secret (usernames EXPIRY:NAME, as coturn's "
+                         "use-auth-secret)")
+    tg.add_argument("--relay-ip", metavar="IP", action="append",
+                    help="address of the relayed addresses, as peers reach it (needed when "
+                         "--turn listens on 0.0.0.0; one IPv4 and one IPv6 at most)")
+    tg.add_argument("--relay-ports", metavar="FIRST-LAST",
+                    help="port range of the relay sockets (default 49152-65535)")
+    tg.add_argument("--turn-allow-loopback", action="store_true", default=None,
+                    help="allow relaying to loopback peers (tests on one machine only)")
+    tg.add_argument("--turn-allow-peer", metavar="NET", action="append",
+                    help="relay only to these peers, and to them even where refused by "
+                         "default (e.g. Janus on this host: --turn-allow-peer 192.0.2.10)")
+    tg.add_argument("--turn-deny-peer", metavar="NET", action="append",
+                    help="never relay to these peers (repeatable)")
     r = p.add_argument_group("reverse mode")
     r.add_argument("--listen", metavar="HOST:PORT",
                    help="listen for clients (e.g. 127.0.0.1:4433)")
@@ -139,6 +164,8 @@ _FLAG_KEYS = (
     "label_a", "label_b", "listen", "upstream", "idle_timeout", "max_sessions",
     "silence_after", "rcvbuf", "loop", "engine", "fault_seed", "log_file", "pcap", "keylog",
     "headless", "no_decode", "sdp", "faults", "log_max_bytes", "log_backups",
+    "turn", "turn_user", "turn_realm", "turn_secret", "relay_ip", "relay_ports",
+    "turn_allow_loopback", "turn_allow_peer", "turn_deny_peer",
 )
 
 

@@ -20,6 +20,7 @@ from proxy.relay.faults import FaultEngine
 from proxy.relay.recorder import Recorder, Tap, TrackerLike, make_tracker
 from proxy.relay.reverse import UPSTREAM_LABEL, ReverseRelay
 from proxy.relay.sockets import RelayError
+from proxy.relay.turn import TurnRelay, check_turn
 from proxy.relay.twosided import Call
 
 TICK_SECONDS = 1.0
@@ -33,6 +34,7 @@ class Relay:
         self.recorder = recorder
         self.calls: list[Call] = []
         self.reverse: ReverseRelay | None = None
+        self.turn: TurnRelay | None = None
         self._ticker: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()
 
@@ -53,6 +55,12 @@ class Relay:
         return self.reverse.listen_addr
 
     @property
+    def turn_addr(self) -> Address:
+        """TURN mode: the first bound TURN port (UDP if served)."""
+        assert self.turn is not None and self.turn.addresses
+        return self.turn.addresses[0][1]
+
+    @property
     def frames(self) -> int:
         """Datagrams relayed (and numbered) so far."""
         return self.recorder.frames
@@ -69,6 +77,8 @@ class Relay:
             call.tick(now)
         if self.reverse is not None:
             self.reverse.tick(now)
+        if self.turn is not None:
+            self.turn.tick(now)
 
     async def _tick_forever(self) -> None:
         while True:
@@ -87,6 +97,8 @@ class Relay:
             call.close()
         if self.reverse is not None:
             self.reverse.close()
+        if self.turn is not None:
+            self.turn.close()
         self.recorder.finish()
         self.closed.set()
         await asyncio.sleep(0)
@@ -144,8 +156,8 @@ async def start_relay(
                 f"bytes, asked {config.rcvbuf})",
             )
         else:
-            if not config.calls:
-                raise RelayError("two-sided mode needs --side-a and --side-b")
+            if not config.calls and config.turn is None:
+                raise RelayError("two-sided mode needs --side-a and --side-b (or --turn)")
             for i, call_cfg in enumerate(config.calls):
                 engine = (
                     FaultEngine(config.faults, config.fault_seed + i) if config.faults else None
@@ -169,9 +181,17 @@ async def start_relay(
                         f"{format_address(side.addr)}, {peer}; receive buffer granted "
                         f"{call.granted[side.name]} bytes (asked {config.rcvbuf})",
                     )
+        if config.turn is not None:
+            check_turn(config.turn)
+            turn = TurnRelay(config.turn, recorder, rcvbuf=config.rcvbuf, rules=config.faults,
+                             fault_seed=config.fault_seed)
+            await turn.start()
+            relay.turn = turn
     except BaseException:
         for call in relay.calls:
             call.close()
+        if relay.reverse is not None:
+            relay.reverse.close()
         raise
     relay._ticker = asyncio.get_running_loop().create_task(relay._tick_forever())
     return relay

@@ -20,6 +20,9 @@ from proxy.events import Address, format_address
 from proxy.identify.stacks import StackFileError
 from proxy.identify.stacks import load_file as load_stack_file
 from proxy.relay.faults import FaultRule, FaultRuleError, rule_from_mapping
+from proxy.turn.auth import Credentials
+from proxy.turn.policy import PeerPolicy
+from proxy.turn.server import Settings as TurnSettings
 
 POLICIES = ("latch-first", "fixed", "allow")
 """Peer policies of a side: latch the first sender, a fixed peer, or an allow-list."""
@@ -136,6 +139,23 @@ class CallConfig:
     b: SideConfig
 
 
+TURN_TRANSPORTS = ("udp", "tcp")
+
+
+@dataclass(frozen=True, slots=True)
+class TurnConfig:
+    """TURN mode (``[turn]``, ``--turn``): dtlsproxy as the browser's TURN server."""
+
+    listen: tuple[Address, ...]
+    """Where clients reach the TURN port (UDP and/or TCP on each)."""
+    relay_ips: tuple[str, ...]
+    """The addresses relayed addresses are on (one per family); peers send to them."""
+    settings: TurnSettings
+    transports: tuple[str, ...] = TURN_TRANSPORTS
+    relay_ports: tuple[int, int] = (49152, 65535)
+    """Port range of the relay sockets (open it in the firewall, with the listen port)."""
+
+
 @dataclass(frozen=True, slots=True)
 class RelayConfig:
     """Everything ``dtlsproxy run`` needs; built from TOML and flags."""
@@ -168,6 +188,8 @@ class RelayConfig:
     headless: bool = False
     fingerprint_files: tuple[Path, ...] = ()
     """``[fingerprints] files``: the user's known-stack entries (docs/stacks.md)."""
+    turn: TurnConfig | None = None
+    """TURN mode, alone or beside two-sided mode (None: off)."""
 
 
 _RELAY_KEYS = {
@@ -195,7 +217,12 @@ _RELAY_KEYS = {
 _CALL_KEYS = ("name", "side_a", "side_b", "peer_a", "peer_b", "policy_a", "policy_b",
               "allow_a", "allow_b", "label_a", "label_b")
 _LOG_KEYS = ("file", "max_bytes", "backups", "pcap", "keylog", "headless")
-_TOP_KEYS = ("relay", "call", "log", "fault", "sdp", "fingerprints")
+_TOP_KEYS = ("relay", "call", "log", "fault", "sdp", "fingerprints", "turn")
+_TURN_KEYS = ("listen", "transports", "users", "realm", "secret", "relay_ip", "relay_ports",
+              "allow_loopback_peers", "allowed_peers", "denied_peers", "max_allocations",
+              "max_allocations_per_user", "max_permissions", "max_channels",
+              "default_lifetime", "max_lifetime", "permission_lifetime", "channel_lifetime",
+              "nonce_lifetime")
 
 
 def _type_name(value: Any) -> str:
@@ -213,9 +240,13 @@ def _type_name(value: Any) -> str:
 class _Section:
     """Typed getters over one TOML table; every error names ``[table] key``."""
 
-    def __init__(self, name: str, table: Mapping[str, Any], known: tuple[str, ...]) -> None:
+    def __init__(
+        self, name: str, table: Mapping[str, Any], known: tuple[str, ...],
+        flag_names: Mapping[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.table = table
+        self.flag_names = flag_names or {}
         for key in table:
             if key not in known:
                 raise ConfigError(
@@ -224,7 +255,7 @@ class _Section:
 
     def key(self, key: str) -> str:
         if self.name == "flags":
-            return "--" + key.replace("_", "-")
+            return self.flag_names.get(key) or "--" + key.replace("_", "-")
         return f"[{self.name}] {key}"
 
     def has(self, key: str) -> bool:
@@ -425,6 +456,13 @@ def from_mapping(doc: Mapping[str, Any]) -> RelayConfig:
         except FaultRuleError as exc:
             raise ConfigError(f"[[fault]] #{i + 1} {exc.key}", exc.message) from None
 
+    turn_t = doc.get("turn")
+    turn = None
+    if turn_t is not None:
+        if not isinstance(turn_t, Mapping):
+            raise ConfigError("turn", "expected a table [turn]")
+        turn = _turn_from(_Section("turn", turn_t, _TURN_KEYS), turn_t)
+
     mode = sec.text("mode", None, MODES)
     listen = sec.address("listen")
     upstream = sec.address("upstream", peer=True)
@@ -451,7 +489,109 @@ def from_mapping(doc: Mapping[str, Any]) -> RelayConfig:
         headless=lsec.boolean("headless", False),
         sdp=sdp_files,
         fingerprint_files=fp_files,
+        turn=turn,
     )
+
+
+def _strings(sec: _Section, table: Mapping[str, Any], key: str) -> list[str]:
+    value = table.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(sec.key(key), f"expected a list of strings, got {_type_name(value)}")
+    return list(value)
+
+
+def _only_networks(sec: _Section, key: str) -> tuple[Network, ...]:
+    out: list[Network] = []
+    for entry in sec.networks(key):
+        if isinstance(entry, tuple):
+            raise ConfigError(sec.key(key), f"a network or host, not host:port ({entry})")
+        out.append(entry)
+    return tuple(out)
+
+
+def _users(sec: _Section, entries: list[str], key: str = "users") -> dict[str, str]:
+    users: dict[str, str] = {}
+    for entry in entries:
+        name, sep, password = entry.partition(":")
+        if not sep or not name or not password:
+            raise ConfigError(sec.key(key), "expected \"USER:PASSWORD\" (the password is not "
+                                            "shown here)")
+        users[name] = password
+    return users
+
+
+def _turn_from(sec: _Section, table: Mapping[str, Any]) -> TurnConfig:
+    """Validate a ``[turn]`` table (or the ``--turn*`` flags laid out as one)."""
+    listen: list[Address] = []
+    for text in _strings(sec, table, "listen"):
+        try:
+            listen.append(parse_address(text))
+        except ValueError as exc:
+            raise ConfigError(sec.key("listen"), f'expected "HOST:PORT", got "{text}" ({exc})')\
+                from None
+    if not listen:
+        raise ConfigError(sec.key("listen"), 'missing: where the TURN port listens, e.g. '
+                                             '"0.0.0.0:3478" (--turn HOST:PORT)')
+    transports = tuple(_strings(sec, table, "transports")) or TURN_TRANSPORTS
+    for t in transports:
+        if t not in TURN_TRANSPORTS:
+            raise ConfigError(sec.key("transports"), f"expected udp and/or tcp, got {t!r}")
+    users = _users(sec, _strings(sec, table, "users"))
+    secret = sec.text("secret")
+    if not users and not secret:
+        raise ConfigError(sec.key("users"), "TURN needs credentials (there is no "
+                          "unauthenticated mode): --turn-user USER:PASSWORD, or [turn] users "
+                          "/ secret (TURN REST API)")
+    relay_ips = []
+    for text in _strings(sec, table, "relay_ip"):
+        try:
+            relay_ips.append(_check_host(text))
+        except ValueError as exc:
+            raise ConfigError(sec.key("relay_ip"), str(exc)) from None
+    if not relay_ips:
+        hosts = {h for h, _ in listen}
+        wild = {h for h in hosts if h in ("0.0.0.0", "::")}
+        if wild:
+            raise ConfigError(sec.key("relay_ip"), "missing: the TURN port listens on "
+                              f"{', '.join(sorted(wild))}, so give the address peers reach "
+                              "the relay on (--relay-ip IP)")
+        relay_ips = sorted(hosts)
+    fams = [":" in ip for ip in relay_ips]
+    if len(fams) != len(set(fams)):
+        raise ConfigError(sec.key("relay_ip"), "at most one IPv4 and one IPv6 address")
+    lo, hi = 49152, 65535
+    if sec.has("relay_ports"):
+        text = sec.text("relay_ports") or ""
+        a, sep, b = text.partition("-")
+        if not (sep and a.isdigit() and b.isdigit() and 1024 <= int(a) <= int(b) <= 65535):
+            raise ConfigError(sec.key("relay_ports"), f'expected "FIRST-LAST" within '
+                              f'1024-65535, got "{text}"')
+        lo, hi = int(a), int(b)
+    d = TurnSettings()
+    settings = replace(
+        d,
+        credentials=Credentials(sec.text("realm", "dtlsproxy") or "dtlsproxy", users, secret),
+        peers=PeerPolicy(
+            allow_loopback=sec.boolean("allow_loopback_peers", False),
+            allowed=_only_networks(sec, "allowed_peers"),
+            denied=_only_networks(sec, "denied_peers"),
+        ),
+        max_allocations=sec.integer("max_allocations", d.max_allocations),
+        max_allocations_per_user=sec.integer("max_allocations_per_user",
+                                             d.max_allocations_per_user),
+        max_permissions=sec.integer("max_permissions", d.max_permissions),
+        max_channels=sec.integer("max_channels", d.max_channels),
+        default_lifetime=sec.integer("default_lifetime", d.default_lifetime),
+        max_lifetime=sec.integer("max_lifetime", d.max_lifetime),
+        permission_lifetime=sec.integer("permission_lifetime", d.permission_lifetime),
+        channel_lifetime=sec.integer("channel_lifetime", d.channel_lifetime),
+        nonce_lifetime=sec.integer("nonce_lifetime", d.nonce_lifetime),
+    )
+    if settings.max_lifetime < settings.default_lifetime:
+        raise ConfigError(sec.key("max_lifetime"), "smaller than default_lifetime")
+    return TurnConfig(tuple(listen), tuple(relay_ips), settings, transports, (lo, hi))
 
 
 def load_toml(path: Path) -> RelayConfig:
@@ -530,6 +670,9 @@ def apply_flags(cfg: RelayConfig, flags: Mapping[str, Any]) -> RelayConfig:
         changes["decode"] = False
     if flags.get("sdp"):
         changes["sdp"] = cfg.sdp + tuple(Path(p) for p in flags["sdp"])
+    turn = _turn_flags(cfg.turn, flags)
+    if turn is not cfg.turn:
+        changes["turn"] = turn
     if flags.get("faults"):
         from proxy.relay.faults import parse_rule
 
@@ -541,6 +684,51 @@ def apply_flags(cfg: RelayConfig, flags: Mapping[str, Any]) -> RelayConfig:
                 raise ConfigError(f"--fault {text!r} {exc.key}", exc.message) from None
         changes["faults"] = tuple(rules)
     return replace(cfg, **changes)
+
+
+_TURN_FLAGS = {
+    "turn": "listen", "turn_user": "users", "turn_realm": "realm", "relay_ip": "relay_ip",
+    "turn_secret": "secret", "relay_ports": "relay_ports",
+    "turn_allow_loopback": "allow_loopback_peers", "turn_allow_peer": "allowed_peers",
+    "turn_deny_peer": "denied_peers",
+}
+"""``--turn*`` flag (argparse dest) -> ``[turn]`` key."""
+
+
+def _turn_flags(turn: TurnConfig | None, flags: Mapping[str, Any]) -> TurnConfig | None:
+    """Lay the ``--turn*`` flags over ``[turn]`` (a flag replaces its key)."""
+    given = {_TURN_FLAGS[k]: v for k, v in flags.items() if k in _TURN_FLAGS and v}
+    if not given:
+        return turn
+    table: dict[str, Any] = {} if turn is None else _turn_to_table(turn)
+    if "users" in given and turn is not None:
+        table.pop("users", None)
+    table.update(given)
+    names = {key: "--" + flag.replace("_", "-") for flag, key in _TURN_FLAGS.items()}
+    return _turn_from(_Section("flags", table, _TURN_KEYS, names), table)
+
+
+def _turn_to_table(turn: TurnConfig) -> dict[str, Any]:
+    s = turn.settings
+    c = s.credentials
+    table: dict[str, Any] = {
+        "listen": [format_address(a) for a in turn.listen],
+        "transports": list(turn.transports),
+        "users": [f"{u}:{p}" for u, p in c.users.items()],
+        "realm": c.realm,
+        "relay_ip": list(turn.relay_ips),
+        "relay_ports": f"{turn.relay_ports[0]}-{turn.relay_ports[1]}",
+        "allow_loopback_peers": s.peers.allow_loopback,
+        "allowed_peers": [str(n) for n in s.peers.allowed],
+        "denied_peers": [str(n) for n in s.peers.denied],
+    }
+    if c.secret:
+        table["secret"] = c.secret
+    for k in ("max_allocations", "max_allocations_per_user", "max_permissions", "max_channels",
+              "default_lifetime", "max_lifetime", "permission_lifetime", "channel_lifetime",
+              "nonce_lifetime"):
+        table[k] = getattr(s, k)
+    return table
 
 
 def _call_to_table(call: CallConfig) -> dict[str, Any]:
@@ -566,8 +754,9 @@ def validate(cfg: RelayConfig) -> RelayConfig:
         if cfg.upstream is None:
             raise ConfigError("[relay] upstream", "reverse mode needs --upstream HOST:PORT")
         return cfg
-    if not cfg.calls:
+    if not cfg.calls and cfg.turn is None:
         raise ConfigError(
-            "[relay] side_a", "two-sided mode needs --side-a and --side-b (or a [[call]] table)"
+            "[relay] side_a", "two-sided mode needs --side-a and --side-b (or a [[call]] "
+            "table), or TURN mode --turn HOST:PORT"
         )
     return cfg

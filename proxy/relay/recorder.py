@@ -116,7 +116,7 @@ SHED_REPORT_EVERY = 5.0
 
 _Pending = tuple[
     int, float, Address, Address, bytes, str, Address, "Address | None", "list[bytes] | None",
-    "list[FaultApplied] | None", "bytes | None",
+    "list[FaultApplied] | None", "bytes | None", "list[Leg] | None", str, bool,
 ]
 
 
@@ -180,6 +180,9 @@ class Recorder:
         frame: int = 0,
         extra: list[FaultApplied] | None = None,
         received: bytes | None = None,
+        legs: list[Leg] | None = None,
+        via: str = "",
+        decode: bool = True,
     ) -> None:
         """Queue one relayed datagram (called right after it was forwarded).
 
@@ -190,12 +193,17 @@ class Recorder:
         the same datagram, with the decoder's session id filled in. ``received``: the
         bytes as they arrived when a fault changed them (``data`` is then what the
         receiving peer got, which the decoder sees); the inbound leg keeps them.
+        ``legs``: the hops as they were on the wire, when they are not ``data`` itself
+        (TURN: the client's leg carries the indication or ChannelData around it); ``via``
+        names that encapsulation for the decoder; ``decode=False`` only taps the legs
+        (TURN control messages, or a hop decoded elsewhere).
         """
         if not frame:
             self.frames += 1
             frame = self.frames
         pending = self._pending
-        pending.append((frame, ts, src, dst, data, side, hop_in, hop_out, out, extra, received))
+        pending.append((frame, ts, src, dst, data, side, hop_in, hop_out, out, extra, received,
+                        legs, via, decode))
         n = len(pending)
         if n == 1:  # a new batch: drained within DRAIN_DELAY at the latest
             if self._loop is None:
@@ -222,11 +230,17 @@ class Recorder:
         # media is counted per (src, dst) run, flushed before anything else is decoded,
         # so the counts interleave with the DTLS/STUN events as datagram by datagram
         runs: dict[tuple[Address, Address], list[tuple[float, bytes]]] = {}
-        for frame, ts, src, dst, data, side, hop_in, hop_out, sent, extra, rcvd in batch:
+        for (frame, ts, src, dst, data, side, hop_in, hop_out, sent, extra, rcvd, wire, via,
+             decoded) in batch:
             if taps:
-                legs: list[Leg] = [(src, hop_in, data if rcvd is None else rcvd)]
-                if hop_out is not None:
-                    legs.extend((hop_out, dst, d) for d in (sent if sent is not None else [data]))
+                legs: list[Leg]
+                if wire is not None:
+                    legs = wire
+                else:
+                    legs = [(src, hop_in, data if rcvd is None else rcvd)]
+                    if hop_out is not None:
+                        copies = sent if sent is not None else [data]
+                        legs.extend((hop_out, dst, d) for d in copies)
                 for tap in list(taps):
                     try:
                         tap(ts, legs)
@@ -234,7 +248,7 @@ class Recorder:
                         taps.remove(tap)
                         out.append(self._error("tap_failed", f"exporter stopped: {exc!r}", ts))
             events: list[Event] = []
-            if decode:
+            if decode and decoded:
                 if data and 128 <= data[0] <= 191:  # RTP/RTCP (RFC 7983): only counted
                     if shedding:
                         self.shed += 1
@@ -247,7 +261,7 @@ class Recorder:
                 else:
                     if runs:
                         self._count_media(runs, out)
-                    events = self._decode(Datagram(ts, src, dst, data, frame, side), out)
+                    events = self._decode(Datagram(ts, src, dst, data, frame, side, via), out)
             if extra:
                 # the decoder's session id, and its direction once the roles are known
                 # (client->server), replace the relay's side labels

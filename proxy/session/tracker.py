@@ -119,7 +119,7 @@ class Tracker:
         entry.counters[key] = entry.counters.get(key, 0) + 1
         entry.settled = False
         dirl = s.dir_label(sender)
-        out.append(DatagramSeen(d.ts, s.sid, d.frame, dirl, kind, len(d.data), d.data))
+        out.append(DatagramSeen(d.ts, s.sid, d.frame, dirl, kind, len(d.data), d.data, d.via))
         if kind == "dtls":
             entry.last_dtls_ts = d.ts
             entry.stalled = False
