@@ -1,8 +1,10 @@
 """Human-readable lines on stderr for ``dtlsproxy run --headless``.
 
 One line per flight, per retransmission, per DTLS alert, per relay notice, per
-applied fault, per verdict, and one when a session's state changes (established,
-failed...). Datagrams, records, messages and media are not printed one by one.
+applied fault, per verdict, one when a session's state changes (established,
+failed...), and one when a TURN allocation opens, gains or loses a permission or a
+channel, or closes (not for its byte counts). Datagrams, records, messages and media
+are not printed one by one.
 Colour (ANSI) only when the stream is a TTY and ``NO_COLOR`` is unset.
 """
 
@@ -23,6 +25,7 @@ from proxy.events import (
     SessionClosed,
     SessionOpened,
     SessionSummary,
+    TurnAllocation,
     Verdict,
 )
 
@@ -51,6 +54,7 @@ class ConsoleRenderer:
             colour = self.stream.isatty() and "NO_COLOR" not in os.environ
         self.colour = colour
         self._states: dict[str, str] = {}
+        self._allocations: dict[str, tuple[object, ...]] = {}
 
     def _c(self, name: str, text: str) -> str:
         if not self.colour:
@@ -84,6 +88,8 @@ class ConsoleRenderer:
         if isinstance(ev, Verdict):
             certain = "" if ev.certain else " (probable)"
             return f"{head} {self._c('bold', 'VERDICT')} {ev.code}{certain}: {ev.reason}"
+        if isinstance(ev, TurnAllocation):
+            return self._allocation(ev)
         if isinstance(ev, SessionOpened):
             return f"{head} session opened {ev.labels[0]} <-> {ev.labels[1]}"
         if isinstance(ev, SessionClosed):
@@ -100,6 +106,25 @@ class ConsoleRenderer:
             note = f" -- {ev.note}" if ev.note else ""
             return f"{head} {self._c(colour, ev.state)}{detail}{note}"
         return None
+
+    def _allocation(self, ev: TurnAllocation) -> str | None:
+        shape = (ev.state, tuple(sorted(ev.permissions)), tuple(sorted(ev.channels.items())))
+        before = self._allocations.get(ev.allocation)
+        if before == shape:
+            return None
+        head = f"{self._c('dim', _clock(ev.ts))} {ev.allocation}"
+        if ev.state == "closed":
+            self._allocations.pop(ev.allocation, None)
+            return (f"{head} {self._c('yellow', 'TURN allocation closed')} ({ev.reason}); "
+                    f"to peers {ev.to_peer[0]} datagrams {ev.to_peer[1]} bytes, from peers "
+                    f"{ev.from_peer[0]} datagrams {ev.from_peer[1]} bytes")
+        self._allocations[ev.allocation] = shape
+        if before is None:
+            return (f"{head} {self._c('blue', 'TURN allocation')} {ev.username} "
+                    f"{ev.client} ({ev.transport}) relayed {ev.relayed}, {ev.lifetime} s")
+        perms = ", ".join(sorted(ev.permissions)) or "none"
+        chans = ", ".join(f"{n} {p}" for n, p in sorted(ev.channels.items())) or "none"
+        return f"{head} TURN {ev.username}: permissions {perms}; channels {chans}"
 
     def write(self, events: list[Event]) -> None:
         """Print the lines of ``events``."""

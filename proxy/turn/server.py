@@ -479,10 +479,13 @@ class TurnServer:
                              [(stun.LIFETIME, struct.pack("!I", alloc.lifetime))])
 
     def _peers(
-        self, alloc: Allocation, msg: stun.Message, auth: tuple[bytes, str], now: float
+        self, alloc: Allocation, msg: stun.Message, auth: tuple[bytes, str], now: float,
+        *, exact: bool = False,
     ) -> list[tuple[Address, bool]] | bytes:
         """The XOR-PEER-ADDRESSes of a request, each with its own-relayed flag, or the
-        error reply (400 missing, 443 family, 403 refused by the peer rules)."""
+        error reply (400 missing, 443 family, 403 refused by the peer rules). ``exact``
+        (ChannelBind names a port): a peer on a relay IP must be a live relayed address
+        now, not only when a datagram is sent."""
         values = msg.all(stun.XOR_PEER_ADDRESS)
         if not values:
             return self._error(alloc.key, msg, 400, auth, "XOR-PEER-ADDRESS missing")
@@ -496,6 +499,8 @@ class TurnServer:
             if (":" in peer[0]) != v6:
                 return self._error(alloc.key, msg, 443, auth)
             verdict = self._check_peer(peer)
+            if verdict == OWN_RELAYED and exact and peer not in self.by_relay:
+                verdict = self._not_relayed(peer)
             if verdict is not None and verdict != OWN_RELAYED:
                 self._notice("warning", "turn_peer_refused", (alloc.id, peer[0]), now,
                              f"TURN {alloc.id}: {alloc.username} asked to reach "
@@ -503,6 +508,12 @@ class TurnServer:
                 return self._error(alloc.key, msg, 403, auth, "peer address not allowed")
             out.append((peer, verdict == OWN_RELAYED))
         return out
+
+    def _not_relayed(self, peer: Address) -> str:
+        """Why a peer on a relay IP that is no relayed address is refused."""
+        why = self.settings.peers.check(peer[0], is_own=self.is_own, relay_ips=frozenset())
+        return (f"{format_address(peer)} is on the proxy's relay address but is no "
+                f"allocation's relayed address" + (f"; {why}" if why else ""))
 
     def _check_peer(self, peer: Address) -> str | None:
         if peer in self.listeners or (_wild(peer) & self.listeners and self.is_own(peer[0])):
@@ -541,7 +552,7 @@ class TurnServer:
         number = int.from_bytes(number_value[:2], "big")
         if not CHANNEL_MIN <= number <= CHANNEL_MAX:
             return self._error(alloc.key, msg, 400, auth, f"channel 0x{number:04x} out of range")
-        peers = self._peers(alloc, msg, auth, now)
+        peers = self._peers(alloc, msg, auth, now, exact=True)
         if isinstance(peers, bytes):
             return peers
         if len(peers) != 1:
@@ -579,13 +590,9 @@ class TurnServer:
         if perm is None or perm.expires < now:
             return False
         if perm.own and peer not in self.by_relay:
-            self._notice(
-                "warning", "turn_peer_refused", (alloc.id, peer), now,
-                f"TURN {alloc.id}: datagram to {format_address(peer)} dropped: that is one "
-                "of the proxy's own addresses but no allocation's relayed address (to relay "
-                f"to a service on this host, such as Janus, allow it: --turn-allow-peer "
-                f"{peer[0]})",
-            )
+            self._notice("warning", "turn_peer_refused", (alloc.id, peer), now,
+                         f"TURN {alloc.id}: datagram to {format_address(peer)} dropped: "
+                         f"{self._not_relayed(peer)}")
             return False
         return True
 

@@ -568,3 +568,12 @@ def test_garbage_from_a_client_is_dropped_and_reported() -> None:
     srv, _ = server()
     assert srv.from_client(CLIENT, b"\x16\xfe\xfd" + b"\0" * 30, T0) is None
     assert notices(srv)[-1][0] == "turn_malformed"
+
+
+def test_channel_bind_to_the_relay_address_needs_a_live_allocation_there() -> None:
+    srv, _ = server()
+    c = Client(srv)
+    c.allocate()
+    assert code(c.bind(0x4000, ("198.51.100.1", 22))) == 403
+    why = notices(srv)[-1][1]
+    assert "no allocation's relayed address" in why and "own addresses" in why

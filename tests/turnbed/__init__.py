@@ -1,0 +1,1 @@
+"""Beds for TURN mode: coturn's own client as the referee (``coturn``)."""
