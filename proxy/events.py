@@ -235,6 +235,9 @@ class AlertSeen(Event):
     answers_flight: int | None
     """The other side's last flight before this alert: the one the alert answers."""
     flight: int | None = None
+    by_size: bool = False
+    """DTLS 1.3 without keys: an encrypted record of exactly an alert's size (2 bytes, the
+    inner type, the tag), taken for an alert (it could also be an empty ACK)."""
 
 
 @fast_init

@@ -301,6 +301,9 @@ def _unreadable(s: Session, sender: int, rec: Record, ts: float, frame: int,
         u.frames.append(frame)
     if st.keys_missing_since is None and error is None:
         st.keys_missing_since = ts
+    suite = tls13.suite(s.neg.cipher_suite or 0)
+    if error is None and suite is not None and rec.length == 2 + 1 + suite.tag_length:
+        return [s._alert_event(sender, ts, frame, rec.epoch, True, None, by_size=True)]
     if rec.epoch == 3 and error is None:
         return s._app_data(sender, rec, ts, frame)
     if rec.epoch != 2:

@@ -622,8 +622,9 @@ class Session:
         return self._alert_event(sender, ts, frame, epoch, True, plaintext)
 
     def _alert_event(self, sender: int, ts: float, frame: int, epoch: int, encrypted: bool,
-                     plaintext: bytes | None) -> AlertSeen:
-        """The AlertSeen of one alert record (``plaintext`` None: encrypted, unreadable)."""
+                     plaintext: bytes | None, by_size: bool = False) -> AlertSeen:
+        """The AlertSeen of one alert record (``plaintext`` None: encrypted, unreadable;
+        ``by_size``: a DTLS 1.3 record only taken for an alert by its size)."""
         answers = None
         for f in reversed(self.flights):
             if f.dir_key != sender:
@@ -641,7 +642,7 @@ class Session:
             )
         else:
             ev = AlertSeen(ts, self.sid, dirl, (frame,), epoch, encrypted, None, None, None,
-                           None, answers, own_flight)
+                           None, answers, own_flight, by_size)
         self.alerts.append(ev)
         return ev
 

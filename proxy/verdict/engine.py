@@ -11,7 +11,7 @@ error, and an unexpected failure of the engine itself is swallowed per call.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from proxy.decode.dtls.messages import Certificate
@@ -27,6 +27,7 @@ from proxy.events import (
 )
 from proxy.session.session import Session
 from proxy.verdict import checks as C
+from proxy.verdict import tls13 as T
 from proxy.verdict.ice import IceWatch
 from proxy.verdict.keys import KeyLogDecryptor, MasterSecrets, RsaPremaster, finished_checks
 from proxy.verdict.rules import Context, explain_alert, ref, silent_failure
@@ -113,6 +114,8 @@ class VerdictEngine:
         self.decryptor = KeyLogDecryptor(self.secrets) if has_secrets else None
         self._states: dict[str, _State] = {}
         self._ice: dict[str, IceWatch] = {}
+        self._fragments_done: set[str] = set()
+        """Sessions whose partial ClientHello was reported (before roles are known)."""
         self.fixed_expected: tuple[ExpectedFingerprint, ...] = ()
         """The expectations that are not from SDP files (``fingerprints`` option)."""
         self._epoch = 0
@@ -173,6 +176,14 @@ class VerdictEngine:
             watch = self._ice.setdefault(s.sid, IceWatch())
             watch.absorb(events)
             v = watch.verdict(s.sid, now, final, self.options.hello_after)
+            quiet = max(d.last_ts for d in s.dirs)
+            if v is None and s.sid not in self._fragments_done and (
+                    final or now - quiet >= self.options.silence_after):
+                v = T.fragment_lost(s, now)
+                if v is not None:
+                    if len(self._fragments_done) > self.max_states:
+                        self._fragments_done.clear()
+                    self._fragments_done.add(s.sid)
             return [v] if v is not None else []
         st = self._state(s)
         established = s.established()  # the rules below only read the session
@@ -203,7 +214,8 @@ class VerdictEngine:
         for ev in events if failure_alert else ():
             if isinstance(ev, AlertSeen) and not st.alert_done and _is_failure(s, ev):
                 st.alert_done = True
-                v = self._guard(ctx, "alert attribution", lambda a=ev: explain_alert(ctx, a))
+                v = self._guard(ctx, "alert attribution",
+                                lambda a=ev: T.explain_alert13(ctx, a) or explain_alert(ctx, a))
                 if v is not None:
                     out.extend(self._emit(st, [v]))
                     st.failure_done = True
@@ -216,8 +228,9 @@ class VerdictEngine:
         quiet = now - st.last_ts >= self.options.silence_after
         if (not established and not st.failure_done and not st.alert_done
                 and fatal is None and (final or quiet)):
+            n = self.options.retransmit_threshold
             v = self._guard(ctx, "silence",
-                            lambda: silent_failure(ctx, self.options.retransmit_threshold))
+                            lambda: T.silent13(ctx, n) or silent_failure(ctx, n))
             if v is None and final:
                 v = self._guard(ctx, "incomplete", lambda: _incomplete(ctx))
             if v is not None:
@@ -304,7 +317,8 @@ class VerdictEngine:
             ctx.ske = C.server_key_exchange(s)
             return None if ctx.ske is None else ctx.ske.check
 
-        if full:
+        v13 = T.is13(s)
+        if full and not v13:
             put("CertificateVerify", cv)
             put("ServerKeyExchange", ske)
             put("client key type", lambda: C.key_vs_scheme("client", ctx.cv))
@@ -324,14 +338,20 @@ class VerdictEngine:
                     return res[0]
             return C.premaster_check(s)
 
-        if full:
+        if full and not v13:
             put("ClientKeyExchange", premaster)
         put("negotiation", lambda: C.negotiation_checks(s))
-        if full:
+        if full and not v13:
             put("renegotiation_info", lambda: C.renegotiation_check(s))
+        if v13 or T.DTLS13 in s.neg.offered_versions:
+            put("DTLS 1.3 hellos", lambda: T.hello_checks(s))
+        if v13:
+            checks.pop("extended_master_secret", None)  # no DTLS 1.2 master secret in 1.3
+            keylog = self.keylog
+            put("DTLS 1.3", lambda: T.tls13_checks(ctx, keylog))
 
         def order() -> Check:
-            check, bad = C.order_check(s)
+            check, bad = T.order13(s) if v13 else C.order_check(s)
             ctx.order_bad = bad
             return check
 
@@ -343,12 +363,12 @@ class VerdictEngine:
             return check
 
         put("mtu", mtu)
-        if self.decryptor is not None:
+        if self.decryptor is not None and not v13:
             secrets = self.secrets
             put("Finished", lambda: finished_checks(s, secrets))
-        if self.keylog is not None:
+        if self.keylog is not None and not v13:
             put("key logs", lambda: self._keylog_agreement(s))
-        if self.decryptor is None and full:
+        if self.decryptor is None and full and not v13:
             for role in C.ROLES:
                 if C.find_message(s, role, "Finished") is not None:
                     checks[f"{role} Finished"] = Check(
@@ -430,6 +450,17 @@ class VerdictEngine:
             return None
         return res if isinstance(res, Verdict) else None
 
+    def _guard13(self, ctx: Context, name: str, fn: Callable[[], list[Verdict]]
+                 ) -> list[Verdict]:
+        """:meth:`_guard` for a rule that returns several verdicts."""
+        found: list[Verdict] = []
+
+        def one() -> None:
+            found.extend(fn())
+
+        self._guard(ctx, name, one)
+        return found
+
     def _emit(self, st: _State, verdicts: Sequence[Verdict]) -> list[Event]:
         out: list[Event] = []
         for v in verdicts:
@@ -461,6 +492,8 @@ class VerdictEngine:
         add("srtp", lambda: _srtp(ctx))
         add("choices", lambda: _choices(ctx))
         add("key logs", lambda: _conflict(ctx))
+        for v in self._guard13(ctx, "DTLS 1.3 findings", lambda: T.immediate13(ctx)):
+            found.append(v)
         if self.options.setup_conflict and s.client is not None:
             found.append(ctx.verdict("role_conflict", None, self.options.setup_conflict,
                                      [Check("a=setup", False, self.options.setup_conflict)],

@@ -49,6 +49,8 @@ class Context:
     checks: dict[str, Check]
     cv: SignatureResult | None = None
     ske: SignatureResult | None = None
+    server_cv: SignatureResult | None = None
+    """The server's CertificateVerify (DTLS 1.3 only)."""
     keylog: KeyLog | None = None
     order_bad: list[MessageRecord] = field(default_factory=list)
     mtu_over: list[int] = field(default_factory=list)

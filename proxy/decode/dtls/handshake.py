@@ -168,11 +168,33 @@ class FragmentProblem:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class PartialMessage:
+    """A message still missing fragments: what arrived of it."""
+
+    message_seq: int
+    msg_type: int
+    length: int
+    covered: tuple[tuple[int, int], ...]
+    """Byte ranges received, merged."""
+    frames: tuple[int, ...]
+
+
 class Reassembler:
     """Rebuilds the handshake messages of ONE direction."""
 
     def __init__(self) -> None:
         self._msgs: dict[int, _Message] = {}
+
+    def partial(self) -> PartialMessage | None:
+        """The lowest message_seq whose first copy is still incomplete, or None."""
+        for seq in sorted(self._msgs):
+            m = self._msgs[seq]
+            if m.copies_done == 0 and m.current.covered:
+                c = m.current
+                return PartialMessage(seq, m.msg_type, m.length, tuple(c.covered),
+                                      tuple(c.frames))
+        return None
 
     def add(
         self, frag: HandshakeFragment, frame: int

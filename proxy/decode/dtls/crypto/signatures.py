@@ -271,3 +271,23 @@ def verify_server_key_exchange(
     server's leaf certificate (RFC 5246 §7.4.3, RFC 8422 §5.4)."""
     data = client_random + server_random + params_raw
     return _verify(cert_der, scheme, signature, data, dtls10, "server")
+
+
+TLS13_FORBIDDEN = frozenset({0x0201, 0x0401, 0x0501, 0x0601, 0x0203, 0x0303, 0x0402,
+                             0x0502, 0x0602, 0x0202})
+"""RSA PKCS#1 v1.5, SHA-1/SHA-224 and DSA schemes: TLS 1.3 CertificateVerify may not use
+them (RFC 8446 §4.2.3, §4.4.3)."""
+
+
+def verify_tls13_certificate_verify(
+    cert_der: bytes, scheme: int, signature: bytes, content: bytes, role: str
+) -> SignatureCheck:
+    """Check a (D)TLS 1.3 CertificateVerify: ``content`` is what the ``role``'s signature
+    covers (:func:`proxy.decode.dtls.crypto.tls13.certificate_verify_content`). A scheme
+    TLS 1.3 forbids (RSA PKCS#1 v1.5, SHA-1, DSA) fails even when the signature verifies."""
+    if scheme in TLS13_FORBIDDEN:
+        r = _verify(cert_der, scheme, signature, content, False, role)
+        return SignatureCheck(False, r.algorithm, r.key_type, r.key_bits,
+                              f"{r.algorithm} is not allowed in a TLS 1.3 CertificateVerify "
+                              "(RFC 8446 §4.4.3: RSA must use RSASSA-PSS, no SHA-1)", scheme)
+    return _verify(cert_der, scheme, signature, content, False, role)
