@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from proxy.events import AlertSeen, MessageSeen, Verdict
+from proxy.events import MessageSeen, Verdict
+from proxy.report.culprit import alert_phrase
+from proxy.report.culprit import find_culprit as choose_culprit
 from ui.model import SessionState
+
+__all__ = ["Culprit", "alert_phrase", "banner_text", "find_culprit", "side_name"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,59 +28,23 @@ class Culprit:
     from_verdict: bool
 
 
-def _messages(st: SessionState) -> list[tuple[int, MessageSeen]]:
-    return [(id(ev), ev) for ev in st.items if isinstance(ev, MessageSeen) and ev.copy == 1]
-
-
 def find_culprit(st: SessionState) -> Culprit | None:
-    """The culprit of the session's failure, or None (no alert, no verdict)."""
-    msgs = _messages(st)
+    """The culprit of the session's failure, or None (no alert, no verdict): the rule of
+    :func:`proxy.report.culprit.find_culprit`, which the reports draw too."""
+    items = [ev for ev in st.items if isinstance(ev, MessageSeen) and ev.copy == 1]
     verdict = st.verdicts[-1] if st.verdicts else None
-    if verdict is not None and verdict.culprit is not None:
-        ref = verdict.culprit
-        exact = [
-            (seq, m)
-            for seq, m in msgs
-            if m.type == ref.type
-            and m.dir == ref.dir
-            and (ref.message_seq is None or m.message_seq == ref.message_seq)
-            and (ref.flight is None or m.flight == ref.flight)
-        ]
-        loose = exact or [(seq, m) for seq, m in msgs if m.type == ref.type]
-        if loose:
-            seq, m = loose[-1]
-            return Culprit(seq, m, verdict.reason, True)
-    if not st.alerts:
+    alert = st.alerts[0] if st.alerts else None
+    choice = choose_culprit(items, verdict, alert, st.is_c2s)
+    if choice is None:
         return None
-    alert = st.alerts[0]
-    other = [
-        (seq, m) for seq, m in msgs if st.is_c2s(m.dir) != st.is_c2s(alert.dir) and m.ts <= alert.ts
-    ]
-    if alert.answers_flight is not None:
-        in_flight = [(seq, m) for seq, m in other if m.flight == alert.answers_flight]
-        other = in_flight or other
-    if not other:
-        return None
-    seq, m = other[-1]
-    flight = f" {m.flight}" if m.flight is not None else ""
-    return Culprit(
-        seq, m, f"last message of {st.role_name(m.dir)} flight{flight} (no verdict yet)", False
-    )
+    m = items[choice.index]
+    return Culprit(id(m), m, choice.reason, choice.from_verdict)
 
 
 def side_name(st: SessionState, role: str) -> str:
     """``server (janus)``, or just ``server`` when no label differs from the role."""
     label = st.client_label if role == "client" else st.server_label
     return role if not label or label == role else f"{role} ({label})"
-
-
-def alert_phrase(alert: AlertSeen) -> str:
-    """``fatal decrypt_error`` or ``an encrypted alert (epoch 1)``."""
-    if alert.encrypted or (alert.description_name is None and alert.description is None):
-        return f"an encrypted alert (epoch {alert.epoch})"
-    level = alert.level_name or (str(alert.level) if alert.level is not None else "")
-    desc = alert.description_name or str(alert.description)
-    return f"{level} {desc}".strip()
 
 
 def banner_text(st: SessionState) -> str | None:

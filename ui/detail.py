@@ -22,6 +22,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
+from proxy.decode.dtls.fields import header_node
 from proxy.events import (
     AlertSeen,
     Event,
@@ -128,26 +129,10 @@ def _from_field_nodes(nodes: Sequence[Any]) -> list[Node]:
     return out
 
 
-def _uint(b: bytes) -> int:
-    return int.from_bytes(b, "big")
-
-
 def header_nodes(raw: bytes, name: str = "") -> Node:
-    """The 12-byte DTLS handshake header, field by field, with spans."""
-    if len(raw) < HEADER_LEN:
-        return Node("handshake header", "(absent)")
-    return Node(
-        "handshake header",
-        "12 bytes",
-        (0, HEADER_LEN),
-        [
-            Node("msg_type", f"{raw[0]} {name}".strip(), (0, 1)),
-            Node("length", str(_uint(raw[1:4])), (1, 4)),
-            Node("message_seq", str(_uint(raw[4:6])), (4, 6)),
-            Node("fragment_offset", str(_uint(raw[6:9])), (6, 9)),
-            Node("fragment_length", str(_uint(raw[9:12])), (9, 12)),
-        ],
-    )
+    """The 12-byte DTLS handshake header, field by field, with spans
+    (:func:`proxy.decode.dtls.fields.header_node`)."""
+    return _from_field_nodes([header_node(raw, name)])[0]
 
 
 def message_tree(m: MessageSeen) -> Node:

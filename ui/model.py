@@ -31,6 +31,7 @@ from proxy.events import (
     StunSeen,
     Verdict,
 )
+from proxy.report.culprit import is_failure_alert as failure_alert
 
 LADDER_EVENTS = (
     MessageSeen,
@@ -201,14 +202,9 @@ class SessionState:
 
 
 def is_failure_alert(st: SessionState, ev: AlertSeen) -> bool:
-    """An alert that ends or breaks the handshake (banner, culprit), as opposed to a
-    close_notify, a warning, or an encrypted alert after the handshake completed (the
-    hang-up of a call that worked)."""
-    if ev.description == 0 or ev.level == 1:
-        return False
-    if ev.level == 2:
-        return True
-    return st.summary is None or st.summary.state != "established"
+    """An alert that ends or breaks the handshake (:func:`proxy.report.culprit.is_failure_alert`
+    with the session's state as it arrived)."""
+    return failure_alert(ev, None if st.summary is None else st.summary.state)
 
 
 class Model:

@@ -85,6 +85,8 @@ class SessionLadder:
     """The session's last known state (``established``, ``failed``...)."""
     findings: tuple[str, ...]
     """Each verdict, as ``code: reason``."""
+    diagram: int = 0
+    """Where in ``lines`` the diagram begins (after the facts, verdicts and checks)."""
 
 
 OVERVIEW_WIDTH = 150
@@ -152,7 +154,9 @@ def render_blocks(events: Iterable[Event], *, verbose: bool = False) -> list[Ses
         v = views[sid]
         state = None if v.summary is None else v.summary.state
         findings = tuple(f"{verdict.code}: {verdict.reason}" for verdict in v.verdicts)
-        out.append(SessionLadder(sid, _render_session(sid, v), state, findings))
+        lines = _render_session(sid, v)
+        diagram = _diagram(v)
+        out.append(SessionLadder(sid, lines + diagram, state, findings, len(lines)))
     return out
 
 
@@ -269,6 +273,13 @@ def _render_session(sid: str, v: _SessionView) -> list[str]:
         counters.append(f"{v.rtp} RTP, {v.rtcp} RTCP")
     if counters:
         out.append("  media/ICE: " + ", ".join(counters))
+    return out
+
+
+def _diagram(v: _SessionView) -> list[str]:
+    """The ladder itself: a header line, a line per flight, alert and note."""
+    s = v.summary
+    out: list[str] = []
     left = s.client_label if s is not None and s.client_label else "Client"
     right = s.server_label if s is not None and s.server_label else "Server"
     out.append("")

@@ -22,10 +22,15 @@ from typing import IO, TYPE_CHECKING, Any
 from proxy.analyze.pipeline import Key, analyze_share
 from proxy.capture.jsonl import event_to_json
 from proxy.capture.pcap import Capture, CaptureError
+from proxy.cli.output import open_output
 from proxy.events import Event
 
-if TYPE_CHECKING:  # the ladder is imported for text output only (start-up time)
+if TYPE_CHECKING:  # the ladder and reports are imported for their formats only (start-up)
     from proxy.analyze.ladder import SessionLadder
+    from proxy.report import ReportOptions, SessionBlock
+
+REPORTS = ("html", "markdown")
+"""Formats made by :mod:`proxy.report`."""
 
 EXIT_OK = 0
 EXIT_BAD_CAPTURE = 1
@@ -57,7 +62,14 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--sdp", action="append", default=[], metavar="FILE",
                    help="SDP offer/answer whose a=fingerprint lines the certificates must match")
-    p.add_argument("--format", choices=("text", "jsonl"), default="text", help="output format")
+    p.add_argument("--format", choices=("text", "jsonl", "html", "markdown"), default="text",
+                   help="output format: text (a ladder per session), jsonl (every event), "
+                   "html (one self-contained page to attach to a bug report), markdown (to "
+                   "paste into a GitHub issue or a mail)")
+    p.add_argument("--redact", action="append", default=[], metavar="WHAT",
+                   help="for html and markdown: 'addresses' (every IP address becomes a "
+                   "consistent pseudonym) and/or 'certificates' (fingerprints only); "
+                   "repeatable or comma-separated")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="show every retransmitted copy")
     p.add_argument("--session", action="append", default=[], type=_session_id, metavar="ID",
@@ -155,6 +167,11 @@ def _main(args: argparse.Namespace) -> int:
         return 2
     if isinstance(hook, VerdictEngine):
         hook.max_states = sys.maxsize  # offline: every session's rule state is kept
+    try:
+        args.report = report_options(args, args.capture)
+    except ValueError as e:
+        print(f"dtlsproxy analyze: {e}", file=sys.stderr)
+        return 2
     problem = args.output and _unwritable(args.output)
     if problem:  # before the analysis, not after it
         print(f"dtlsproxy analyze: -o {args.output}: {problem}", file=sys.stderr)
@@ -204,11 +221,16 @@ def _analyse(args: argparse.Namespace, hook: Any, warnings: list[str],
             events = [ev for ev in events if ev.session in args.session]
         if args.format == "jsonl":
             return list(map(event_to_json, events))
+        if args.format in REPORTS:
+            return [block for _, block in _report_blocks(args, events)]
         return [ladder for _, ladder in _ladder_blocks(args, events)]
 
     def work(share: tuple[int, int]) -> list[tuple[Key, Any]]:
-        render = _jsonl_share if args.format == "jsonl" else _ladder_share
-        return render(args, hook, share, warnings, progress)
+        if args.format == "jsonl":
+            return _jsonl_share(args, hook, share, warnings, progress)
+        if args.format in REPORTS:
+            return _report_share(args, hook, share, warnings, progress)
+        return _ladder_share(args, hook, share, warnings, progress)
 
     return [item for _, item in run_shares(jobs, work)]
 
@@ -218,15 +240,15 @@ def _missing_sessions(args: argparse.Namespace, items: list[Any]) -> list[str]:
     if args.format == "jsonl":
         shown = {sid for sid in args.session
                  if any(f'"session":"{sid}"' in line for line in items)}
-    else:
-        shown = {ladder.sid for ladder in items}
+    else:  # ladders and report blocks both have a sid
+        shown = {item.sid for item in items}
     return [sid for sid in args.session if sid not in shown]
 
 
 def _write(args: argparse.Namespace, items: list[Any]) -> int:
     """Write the output; an exit code (:data:`EXIT_OK` when written)."""
     try:
-        out: IO[str] = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+        out: IO[str] = open_output(args.output) if args.output else sys.stdout
     except OSError as e:
         print(f"dtlsproxy analyze: -o {args.output}: {e.strerror or e}", file=sys.stderr)
         return 2
@@ -234,6 +256,10 @@ def _write(args: argparse.Namespace, items: list[Any]) -> int:
         try:
             if args.format == "jsonl":
                 write_lines(items, out)
+            elif args.format in REPORTS:
+                from proxy.report import document
+
+                out.write(document(items, args.format, args.report))
             else:
                 from proxy.analyze.ladder import overview
 
@@ -265,6 +291,8 @@ def _trouble(items: list[Any], fmt: str) -> list[str]:
     """The sessions that did not establish (and tried) or have a finding, in order."""
     import json
 
+    if fmt in REPORTS:
+        return [block.sid for block in items if block.troubled]
     if fmt != "jsonl":
         return [ladder.sid for ladder in items
                 if ladder.state in _TROUBLE_STATES or ladder.findings]
@@ -318,6 +346,34 @@ def _ladder_share(args: argparse.Namespace, hook: Any, share: tuple[int, int],
     events = [ev for _, ev in _share_events(args, hook, share, warnings, progress)
               if not args.session or ev.session in args.session]
     return _ladder_blocks(args, events)
+
+
+def _report_share(args: argparse.Namespace, hook: Any, share: tuple[int, int],
+                  warnings: list[str], progress: _Progress) -> list[tuple[Key, SessionBlock]]:
+    events = [ev for _, ev in _share_events(args, hook, share, warnings, progress)
+              if not args.session or ev.session in args.session]
+    return _report_blocks(args, events)
+
+
+def _report_blocks(args: argparse.Namespace, events: list[Event]
+                   ) -> list[tuple[Key, SessionBlock]]:
+    from proxy.report import session_blocks
+
+    return [((0, 0, int(block.sid[1:]), 0), block)
+            for block in session_blocks(events, args.format, args.report)]
+
+
+def report_options(args: argparse.Namespace, source: str) -> ReportOptions | None:
+    """The report's options from ``--format`` and ``--redact`` (None for text and JSONL);
+    ValueError for ``--redact`` without a report format, or a bad value."""
+    if args.format not in REPORTS:
+        if args.redact:
+            raise ValueError("--redact applies to --format html or markdown")
+        return None
+    from proxy.report import ReportOptions
+    from proxy.report.redact import parse_redactions
+
+    return ReportOptions.of(parse_redactions(args.redact), source=os.path.basename(source))
 
 
 def _ladder_blocks(args: argparse.Namespace, events: list[Event]

@@ -50,6 +50,27 @@ def hex_preview(b: bytes, limit: int = HEX_PREVIEW) -> str:
     return f"{len(b)} bytes: {shown}{'…' if len(b) > limit else ''}"
 
 
+HANDSHAKE_HEADER = 12
+"""Bytes of the DTLS handshake header in front of a message body (RFC 6347 4.2.2)."""
+
+
+def header_node(raw: bytes, name: str = "") -> FieldNode:
+    """The 12-byte DTLS handshake header of ``raw`` (header + body), field by field."""
+    if len(raw) < HANDSHAKE_HEADER:
+        return FieldNode("handshake header", "(absent)", None)
+
+    def num(lo: int, hi: int) -> str:
+        return str(int.from_bytes(raw[lo:hi], "big"))
+
+    return FieldNode("handshake header", "12 bytes", (0, HANDSHAKE_HEADER), (
+        FieldNode("msg_type", f"{raw[0]} {name}".strip(), (0, 1)),
+        FieldNode("length", num(1, 4), (1, 4)),
+        FieldNode("message_seq", num(4, 6), (4, 6)),
+        FieldNode("fragment_offset", num(6, 9), (6, 9)),
+        FieldNode("fragment_length", num(9, 12), (9, 12)),
+    ))
+
+
 def _shift(span: Span | None, base: int) -> Span | None:
     return None if span is None else (span[0] + base, span[1] + base)
 
