@@ -51,7 +51,8 @@ CSS = """
 --err:#c40000;--culprit:#ff8700;--copy:#8a6d00;--fault:#a0007d;--shade:#f3f6f9;--bg:#fff}
 *{box-sizing:border-box}
 body{margin:0 auto;max-width:1200px;padding:12px;font:15px/1.45 system-ui,-apple-system,
-"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:var(--fg);background:var(--bg)}
+"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:var(--fg);background:var(--bg);
+overflow-wrap:break-word}
 h1{font-size:1.35em;margin:.2em 0}h2{font-size:1.2em;margin:0 0 .3em}
 h3{font-size:1.02em;margin:1.1em 0 .35em;border-bottom:1px solid var(--line)}
 a{color:var(--c2s)}code,pre,.mono{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace}
@@ -69,7 +70,7 @@ border-left:5px solid var(--muted);background:var(--shade)}
 font-weight:bold;padding:0 .35em;border-radius:2px}
 .alert-line{color:var(--err);font-weight:600;margin:.25em 0}
 .tobe{color:var(--muted);margin:.25em 0}
-.story{display:grid;gap:12px;grid-template-columns:minmax(0,1fr)}
+.story{display:grid;gap:12px;grid-template-columns:minmax(0,1fr)}.story>*{min-width:0}
 @media(min-width:1000px){.story{grid-template-columns:minmax(0,560px) minmax(0,1fr)}}
 svg.ladder{width:100%;max-width:560px;height:auto;display:block;
 font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif}
@@ -102,14 +103,17 @@ details.msg[open]>summary{background:var(--shade)}
 details.msg.culprit>summary{background:var(--culprit);color:#000;font-weight:bold}
 details.msg.alert>summary{color:var(--err);font-weight:600}
 .detail{padding:.3em .5em;overflow-x:auto}
-ul.tree{list-style:none;margin:0;padding-left:1em}.detail>ul.tree{font-size:.86em}
+ul.tree{list-style:none;margin:0;padding-left:1em;overflow-wrap:anywhere}.detail>ul.tree{font-size:.86em}
 ul.tree>li{padding-left:0}.detail>ul.tree{padding-left:0}
 ul.tree li>span.f{cursor:pointer;border-radius:2px}ul.tree li.on>span.f{background:#ffe27a}
 ul.tree .k{font-weight:600}ul.tree .at{color:var(--muted);font-size:.85em}
 .bytes{display:flex;gap:1em;margin-top:.4em}
 pre.hex,pre.asc{margin:0;font-size:12px;line-height:1.35}
 pre.asc{color:var(--muted)}mark{background:#ffd23f;color:#000}
-@media(max-width:560px){pre.asc{display:none}pre.hex{font-size:10.5px}body{font-size:14px;padding:8px}
+@media(max-width:560px){pre.asc{display:none}pre.hex{font-size:10.5px}
+table.evidence thead{display:none}table.evidence tr{display:grid;
+grid-template-columns:4.2em minmax(0,1fr)}table.evidence td:nth-child(3){grid-column:1/-1}
+body{font-size:14px;padding:8px}
 svg .label{font-size:13px}svg .note{font-size:12px}svg .time{font-size:11px}
 svg .flight{font-size:12px}svg .lane-role{font-size:13px}svg .lane-label{font-size:12px}}
 ul.sessions{padding-left:1.1em;margin:.3em 0}ul.sessions li{margin:.25em 0}
@@ -117,7 +121,7 @@ ul.sessions .between{color:var(--muted)}
 table{border-collapse:collapse;width:100%;font-size:.9em;table-layout:fixed}
 th.r{width:4.2em}th.c{width:28%}h4{margin:.5em 0 .2em;font-size:.95em}
 th,td{border:1px solid var(--line);padding:.25em .4em;text-align:left;vertical-align:top;
-overflow-wrap:anywhere}
+overflow-wrap:break-word}td:nth-child(3){overflow-wrap:anywhere}
 th{background:var(--shade)}td.r{white-space:nowrap;font-weight:bold}
 tr.fail td.r{color:#fff;background:var(--err)}tr.pass td.r{color:#14501a}
 tr.na td.r{color:var(--muted)}
@@ -205,6 +209,8 @@ def session_block(sd: SessionData, opts: ReportOptions) -> SessionBlock:
         parts.append(f'<p class="alert-line">✖ {esc(alert)}</p>')
     for v in sd.verdicts[:-1]:
         parts.append(f'<p class="tobe">also: {esc(v.code)}: {esc(v.reason)}</p>')
+    if sd.summary is not None and sd.summary.note:
+        parts.append(f'<p class="tobe">{esc(sd.summary.note)}</p>')
     if sd.verdicts and sd.verdicts[-1].to_be_certain:
         parts.append(f'<p class="tobe">to be certain: {esc(sd.verdicts[-1].to_be_certain)}</p>')
     left = ("client", sd.client_label)

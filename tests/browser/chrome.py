@@ -81,8 +81,12 @@ def private_env(profile: Path) -> dict[str, str]:
 class Chromium:
     """One chromedriver + one headless Chromium session; a context manager."""
 
-    def __init__(self, profile: Path, log_path: Path, port: int = DRIVER_PORT) -> None:
+    def __init__(self, profile: Path, log_path: Path, port: int = DRIVER_PORT,
+                 logging: dict[str, str] | None = None) -> None:
         self.profile = profile
+        self.logging = logging
+        """``goog:loggingPrefs`` (e.g. ``{"browser": "ALL", "performance": "ALL"}``): what
+        :meth:`logs` can read back."""
         self.log_path = log_path
         self.port = port
         self.base = f"http://127.0.0.1:{port}"
@@ -143,10 +147,13 @@ class Chromium:
             "binary": CHROMIUM,
             "args": [*FLAGS, f"--user-data-dir={self.profile / 'user-data'}"],
         }
-        caps = {"capabilities": {"alwaysMatch": {
+        match: dict[str, Any] = {
             "browserName": "chrome", "goog:chromeOptions": options,
             "timeouts": {"script": 20000, "pageLoad": 10000},
-        }}}  # fmt: skip
+        }  # fmt: skip
+        if self.logging:
+            match["goog:loggingPrefs"] = self.logging
+        caps = {"capabilities": {"alwaysMatch": match}}
         value = self._call("POST", "/session", caps, timeout=timeout)
         self.session = str(value["sessionId"])
         self.capabilities = dict(value.get("capabilities", {}))
@@ -188,6 +195,35 @@ class Chromium:
         if not isinstance(reply, dict) or "error" in reply:
             raise WebDriverError(f"{function}: {reply.get('error') if reply else reply}")
         return reply["ok"]
+
+    def logs(self, kind: str) -> list[dict[str, Any]]:
+        """The entries of log ``kind`` (``browser``: the console; ``performance``: DevTools
+        events) since the last call; needs ``logging`` at start."""
+        value = self._call("POST", self._session_path("/se/log"), {"type": kind})
+        return list(value or [])
+
+    def cdp(self, cmd: str, **params: Any) -> Any:
+        """A DevTools Protocol command (``Emulation.setDeviceMetricsOverride``...)."""
+        return self._call("POST", self._session_path("/goog/cdp/execute"),
+                          {"cmd": cmd, "params": params})
+
+    def find(self, css: str) -> str:
+        """The first element matching ``css`` (a W3C element id)."""
+        value = self._call("POST", self._session_path("/element"),
+                           {"using": "css selector", "value": css})
+        return str(next(iter(value.values())))
+
+    def click(self, target: str | dict[str, str]) -> None:
+        """A real click (W3C Element Click: scrolled into view, pointer events) on the first
+        element matching a CSS selector, or on an element a script returned."""
+        element = self.find(target) if isinstance(target, str) else next(iter(target.values()))
+        self._call("POST", self._session_path(f"/element/{element}/click"), {})
+
+    def screenshot(self) -> bytes:
+        """The viewport as PNG."""
+        import base64
+
+        return base64.b64decode(self._call("GET", self._session_path("/screenshot")))
 
     def quit(self, grace: float = 3.0) -> None:
         """End the session (closes Chromium), stop chromedriver, remove the profile."""
