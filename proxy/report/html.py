@@ -218,8 +218,8 @@ def session_block(sd: SessionData, opts: ReportOptions) -> SessionBlock:
     parts.append('<div class="story"><div>')
     parts.append(ladder_svg(rows, left, right, sd.first_ts, esc, f"{sd.sid} ladder"))
     parts.append('<p class="legend">◆ <b>culprit</b> · <span class="e">✖ alert</span> · '
-                 "dashed: encrypted · ↻ retransmissions (counts) · click a row for its "
-                 "fields and bytes</p></div>")
+                 "dashed: encrypted on the wire ([…] when not decrypted) · ↻ retransmissions "
+                 "(counts) · click a row for its fields and bytes</p></div>")
     parts.append(_details(sd, rows, esc, opts))
     parts.append("</div>")
     parts.append(_evidence(sd, esc))

@@ -210,8 +210,10 @@ class Row:
 
 
 def message_name(m: MessageSeen) -> str:
-    """``ClientHello`` or ``[Finished (encrypted)]`` (as the TUI names it)."""
-    if m.encrypted and not m.type.startswith("[") and m.type != "ChangeCipherSpec":
+    """``ClientHello`` or ``[Finished (encrypted)]`` (as the TUI names it): a message
+    decrypted with the key log is named plainly (its row stays marked as encrypted)."""
+    if m.encrypted and not m.decrypted and not m.type.startswith("[") \
+            and m.type != "ChangeCipherSpec":
         return f"[{m.type} (encrypted)]"
     return m.type
 
@@ -566,7 +568,10 @@ def message_nodes(m: MessageSeen, when: str) -> tuple[FieldNode, ...]:
         out.append(FieldNode("differs", "this copy's bytes differ from the first", None))
     if m.error:
         out.append(FieldNode("error", m.error, None))
-    if m.encrypted and not m.raw:
+    if m.encrypted and m.decrypted:
+        out.append(FieldNode("encrypted", f"epoch {m.epoch}: decrypted with the key log",
+                             None))
+    elif m.encrypted and not m.raw:
         out.append(FieldNode("encrypted", f"epoch {m.epoch}: give a key log (--keylog) to "
                              "decrypt", None))
     if len(m.raw) >= HEADER_LEN:

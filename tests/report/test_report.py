@@ -295,18 +295,25 @@ def test_redacted_certificates_show_their_fingerprints_only(demo_html: str) -> N
     assert "withheld (--redact certificates): fingerprints only" in r.stdout
 
 
-def test_key_material_never_appears() -> None:
-    keys = CAPTURES / "dtls12-aes128ccm8-dsb.keys.derived.txt"
+DECRYPTED = "finished authenticates and its verify_data matches the transcript"
+
+
+@pytest.mark.parametrize("capture, keys, used", [
+    (CAPTURES / "dtls12-aes128ccm8-dsb.pcapng", CAPTURES / "dtls12-aes128ccm8-dsb.keys.derived.txt",
+     {"html": DECRYPTED, "markdown": DECRYPTED}),
+    (DATA / "dtls13" / "nss-1rtt.pcap", DATA / "dtls13" / "nss-1rtt.keys",
+     {"html": ">encryptedextensions</text>",
+      "markdown": "serverhello, encryptedextensions, certificate, certificateverify, finished"}),
+])
+def test_key_material_never_appears(capture: Path, keys: Path, used: dict[str, str]) -> None:
     secrets = [line.split()[-1].lower() for line in keys.read_text().splitlines()
                if line.strip() and not line.startswith("#")]
     assert secrets and all(len(s) >= 64 for s in secrets)
     for fmt in ("html", "markdown"):
-        r = run("analyze", str(CAPTURES / "dtls12-aes128ccm8-dsb.pcapng"), "--keylog",
-                str(keys), "--format", fmt)
+        r = run("analyze", str(capture), "--keylog", str(keys), "--format", fmt)
         assert r.returncode == 0, r.stderr
         low = r.stdout.lower()
-        # the key log was used: both Finished were decrypted and checked
-        assert low.count("finished authenticates and its verify_data matches") == 2
+        assert used[fmt] in low  # the key log was used: records decrypted, Finished checked
         for s in secrets:
             assert s not in low and s[:32] not in low
 
