@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -102,6 +103,15 @@ def open_report(chrome: Chromium, page: Path, shots: Path, *, session: str | Non
         seen.resources += chrome.execute(
             "return performance.getEntriesByType('resource').map(function(e){return e.name})")
     return seen
+
+
+def keep_screenshots(seen: PageSeen) -> None:
+    """Copy the screenshots to ``$DTLSPROXY_SCREENSHOTS`` when it is set (to look at)."""
+    where = os.environ.get("DTLSPROXY_SCREENSHOTS")
+    if where:
+        Path(where).mkdir(parents=True, exist_ok=True)
+        for shot in seen.screenshots.values():
+            shutil.copy(shot, Path(where) / shot.name)
 
 
 def _requested(entries: list[dict[str, Any]]) -> list[str]:

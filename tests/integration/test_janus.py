@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.browser.chrome import Chromium
+from tests.browser.report_page import (
+    click_culprit,
+    keep_screenshots,
+    open_report,
+    report_browser,  # noqa: F401 (the fixture)
+)
 from tests.conftest import require_tool
 from tests.janus import sdp as sdpmod
 from tests.janus.harness import BedResult, BedRun, run_bed, start_bed
@@ -274,6 +282,33 @@ def test_fault_aiortc_certificate_verify_offline_verdict(bed: Beds) -> None:
     assert_verdict_is(v, "certificate_verify_bad_signature", "client->server", "CertificateVerify")
     assert failed_checks(v) == ["client CertificateVerify signature"], v["evidence"]
     assert v["certain"] is True
+
+
+def test_fault_aiortc_certificate_verify_report_in_chromium(
+        bed: Beds, report_browser: Chromium, tmp_path: Path) -> None:  # noqa: F811
+    """The HTML report of the proxy's pcapng (both legs, both SDPs) in headless Chromium:
+    the leg Janus received names the CertificateVerify; nothing is loaded; the culprit's
+    row is on the first screen once its session is chosen in the overview; a click opens
+    its decoded fields and bytes."""
+    r = fault_run(bed, "client", CV_OF_CLIENT)
+    (v,) = leg_verdicts(r.analyze(sdp=True), JANUS_LEG)
+    page = tmp_path / "janus-bad-certificate-verify.html"
+    subprocess.run([sys.executable, "-m", "proxy", "analyze", str(r.workdir / "proxy.pcapng"),
+                    "--sdp", str(r.workdir / "offer.sdp"), "--sdp", str(r.workdir / "answer.sdp"),
+                    "--format", "html", "-o", str(page)], check=True, capture_output=True)
+    seen = open_report(report_browser, page, tmp_path / "shots", session=v["session"])
+    keep_screenshots(seen)
+    assert (seen.console, seen.requests, seen.resources) == ([], [], [])
+    assert seen.overflow == {"phone": 0, "desktop": 0}
+    for size in ("phone", "desktop"):
+        box = seen.culprit[size]
+        assert box is not None and box["inside"], (size, box, seen.screenshots[size])
+    detail = click_culprit(report_browser)
+    assert detail["open"] and detail["visible"], detail
+    assert "◆ CULPRIT" in detail["summary"] and "CertificateVerify" in detail["summary"]
+    text = page.read_text()
+    section = text[text.index(f'id="{v["session"]}" data-state="failed"'):]
+    assert "client CertificateVerify signature does not verify" in section[:2000]
 
 
 def test_fault_aiortc_certificate_verify_verdict(bed: Beds) -> None:

@@ -8,8 +8,6 @@ Screenshots go to the test's temporary directory (``report-screenshots*``), and 
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +21,7 @@ from tests.browser.report_page import (
     PageSeen,
     click_culprit,
     click_field,
+    keep_screenshots,
     open_report,
     report_browser,  # noqa: F401 (the fixture)
 )
@@ -37,15 +36,6 @@ DEMO = DATA / "demo-tour.jsonl"
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("report-screenshots")
-
-
-def keep(seen: PageSeen) -> None:
-    """Copy the screenshots where the developer asked for them."""
-    where = os.environ.get("DTLSPROXY_SCREENSHOTS")
-    if where:
-        Path(where).mkdir(parents=True, exist_ok=True)
-        for shot in seen.screenshots.values():
-            shutil.copy(shot, Path(where) / shot.name)
 
 
 def report(out: Path, command: str, *args: str) -> Path:
@@ -66,7 +56,7 @@ def test_the_demo_failure_reads_in_chromium(report_browser: Chromium, shots: Pat
                                             tmp_path: Path) -> None:
     page = report(tmp_path / "demo-failure.html", "view", str(DEMO))
     seen = open_report(report_browser, page, shots, session="s2")  # from the overview's link
-    keep(seen)
+    keep_screenshots(seen)
     assert_self_contained(seen)
     for size in ("phone", "desktop"):
         box = seen.culprit[size]
@@ -91,7 +81,7 @@ def test_one_failed_session_shows_its_culprit_in_the_first_screen(
     page = tmp_path / "demo-s2-alone.html"
     page.write_text(render(events, "html"))
     seen = open_report(report_browser, page, shots)  # no click, no scrolling
-    keep(seen)
+    keep_screenshots(seen)
     assert_self_contained(seen)
     assert all(seen.culprit[s] and seen.culprit[s]["inside"] for s in ("phone", "desktop")), \
         seen.culprit  # type: ignore[index]
@@ -103,7 +93,7 @@ def test_many_sessions_open_with_the_overview(report_browser: Chromium, shots: P
     text = page.read_text()
     assert text.index('<section id="overview">') < text.index('<section class="session')
     seen = open_report(report_browser, page, shots, session="s1")
-    keep(seen)
+    keep_screenshots(seen)
     assert_self_contained(seen)
     assert all(seen.culprit[s] and seen.culprit[s]["inside"] for s in ("phone", "desktop")), \
         seen.culprit  # type: ignore[index]
@@ -116,7 +106,7 @@ def test_a_dtls13_capture_marks_its_encrypted_records(report_browser: Chromium, 
     page = report(tmp_path / "dtls13-wolfssl.html", "analyze",
                   str(CAPTURES / "dtls13-wolfssl.pcap"))
     seen = open_report(report_browser, page, shots)
-    keep(seen)
+    keep_screenshots(seen)
     assert_self_contained(seen)
     assert seen.culprit == {"phone": None, "desktop": None}  # established: nobody blamed
     labels = report_browser.execute("""
