@@ -25,6 +25,7 @@ from proxy.events import (
     SessionClosed,
     SessionOpened,
     SessionSummary,
+    StackGuess,
     StunSeen,
     Verdict,
     iso_time,
@@ -426,7 +427,8 @@ _SUMMARY_LABELS = {
     "encrypt_then_mac": "encrypt-then-MAC", "cookie": "cookie exchange",
     "resumption": "resumed", "note": "note", "counters": "datagrams",
 }
-_NOT_FACTS = frozenset({"ts", "session", "fingerprints"})
+_NOT_FACTS = frozenset({"ts", "session", "fingerprints", "client_stack", "server_stack"})
+"""Shown elsewhere: certificates, stack fingerprints."""
 
 
 def summary_facts(s: SessionSummary) -> list[tuple[str, str]]:
@@ -471,8 +473,19 @@ def stacks(sd: SessionData) -> list[tuple[str, str]]:
         for name in ("client_stack", "server_stack"):
             value = getattr(sd.summary, name, None)
             if value:
-                out.append((name.replace("_", " "), fact_text(value)))
+                out.append((name.replace("_", " "), stack_text(value)))
     return out
+
+
+def stack_text(guess: object) -> str:
+    """``Chromium (libwebrtc, BoringSSL) 123, confidence high (evidence: ...)``."""
+    if not isinstance(guess, StackGuess):
+        return fact_text(guess)
+    text = guess.name + (f" {guess.version}" if guess.version else "")
+    text += f", confidence {guess.confidence}"
+    if guess.nearest:
+        text += f", nearest {guess.nearest}"
+    return text + (f" (evidence: {'; '.join(guess.evidence)})" if guess.evidence else "")
 
 
 @dataclass(frozen=True, slots=True)

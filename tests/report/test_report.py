@@ -361,8 +361,20 @@ def test_a_capture_without_dtls_says_so(tmp_path: Path) -> None:
     assert r.returncode == 0 and "No DTLS or STUN found." in r.stdout
 
 
-def test_stack_fingerprints_and_new_summary_fields_are_shown_when_present() -> None:
-    """Fields the events gain later (JA4, stack guesses, paired legs) appear by name."""
+def test_stack_fingerprints_are_shown() -> None:
+    r = run("analyze", str(CAPTURES / "capture-chrome-Chromium_123.0.6312.0_.pcap"),
+            "--format", "html")
+    assert r.returncode == 0, r.stderr
+    stacks = r.stdout[r.stdout.index("<h3>Stack fingerprints</h3>"):]
+    stacks = stacks[:stacks.index("</dl>")]
+    assert "<dt>ja4 (ClientHello, client-&gt;server)</dt><dd>dd2i110700_c45550529adf_" in stacks
+    assert "<dt>ja4s (ServerHello, server-&gt;client)</dt><dd>dd20500_c02b_" in stacks
+    assert ("<dt>client stack</dt><dd>Chromium (libwebrtc, BoringSSL) 123 (DTLS 1.2), "
+            "confidence high (evidence: no supported_versions") in stacks
+
+
+def test_summary_fields_added_later_are_shown_by_name() -> None:
+    """A field the session event gains later (paired legs...) appears by its name."""
     import dataclasses
 
     events = events_from_jsonl(DEMO)
@@ -371,15 +383,14 @@ def test_stack_fingerprints_and_new_summary_fields_are_shown_when_present() -> N
 
     @dataclasses.dataclass(frozen=True)
     class Later(SessionSummary):  # type: ignore[misc]
-        client_stack: str = "OpenSSL 3.x (high)"
+        paired_leg: str = "s7 (the other side of the proxy)"
 
-    fields = {f.name: getattr(summary, f.name) for f in dataclasses.fields(summary)}
-    sd.summary = Later(**fields)
+    sd.summary = Later(**{f.name: getattr(summary, f.name)
+                          for f in dataclasses.fields(summary)})
     from proxy.report.html import session_block
 
     block = session_block(sd, ReportOptions())
-    assert "<h3>Stack fingerprints</h3>" in block.text
-    assert "<dt>client stack</dt><dd>OpenSSL 3.x (high)</dd>" in block.text
+    assert "<dt>paired leg</dt><dd>s7 (the other side of the proxy)</dd>" in block.text
 
 
 @pytest.mark.parametrize("fmt", ["html", "markdown"])
