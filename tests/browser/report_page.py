@@ -158,3 +158,29 @@ def click_field(chrome: Chromium, detail: str, label: str) -> dict[str, Any]:
                 marked: text.split(/\\s+/).filter(Boolean),
                 hex: d.querySelector('pre.hex').getAttribute('data-hex')};
     """, detail))
+
+
+def print_preview(chrome: Chromium, page: Path, shots: Path) -> dict[str, Any]:
+    """The page as printed on A4 (print media, 794 CSS px wide): how it lays out, a
+    screenshot of the first page, and the PDF Chromium makes of it."""
+    import base64
+
+    chrome.cdp("Emulation.setDeviceMetricsOverride", width=794, height=1123,
+               deviceScaleFactor=1, mobile=False)
+    chrome.navigate(page.resolve().as_uri())
+    chrome.cdp("Emulation.setEmulatedMedia", media="print")
+    try:
+        laid = dict(chrome.execute("""
+            var d = document.documentElement, svg = document.querySelector('svg.ladder');
+            var list = document.querySelector('details.msglist');
+            return {overflow: d.scrollWidth - d.clientWidth,
+                    ladder: svg ? svg.getBoundingClientRect().width : 0,
+                    details_shown: list ? getComputedStyle(list).display !== 'none' : false};
+        """))
+        shot = shots / f"{page.stem}-print.png"
+        shot.write_bytes(chrome.screenshot())
+        pdf = base64.b64decode(chrome.cdp("Page.printToPDF", printBackground=True)["data"])
+    finally:
+        chrome.cdp("Emulation.setEmulatedMedia", media="")
+    laid.update(screenshot=shot, pdf=pdf)
+    return laid

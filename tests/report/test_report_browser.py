@@ -23,6 +23,7 @@ from tests.browser.report_page import (
     click_field,
     keep_screenshots,
     open_report,
+    print_preview,
     report_browser,  # noqa: F401 (the fixture)
 )
 from tests.conftest import CAPTURES
@@ -130,3 +131,14 @@ def test_the_checks_see_a_request_and_an_error(report_browser: Chromium,  # noqa
     page.write_text(head + rest.split(">", 1)[1])  # the same without its policy
     seen = open_report(report_browser, page, shots)
     assert "http://127.0.0.1:9/x.png" in seen.requests, seen.requests
+
+
+def test_the_report_prints(report_browser: Chromium, shots: Path,  # noqa: F811
+                           tmp_path: Path) -> None:
+    page = report(tmp_path / "demo-print.html", "view", str(DEMO))
+    laid = print_preview(report_browser, page, shots)
+    keep_screenshots(PageSeen(screenshots={"print": laid["screenshot"]}))
+    assert laid["overflow"] == 0 and laid["ladder"] > 300
+    assert laid["details_shown"] is False  # the per-message list stays off paper
+    pdf: bytes = laid["pdf"]
+    assert pdf.startswith(b"%PDF-") and pdf.count(b"/Type /Page") >= 2
