@@ -7,7 +7,6 @@ textual); :class:`LadderTable` shows them and applies a new row list as a diff
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
@@ -28,6 +27,7 @@ from proxy.events import (
     SessionClosed,
     Verdict,
 )
+from proxy.report.model import frames_text, message_name, traffic_label
 from ui.alerts import alert_phrase
 from ui.model import SessionState, TrafficBlock
 from ui.rendercache import fit_render_caches
@@ -82,31 +82,8 @@ def centred(text: str, width: int = LANE_WIDTH, style: str = "") -> Text:
     return Text(" " * (pad // 2) + text + " " * (pad - pad // 2), style=style)
 
 
-def message_name(m: MessageSeen) -> str:
-    """``ClientHello`` or ``[Finished (encrypted)]``."""
-    if m.encrypted and not m.decrypted and not m.type.startswith("["):
-        return f"[{m.type} (encrypted)]"
-    return m.type
-
-
-def _frames(frames: Sequence[int]) -> str:
-    if not frames:
-        return ""
-    if len(frames) > 4:
-        return f"#{frames[0]}…{frames[-1]}"
-    return "#" + ",".join(str(f) for f in frames)
-
-
 def _span_text(seconds: float) -> str:
     return f"over {seconds:.1f}s" if seconds >= 0.1 else ""
-
-
-def _human(n: int) -> str:
-    for unit in ("", "k", "M", "G"):
-        if n < 1000:
-            return f"{n}{unit}"
-        n //= 1000
-    return f"{n}T"
 
 
 def _side(label: str, role: str, left: bool) -> str:
@@ -192,7 +169,7 @@ def build_rows(
                             Text(f"+{ev.ts - base:.3f}", style=STYLE_COPY),
                             arrow(f"{message_name(ev)} (copy {ev.copy})", c2s, width, "dim " +
                                   (STYLE_C2S if c2s else STYLE_S2C)),
-                            Text(_frames(ev.frames), style="dim"),
+                            Text(frames_text(ev.frames), style="dim"),
                         ),
                         event=ev,
                         dir=ev.dir,
@@ -253,7 +230,7 @@ def build_rows(
             last_flight = this
             is_culprit = seq == culprit_seq
             name = message_name(item)
-            info = Text(_frames(item.frames), style="dim")
+            info = Text(frames_text(item.frames), style="dim")
             if item.differs:
                 info.append(" differs!", style="bold red")
             if item.error:
@@ -284,7 +261,7 @@ def build_rows(
                         Text("ALERT", style="bold red"),
                         time,
                         arrow(f"✖ Alert: {alert_phrase(item)}", c2s, width, STYLE_ALERT),
-                        Text(_frames(item.frames), style="red"),
+                        Text(frames_text(item.frames), style="red"),
                     ),
                     event=item,
                     dir=item.dir,
@@ -346,20 +323,11 @@ def build_rows(
                 )
             )
         elif isinstance(item, TrafficBlock):
-            parts = []
-            if item.stun:
-                err = f" ({item.stun_errors} errors)" if item.stun_errors else ""
-                parts.append(f"STUN {item.stun}{err}")
-            if item.rtp_packets:
-                parts.append(f"RTP {_human(item.rtp_packets)} pkts {_human(item.rtp_bytes)}B")
-            if item.rtcp_packets:
-                parts.append(f"RTCP {_human(item.rtcp_packets)}")
             rows.append(
                 LadderRow(
                     key=f"t{seq}",
                     kind="traffic",
-                    cells=(Text(""), time, centred("· " + " · ".join(parts) + " ·", width,
-                                                   STYLE_TRAFFIC),
+                    cells=(Text(""), time, centred(traffic_label(item), width, STYLE_TRAFFIC),
                            Text(_span_text(item.last_ts - item.first_ts), style=STYLE_TRAFFIC)),
                     event=None,
                 )

@@ -32,6 +32,7 @@ from proxy.events import (
     Verdict,
 )
 from proxy.report.culprit import is_failure_alert as failure_alert
+from proxy.report.model import Traffic
 
 LADDER_EVENTS = (
     MessageSeen,
@@ -50,29 +51,9 @@ MAX_ALERTS = 100
 """Alerts / verdicts remembered per session (the first ones and the latest)."""
 
 
-@dataclass(slots=True)
-class TrafficBlock:
-    """STUN and media seen between two ladder rows, counted (never one row per packet)."""
-
-    first_ts: float
-    last_ts: float
-    stun: int = 0
-    stun_errors: int = 0
-    rtp_packets: int = 0
-    rtp_bytes: int = 0
-    rtcp_packets: int = 0
-
-    def add(self, ev: Event) -> None:
-        """Count one StunSeen or MediaStats."""
-        self.last_ts = ev.ts
-        if isinstance(ev, StunSeen):
-            self.stun += 1
-            if ev.cls == "error":
-                self.stun_errors += 1
-        elif isinstance(ev, MediaStats):
-            self.rtp_packets += ev.rtp_packets
-            self.rtp_bytes += ev.rtp_bytes
-            self.rtcp_packets += ev.rtcp_packets
+TrafficBlock = Traffic
+"""STUN and media seen between two ladder rows, counted (``proxy.report.model.Traffic``:
+the reports count them the same way)."""
 
 
 LadderItem = Event | TrafficBlock

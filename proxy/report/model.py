@@ -57,6 +57,18 @@ class Traffic:
     rtp_bytes: int = 0
     rtcp_packets: int = 0
 
+    def add(self, ev: Event) -> None:
+        """Count one StunSeen or MediaStats."""
+        self.last_ts = ev.ts
+        if isinstance(ev, StunSeen):
+            self.stun += 1
+            if ev.cls == "error":
+                self.stun_errors += 1
+        elif isinstance(ev, MediaStats):
+            self.rtp_packets += ev.rtp_packets
+            self.rtp_bytes += ev.rtp_bytes
+            self.rtcp_packets += ev.rtcp_packets
+
 
 @dataclass
 class SessionData:
@@ -162,17 +174,12 @@ def _absorb(sd: SessionData, ev: Event) -> None:
         if not isinstance(last, Traffic):
             last = Traffic(ev.ts, ev.ts)
             sd.items.append(last)
-        last.last_ts = ev.ts
+        last.add(ev)
         if isinstance(ev, StunSeen):
             sd.stun += 1
-            last.stun += 1
-            last.stun_errors += ev.cls == "error"
         else:
             sd.rtp += ev.rtp_packets
             sd.rtcp += ev.rtcp_packets
-            last.rtp_packets += ev.rtp_packets
-            last.rtp_bytes += ev.rtp_bytes
-            last.rtcp_packets += ev.rtcp_packets
     elif isinstance(ev, _LADDER):
         sd.items.append(ev)
         if isinstance(ev, MessageSeen) and ev.copy == 1:
@@ -228,7 +235,8 @@ def frames_text(frames: Sequence[int]) -> str:
     return "#" + ",".join(str(f) for f in frames)
 
 
-def _human(n: int) -> str:
+def human_count(n: int) -> str:
+    """``950``, ``12k``, ``3M``."""
     for unit in ("", "k", "M", "G"):
         if n < 1000:
             return f"{n}{unit}"
@@ -319,16 +327,21 @@ def build_rows(sd: SessionData) -> list[Row]:
     return rows
 
 
-def _traffic_row(t: Traffic, anchor: str) -> Row:
+def traffic_label(t: Traffic) -> str:
+    """``· STUN 4 · RTP 1k pkts 120kB · RTCP 12 ·`` (the TUI's traffic row too)."""
     parts = []
     if t.stun:
         parts.append(f"STUN {t.stun}" + (f" ({t.stun_errors} errors)" if t.stun_errors else ""))
     if t.rtp_packets:
-        parts.append(f"RTP {_human(t.rtp_packets)} pkts {_human(t.rtp_bytes)}B")
+        parts.append(f"RTP {human_count(t.rtp_packets)} pkts {human_count(t.rtp_bytes)}B")
     if t.rtcp_packets:
-        parts.append(f"RTCP {_human(t.rtcp_packets)}")
+        parts.append(f"RTCP {human_count(t.rtcp_packets)}")
+    return "· " + " · ".join(parts) + " ·"
+
+
+def _traffic_row(t: Traffic, anchor: str) -> Row:
     span = t.last_ts - t.first_ts
-    return Row("traffic", t.first_ts, None, "· " + " · ".join(parts) + " ·", anchor,
+    return Row("traffic", t.first_ts, None, traffic_label(t), anchor,
                info=f"over {span:.1f}s" if span >= 0.1 else "")
 
 
@@ -619,8 +632,9 @@ def event_nodes(ev: Event) -> tuple[FieldNode, ...]:
         if f.name in ("ts", "session", "data", "raw", "body"):
             continue
         value = getattr(ev, f.name)
-        if value is None or value == () or value == "":
-            continue
+        if value is None or value == () or value == "" or (
+                f.default is not dataclasses.MISSING and value == f.default):
+            continue  # nothing to say (a field at its default says nothing either)
         if f.name == "evidence":
             out.append(FieldNode("evidence", f"{len(value)} checks (table below)", None))
             continue
