@@ -14,6 +14,7 @@ from ui.rendercache import fit_render_caches
 BADGES = {
     "idle": "grey50",
     "handshaking": "bold black on yellow",
+    "unconfirmed": "bold black on khaki1",
     "established": "bold black on green",
     "failed": "bold bright_white on red3",
     "alert": "bold bright_white on red3",

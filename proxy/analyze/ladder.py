@@ -87,6 +87,8 @@ class SessionLadder:
     """Each verdict, as ``code: reason``."""
     diagram: int = 0
     """Where in ``lines`` the diagram begins (after the facts, verdicts and checks)."""
+    note: str | None = None
+    """The session summary's note (why an ``unconfirmed`` session is not established)."""
 
 
 OVERVIEW_WIDTH = 150
@@ -95,7 +97,7 @@ OVERVIEW_WIDTH = 150
 OVERVIEW_SESSIONS = 20
 """Sessions the overview describes a line each; the others are listed by id."""
 
-_STATES = ("established", "alert", "failed", "stalled", "handshaking", "idle")
+_STATES = ("established", "unconfirmed", "alert", "failed", "stalled", "handshaking", "idle")
 
 
 def render_ladder(events: Iterable[Event], *, verbose: bool = False) -> list[str]:
@@ -122,7 +124,8 @@ def overview(ladders: Sequence[SessionLadder]) -> list[str]:
     rest = trouble[OVERVIEW_SESSIONS:]
     for ladder in trouble[:OVERVIEW_SESSIONS]:
         head = f"  {ladder.sid:<{width}}  {ladder.state or 'unknown':<11}  "
-        for finding in ladder.findings or ("no finding",):
+        quiet = "no finding" + (f"; {ladder.note}" if ladder.note else "")
+        for finding in ladder.findings or (quiet,):
             line = head + finding
             if len(line) > OVERVIEW_WIDTH:
                 line = line[:OVERVIEW_WIDTH - 3] + "..."
@@ -153,10 +156,11 @@ def render_blocks(events: Iterable[Event], *, verbose: bool = False) -> list[Ses
     for sid in order:
         v = views[sid]
         state = None if v.summary is None else v.summary.state
+        note = None if v.summary is None else v.summary.note
         findings = tuple(f"{verdict.code}: {verdict.reason}" for verdict in v.verdicts)
         lines = _render_session(sid, v)
         diagram = _diagram(v)
-        out.append(SessionLadder(sid, lines + diagram, state, findings, len(lines)))
+        out.append(SessionLadder(sid, lines + diagram, state, findings, len(lines), note))
     return out
 
 

@@ -283,8 +283,10 @@ def _write(args: argparse.Namespace, items: list[Any]) -> int:
     return EXIT_OK
 
 
-_TROUBLE_STATES = frozenset({"failed", "stalled", "handshaking", "alert"})
-"""States of a session ``--check`` fails on (``idle``: ICE only, no DTLS tried)."""
+_TROUBLE_STATES = frozenset({"failed", "stalled", "handshaking", "alert", "unconfirmed"})
+"""States of a session ``--check`` fails on (``idle``: ICE only, no DTLS tried;
+``unconfirmed``: both Finished sent, but the capture does not show the last flight
+accepted)."""
 
 
 def _trouble(items: list[Any], fmt: str) -> list[str]:
@@ -293,18 +295,19 @@ def _trouble(items: list[Any], fmt: str) -> list[str]:
 
     if fmt in REPORTS:
         return [block.sid for block in items if block.troubled]
-    if fmt != "jsonl":
-        return [ladder.sid for ladder in items
-                if ladder.state in _TROUBLE_STATES or ladder.findings]
     state: dict[str, str] = {}
     found: set[str] = set()
-    for line in items:
+    if fmt != "jsonl":
+        state = {ladder.sid: ladder.state or "" for ladder in items}
+        found = {ladder.sid for ladder in items if ladder.findings}
+    for line in items if fmt == "jsonl" else ():
         if line.startswith('{"event":"session",'):
             ev = json.loads(line)
             state[ev["session"]] = ev["state"]
         elif line.startswith('{"event":"verdict",'):
             found.add(json.loads(line)["session"])
-    return [sid for sid in state if state[sid] in _TROUBLE_STATES or sid in found]
+    return [sid + (" (unconfirmed)" if state[sid] == "unconfirmed" and sid not in found else "")
+            for sid in state if state[sid] in _TROUBLE_STATES or sid in found]
 
 
 def _unwritable(path: str) -> str | None:

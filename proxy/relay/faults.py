@@ -276,6 +276,8 @@ class _Unit:
 class _SideState:
     copies: dict[tuple[int, int], int] = field(default_factory=dict)
     encrypted_hs: int = 0
+    finished_len: int | None = None
+    """Length of this side's first encrypted handshake record of epoch 1 (its Finished)."""
     appdata: bool = False
 
 
@@ -385,9 +387,16 @@ class FaultEngine:
             msg: int | None = None
             copy = 1
             f = None
-            if ctype == 22 and encrypted and not st.appdata:
+            # the Finished and its copies: the first epoch-1 handshake records, and later
+            # ones of the same length (a server that already sends application data still
+            # retransmits its Finished; a renegotiation's messages are longer)
+            finished_copy = (ctype == 22 and rec.epoch == 1 and not rec.unified
+                             and st.finished_len == len(rec.fragment))
+            if ctype == 22 and encrypted and (not st.appdata or finished_copy):
                 st.encrypted_hs += 1
                 msg, copy = 20, st.encrypted_hs
+                if st.finished_len is None and rec.epoch == 1:
+                    st.finished_len = len(rec.fragment)
             elif ctype == 23:
                 st.appdata = True
             role = self._roles.get(side)

@@ -31,7 +31,9 @@ def is_failure_alert(alert: AlertSeen, state: str | None) -> bool:
         return False
     if alert.level == 2:
         return True
-    return state != "established"
+    # after both Finished an unreadable alert may be a close_notify: not a failure by
+    # itself (the verdict rules say when the last flight was refused)
+    return state not in ("established", "unconfirmed")
 
 
 def find_culprit(messages: Sequence[MessageSeen], verdict: Verdict | None,

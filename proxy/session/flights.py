@@ -46,6 +46,8 @@ class Flight:
     complete: bool = False
     copies: int = 1
     """1 + the number of retransmissions seen."""
+    copy_times: list[float] = field(default_factory=list)
+    """Time of each retransmission (copy 2, 3...) when it was first seen."""
 
     def add_frames(self, frames: tuple[int, ...]) -> None:
         """Remember the frames that carried part of this flight."""

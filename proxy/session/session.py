@@ -48,6 +48,7 @@ from proxy.fastinit import fast_init
 from proxy.identify.ja4 import fingerprints
 from proxy.session.dtls13 import Dtls13, SecretLookup, receive_unified
 from proxy.session.dtls13 import note as dtls13_note
+from proxy.session.confirm import CONFIRMED, REJECTED, Confirmation
 from proxy.session.flights import FLIGHT_ENDERS, Flight, next_flight_number
 from proxy.session.summary import Negotiation
 from proxy.session.transcript import Transcript
@@ -135,6 +136,8 @@ class Session:
         layer, proxy.verdict): the session then decrypts its unified-header records."""
         self.dtls13 = Dtls13()
         """The DTLS 1.3 record layer state (proxy.session.dtls13)."""
+        self.confirm = Confirmation()
+        """Whether the last flight was accepted (DTLS 1.0/1.2; :mod:`proxy.session.confirm`)."""
         self._replaced = 0
         """Messages replaced in place (a decrypted copy): :meth:`handshake_order` redoes."""
         self._order: tuple[tuple[int, int], list[tuple[int, int, int, int]],
@@ -159,7 +162,7 @@ class Session:
         return ParseContext(
             version=self.neg.version,
             cipher_suite=self.neg.cipher_suite,
-            is_dtls13=self.neg.version == 0xFEFC,
+            is_dtls13=self.neg.version == DTLS13,
         )
 
     # ---------------------------------------------------------------- records
@@ -383,6 +386,7 @@ class Session:
         self.cookie_exchange = False
         self.alerts.clear()
         self.dtls13 = Dtls13()
+        self.confirm = Confirmation()
 
     def _place(self, sender: int, type_name: str, ts: float, new_flight: bool = False
                ) -> tuple[Flight, list[Event]]:
@@ -431,6 +435,8 @@ class Session:
         if flight is None or number is None or copy <= flight.copies:
             return []
         flight.copies = copy
+        flight.copy_times.append(ts)
+        self.confirm.copy_seen(sender, number, ts)
         return [
             FlightRetransmitted(ts, self.sid, self.dir_label(sender), number, copy, frames)
         ]
@@ -511,7 +517,16 @@ class Session:
             cur = self.current
             if cur is not None:
                 out.extend(self._complete(cur, ts))
+            if number is not None and self.dirs[1 - sender].epoch_records.get(1, 0) > 0:
+                self._final_flight(sender, number, ts)
         return out
+
+    def _final_flight(self, sender: int, number: int, ts: float) -> None:
+        """``sender``'s Finished came second: its flight ``number`` is the last flight."""
+        prev = self._encrypted_flight(1 - sender, "Finished")
+        flight = self._flight(prev, 1 - sender)
+        times = [flight.first_ts, *flight.copy_times] if flight is not None else []
+        self.confirm.final_seen(sender, number, prev, ts, times)
 
     def _keep_decrypted(self, sender: int, type_name: str, body: Any, raw: bytes) -> None:
         """The first decrypted copy of an encrypted message replaces its ciphertext in
@@ -600,6 +615,8 @@ class Session:
         d.app_data_records += 1
         n = rec.length if length is None else length
         d.app_data_bytes += n
+        if self.confirm.how is None:
+            self.confirm.data_seen(sender, ts, "application data")
         if d.app_data_records > 1:
             return []
         e = rec.epoch if epoch is None else epoch
@@ -644,6 +661,7 @@ class Session:
             ev = AlertSeen(ts, self.sid, dirl, (frame,), epoch, encrypted, None, None, None,
                            None, answers, own_flight, by_size)
         self.alerts.append(ev)
+        self.confirm.alert_seen(ts)
         return ev
 
     # ------------------------------------------------------------------ state
@@ -669,8 +687,17 @@ class Session:
             ordered.insert(at, m)
         return list(ordered)
 
+    def finished_both(self) -> bool:
+        """Both sides sent their (encrypted) Finished: the handshake is complete on the
+        wire, which does not yet mean accepted (:meth:`established`)."""
+        if self.neg.version == DTLS13:
+            return self.established()
+        return all(d.epoch_records.get(1, 0) > 0 for d in self.dirs)
+
     def established(self) -> bool:
-        """Both sides sent their (encrypted) Finished and no fatal alert came.
+        """The handshake is confirmed: both Finished were sent and the last flight was
+        accepted (DTLS 1.0/1.2: data from its receiver, or silence, see
+        :mod:`proxy.session.confirm`).
 
         DTLS 1.3 with its records decrypted: the client's Finished, then a record of the
         server's application epoch that is not an alert (its ACK, data, a ticket): the
@@ -682,14 +709,49 @@ class Session:
             return all(d.app_data_records > 0 or d.epoch_records for d in self.dirs) and any(
                 d.app_data_records for d in self.dirs
             )
-        return all(d.epoch_records.get(1, 0) > 0 for d in self.dirs)
+        return self.confirm.state == CONFIRMED and self.finished_both()
+
+    def rejected(self) -> bool:
+        """The receiver of the last flight kept retransmitting its own flight after it
+        (DTLS 1.0/1.2): it never accepted the last flight."""
+        return self.neg.version != DTLS13 and self.confirm.state == REJECTED
+
+    def confirmation_note(self) -> str | None:
+        """A sentence while the last flight is not confirmed (or was rejected)."""
+        c = self.confirm
+        if c.final_sender is None or c.how is not None or self.neg.version == DTLS13:
+            return None
+        me, peer = self.role(c.final_sender), self.role(1 - c.final_sender)
+        if c.state == REJECTED:
+            return (f"the {peer} retransmitted flight {c.prev_flight} {c.retransmitted_after} "
+                    f"times after {me} flight {c.final_flight}: it did not accept it")
+        note = (f"not confirmed: the {peer} has sent no data since {me} flight "
+                f"{c.final_flight}, so whether it accepted it is not known")
+        if any(a.encrypted and a.description is None and a.dir.startswith(str(peer))
+               for a in self.alerts):
+            note += (f"; then the {peer} sent an encrypted alert: a close_notify, or a fatal "
+                     "alert refusing it (a key log reads it)")
+        return note
+
+    def media_seen(self, sender: int, ts: float) -> None:
+        """SRTP/SRTCP from ``sender`` (counted by the Tracker): confirms the handshake when
+        it comes from the receiver of the last flight."""
+        if self.confirm.how is None and self.confirm.final_sender is not None:
+            self.confirm.data_seen(sender, ts, "SRTP")
+
+    def time_passed(self, now: float) -> None:
+        """Time went on (a datagram or a tick): the last flight may be confirmed by silence."""
+        c = self.confirm
+        if c.how is None and c.final_sender is not None and self.neg.version != DTLS13:
+            c.time_passed(now)
 
     def note(self) -> str | None:
         """The summary's sentences: the version choice, and for DTLS 1.3 what the key log
         opened or what stays hidden (:func:`proxy.session.dtls13.note`)."""
         if self.neg.version != DTLS13:
-            return self.neg.note()
-        parts = [p for p in (self.neg.version_note(), dtls13_note(self)) if p]
+            parts = [p for p in (self.confirmation_note(), self.neg.note()) if p]
+        else:
+            parts = [p for p in (self.neg.version_note(), dtls13_note(self)) if p]
         return "; ".join(parts) or None
 
     def fatal_alert(self) -> AlertSeen | None:

@@ -152,6 +152,10 @@ class Tracker:
                 out += self.media(src, dst, packets[1:])
             return out
         entry, sender = hit
+        conf = entry.session.confirm
+        if conf.how is None and conf.final_sender is not None:  # SRTP confirms a handshake
+            entry.session.media_seen(sender, packets[0][0])
+            entry.settled = False
         intervals, rtp, rtcp = entry.media.add_packets(_SENDERS[sender], packets)
         counters = entry.counters
         for kind, n in (("rtp", rtp), ("rtcp", rtcp)):
@@ -199,7 +203,7 @@ class Tracker:
 
     def _settled(self, entry: _Entry) -> bool:
         if self.state(entry) not in ("established", "alert", "failed"):
-            return False  # may become stalled; the hook's rules still wait on time
+            return False  # may become stalled or confirmed; the rules still wait on time
         hook = self.verdict_hook
         if hook is None:
             return True
@@ -269,6 +273,7 @@ class Tracker:
 
     def _after(self, entry: _Entry, new: list[Event], now: float, final: bool) -> list[Event]:
         out: list[Event] = []
+        entry.session.time_passed(now)
         if self.verdict_hook is not None:
             out.extend(self.verdict_hook(entry.session, new, now, final))
         s = entry.session
@@ -278,7 +283,7 @@ class Tracker:
             n.group, n.srtp_profile, n.client_ems, n.server_ems, s.cookie_exchange,
             n.resumption, tuple(n.fingerprints.items()), s.dtls13.opened > 0,
             len(s.dtls13.unreadable), len(s.dtls13.auth_failures), n.client_hello is None,
-            n.server_hello is None,
+            n.server_hello is None, s.confirm.retransmitted_after,
         )
         if inputs == entry.last_inputs and not final:
             return out  # the summary's key below is a function of these
@@ -296,14 +301,22 @@ class Tracker:
         return out
 
     def state(self, entry: _Entry) -> str:
-        """idle / handshaking / established / failed / alert / stalled."""
+        """idle / handshaking / unconfirmed / established / failed / alert / stalled.
+
+        ``unconfirmed``: both Finished were sent, but the receiver of the last flight has
+        not shown yet that it accepted it (:mod:`proxy.session.confirm`); ``failed`` also
+        when it kept retransmitting its flight instead."""
         s = entry.session
         if s.client is None:
             return "idle"
         fatal = s.fatal_alert()
         if s.established():
             return "alert" if s.alerts and fatal is not None else "established"
-        if fatal is not None or any(isinstance(a, AlertSeen) and a.encrypted for a in s.alerts):
+        if fatal is not None or s.rejected():
+            return "failed"
+        if s.finished_both():
+            return "unconfirmed"  # an encrypted alert now may be a close_notify
+        if any(isinstance(a, AlertSeen) and a.encrypted for a in s.alerts):
             return "failed"
         return "stalled" if entry.stalled else "handshaking"
 

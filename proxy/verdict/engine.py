@@ -28,6 +28,7 @@ from proxy.events import (
 from proxy.session.session import Session
 from proxy.verdict import checks as C
 from proxy.verdict import tls13 as T
+from proxy.verdict.confirm import confirmation_check, final_flight_rejected
 from proxy.verdict.ice import IceWatch
 from proxy.verdict.keys import KeyLogDecryptor, MasterSecrets, RsaPremaster, finished_checks
 from proxy.verdict.rules import Context, explain_alert, ref, silent_failure
@@ -187,11 +188,16 @@ class VerdictEngine:
             return [v] if v is not None else []
         st = self._state(s)
         established = s.established()  # the rules below only read the session
+        finished = s.finished_both()
+        rejected = s.rejected()
+        pending = finished and not established and not rejected
         fatal = s.fatal_alert()
         failure_alert = False
+        any_alert = False
         mtu = self.options.mtu
         for ev in events:
             if isinstance(ev, AlertSeen):
+                any_alert = True
                 failure_alert = failure_alert or _is_failure(s, ev)
             elif isinstance(ev, DatagramSeen) and ev.kind == "dtls":
                 st.last_ts = max(st.last_ts, ev.ts)
@@ -201,16 +207,25 @@ class VerdictEngine:
                     st.sizes.add(ev.frame, ev.dir, ev.size)
             elif isinstance(ev, MessageSeen) and ev.error and ev.copy == 1:
                 st.malformed.append((ev.dir, ev.message_seq, ev.error))
+        quiet = now - st.last_ts >= self.options.silence_after
+        # the receiver of the last flight gave up on it: its alert, silence or the end
+        give_up = rejected and not st.failure_done and not st.alert_done and (
+            final or quiet or any_alert)
+        report = not st.report_done and fatal is None and not st.alert_done and (
+            established or (final and pending))
         need_full = (
-            (failure_alert and not st.alert_done)
-            or (established and not st.report_done and fatal is None and not st.alert_done)
+            (failure_alert and not st.alert_done) or give_up or report
             or (not established and not st.failure_done and not st.alert_done
-                and fatal is None
-                and (final or now - st.last_ts >= self.options.silence_after)))
+                and fatal is None and (final or quiet)))
         ctx, fresh = self._context(s, st, now, need_full)
         out: list[Event] = []
         if fresh:  # the immediate findings depend only on the checks
             out.extend(self._immediate(ctx, st))
+        if give_up:
+            v = self._guard(ctx, "last flight", lambda: final_flight_rejected(ctx))
+            if v is not None:
+                out.extend(self._emit(st, [v]))
+                st.failure_done = st.alert_done = True
         for ev in events if failure_alert else ():
             if isinstance(ev, AlertSeen) and not st.alert_done and _is_failure(s, ev):
                 st.alert_done = True
@@ -219,14 +234,13 @@ class VerdictEngine:
                 if v is not None:
                     out.extend(self._emit(st, [v]))
                     st.failure_done = True
-        if established and not st.report_done and fatal is None and not st.alert_done:
+        if report and not st.alert_done:
             st.report_done = True
-            out.extend(self._emit(st, self._established(ctx)))
+            out.extend(self._emit(st, self._established(ctx, last_accepted=established)))
             evidence = tuple(ctx.checks.values())
             passed = all(c.passed is not False for c in evidence)
             out.append(CheckReport(now, s.sid, passed, evidence))
-        quiet = now - st.last_ts >= self.options.silence_after
-        if (not established and not st.failure_done and not st.alert_done
+        if (not established and not finished and not st.failure_done and not st.alert_done
                 and fatal is None and (final or quiet)):
             n = self.options.retransmit_threshold
             v = self._guard(ctx, "silence",
@@ -257,8 +271,10 @@ class VerdictEngine:
         findings read; the others are computed (for the same state) when a rule that
         reads them runs (``need_full``: an alert, the end of the handshake, silence).
         """
+        c = s.confirm
         key = (self._epoch, s.handshakes, len(s.messages), len(s.auth_failures),
                len(s.clienthello_senders), s.client, len(st.malformed),
+               c.state, c.retransmitted_after, c.final_copies, len(s.alerts),
                tuple([len(m.raw) for m in s.messages if m.encrypted]))
         ctx = st.ctx
         n_sizes = len(st.sizes.sizes)
@@ -368,6 +384,7 @@ class VerdictEngine:
             put("Finished", lambda: finished_checks(s, secrets))
         if self.keylog is not None and not v13:
             put("key logs", lambda: self._keylog_agreement(s))
+        put("last flight", lambda: confirmation_check(s, now))
         if self.decryptor is None and full and not v13:
             for role in C.ROLES:
                 if C.find_message(s, role, "Finished") is not None:
@@ -500,8 +517,9 @@ class VerdictEngine:
                                      certain=True))
         return self._emit(st, found)
 
-    def _established(self, ctx: Context) -> list[Verdict]:
-        """Findings on a handshake the peers accepted."""
+    def _established(self, ctx: Context, last_accepted: bool = True) -> list[Verdict]:
+        """Findings on a handshake the peers accepted (``last_accepted=False``: both
+        Finished were sent, but whether the last one was accepted is not known)."""
         s = ctx.s
         out: list[Verdict] = []
         cv = ctx.cv
@@ -515,6 +533,8 @@ class VerdictEngine:
         for role in C.ROLES:
             fin = ctx.checks.get(f"{role} Finished")
             m = C.find_message(s, role, "Finished")
+            if m is not None and not last_accepted and m.sender == s.confirm.final_sender:
+                continue  # nobody accepted it yet
             if fin is not None and fin.passed is False and m is not None:
                 if "fails authentication" in fin.detail:
                     out.append(ctx.verdict(
@@ -533,9 +553,11 @@ class VerdictEngine:
 
 
 def _is_failure(s: Session, a: AlertSeen) -> bool:
+    """A fatal alert, or an unreadable one before the handshake completed on the wire
+    (after both Finished it may be a close_notify: the last flight's check says so)."""
     if a.level == 2:
         return True
-    return a.encrypted and a.level is None and not s.established()
+    return a.encrypted and a.level is None and not s.finished_both()
 
 
 def _role_conflict(ctx: Context) -> Verdict | None:

@@ -215,19 +215,27 @@ def test_several_sessions_open_with_an_overview_of_what_went_wrong(interleaved: 
     r = run(str(interleaved))
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[:3] == [
-        "Overview: 10 sessions: 9 established, 1 stalled",
-        "  s1  stalled      handshake_incomplete: handshake did not complete: the server sent "
-        "flight 4 last and the client never answered (no retransmission...",
+    unconfirmed = ("no finding; not confirmed: the client has sent no data since server "
+                   "flight 6, so whether it accepted it is not known")
+    assert lines[:5] == [
+        "Overview: 10 sessions: 7 established, 2 unconfirmed, 1 stalled",
+        "  s1   stalled      handshake_incomplete: handshake did not complete: the server sent "
+        "flight 4 last and the client never answered (no retransmissio...",
+        # dtls1_2.pcap: the client's encrypted alert 0.8 s after flight 6, no data before it
+        "  s6   unconfirmed  " + (unconfirmed + "; then the client sent an encrypted alert: a "
+                                  "close_notify, or a fatal alert refusing it")[:127] + "...",
+        "  s10  unconfirmed  " + unconfirmed,  # its capture ends 0.1 s after flight 6
         "",
     ]
-    assert lines[3].startswith("Session s1: client 10.0.0.1:54427  <->  server 10.0.0.1:")
+    assert lines[5].startswith("Session s1: client 10.0.0.1:54427  <->  server 10.0.0.1:")
     blocks = [line.split(":")[0] for line in lines if line.startswith("Session ")]
     assert blocks == [f"Session s{n}" for n in range(1, 11)]
-    r = run(str(CAPTURES / "dtls_certificate_fragments.pcap"))  # two flows, both fine
+    r = run(str(CAPTURES / "stun_dtls_rtp.pcapng"))  # a handshake, then SRTP both ways
+    assert r.stdout.splitlines()[1].startswith("  state established, ")
+    r = run(str(CAPTURES / "dtls_certificate_fragments.pcap"))  # the second ends at flight 6
     assert r.stdout.splitlines()[:3] == [
-        "Overview: 2 sessions, all established, no findings", "",
-        "Session s1: client 10.186.198.149:39347  <->  server 35.210.59.134:44443"]
+        "Overview: 2 sessions: 1 established, 1 unconfirmed",
+        "  s2  unconfirmed  " + unconfirmed, ""]
 
 
 def test_session_shows_one_session_alone(interleaved: Path) -> None:
@@ -248,7 +256,8 @@ def test_session_shows_one_session_alone(interleaved: Path) -> None:
 
 
 def test_check_fails_when_a_session_failed_or_has_a_finding(interleaved: Path) -> None:
-    expected = "dtlsproxy analyze: --check: 1 session(s) failed or have a finding: s1"
+    expected = ("dtlsproxy analyze: --check: 3 session(s) failed or have a finding: s1, "
+                "s6 (unconfirmed), s10 (unconfirmed)")
     for args in ([], ["--format", "jsonl"], ["--format", "jsonl", "--jobs", "3"]):
         r = run(str(interleaved), "--check", *args)
         assert r.returncode == 4 and r.stderr.strip() == expected, args
@@ -256,6 +265,9 @@ def test_check_fails_when_a_session_failed_or_has_a_finding(interleaved: Path) -
     r = run(str(interleaved), "--check", "--session", "s4")  # an established one alone
     assert r.returncode == 0 and r.stderr == ""
     r = run(str(CAPTURES / "dtls_certificate_fragments.pcap"), "--check", "--format", "jsonl")
+    assert r.returncode == 4  # its second handshake is not confirmed
+    assert r.stderr.endswith("a finding: s2 (unconfirmed)\n")
+    r = run(str(CAPTURES / "dtls_certificate_fragments.pcap"), "--check", "--session", "s1")
     assert r.returncode == 0 and r.stderr == ""
 
 

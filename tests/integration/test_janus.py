@@ -8,6 +8,7 @@ run is checked to leave no process and no namespace behind.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -34,6 +35,7 @@ pytestmark = pytest.mark.peers
 
 CV_OF_CLIENT = "who=client,msg=CertificateVerify,action=corrupt,offset=-1"
 FINISHED_OF_CLIENT = "who=client,msg=Finished,encrypted=1,action=corrupt,offset=-1,count=always"
+FINISHED_OF_SERVER = "who=server,msg=Finished,encrypted=1,action=corrupt,offset=-1,count=always"
 PROXY = "dtlsproxy"
 FLIGHTS = [
     ("client->server", 1, ("ClientHello",)),
@@ -47,6 +49,11 @@ FLIGHTS = [
 SLOW = {  # started in the background when the first Janus test runs (Janus gives up after 20 s)
     "finished_timeout": dict(
         relay=PROXY, dtls_role="client", faults=(FINISHED_OF_CLIENT,), keylog=True,
+        expect_failure=True, call_timeout=40.0,
+    ),
+    # issue 14 item 1: Janus (client) never accepts aiortc's flight 6 (its Finished corrupted)
+    "final_flight_rejected": dict(
+        relay=PROXY, dtls_role="server", faults=(FINISHED_OF_SERVER,), keylog=True,
         expect_failure=True, call_timeout=40.0,
     ),
 }  # fmt: skip
@@ -396,6 +403,40 @@ def test_fault_finished_timeout_verdict(bed: Beds) -> None:
     v = assert_verdict(r, "finished_auth_failed", "client->server", "Finished")
     assert "client Finished" in failed_checks(v), v["evidence"]
     assert v["certain"] is True
+
+
+def test_final_flight_rejected_janus_retransmits_flight_5_then_gives_up(bed: Beds) -> None:
+    """Issue 14 item 1: Janus is the DTLS client; every copy of aiortc's Finished is
+    corrupted. Janus discards it, retransmits its flight 5 (aiortc answers each copy with
+    its flight 6) and hangs up after 20 s; aiortc accepted Janus's Finished and sends
+    SRTP all along. Live, the proxy never calls the session established."""
+    r = bed(**SLOW["final_flight_rejected"])
+    assert janus_hangups(r) == ["DTLS timeout"]
+    assert "DTLS taking too much time for component 1 in stream 1" in r.janus_log
+    log = r.proxy_log
+    assert len(log.of("fault")) >= 4  # the first Finished and its retransmissions
+    states = log.states()
+    assert "established" not in states and states[-1] == "failed", states
+    assert log.rtp_packets()["server->client"] > 0  # aiortc's SRTP confirms nothing
+    (v,) = log.of("verdict")
+    assert_verdict_is(v, "final_flight_rejected", "server->client", "Finished")
+    assert v["certain"] is True  # the proxy has aiortc's key log: the record fails
+    assert re.match(r"the client never accepted the server's final flight: it retransmitted "
+                    r"flight 5 [3-5] times after receiving flight 6; the server Finished fails "
+                    r"authentication", v["reason"]), v["reason"]
+    assert {"last flight accepted", "server Finished"} <= set(failed_checks(v))
+
+
+def test_final_flight_rejected_offline_with_the_key_log_and_check(bed: Beds) -> None:
+    r = bed(**SLOW["final_flight_rejected"])
+    offline = r.analyze(keylog=True)
+    (v,) = leg_verdicts(offline, JANUS_LEG)  # the leg where the Finished arrived corrupted
+    assert_verdict_is(v, "final_flight_rejected", "server->client", "Finished")
+    assert v["certain"] is True
+    check = subprocess.run(
+        [sys.executable, "-m", "proxy", "analyze", str(r.workdir / "proxy.pcapng"), "--check"],
+        capture_output=True, text=True)
+    assert check.returncode == 4, check.stderr
 
 
 def test_fault_wrong_fingerprint_in_the_offer_janus_hangs_up_without_alert(bed: Beds) -> None:

@@ -26,7 +26,8 @@ def test_new_sdp_fingerprints_are_checked_on_every_open_session_at_once(
     events = [ev for d in read_capture(captures_dir / "capture-firefox-Mozilla_Firefox_125.0.pcap")
               for ev in tr.receive(d)]
     summary = [ev for ev in events if isinstance(ev, SessionSummary)][-1]
-    assert summary.state == "established" and not [e for e in events if isinstance(e, Verdict)]
+    # the capture ends with the server's flight 6: not confirmed until time passes
+    assert summary.state == "unconfirmed" and not [e for e in events if isinstance(e, Verdict)]
     t = summary.ts + 5
     # the answer, saved now: the server's fingerprint is right, nothing to say
     reread_sdp(engine, [("answer.sdp", minimal_sdp("passive", summary.fingerprints["server"]))])

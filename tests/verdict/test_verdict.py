@@ -532,6 +532,7 @@ def test_clean_handshake_has_no_verdict_and_every_check_passes(tmp_path: Path) -
         "client Finished": True,
         "server Finished": True,
         "key logs agree": True,
+        "last flight accepted": True,
     }
 
 
