@@ -24,6 +24,7 @@ Sans-IO: the session feeds it the flights, copies and data it sees, with their t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 REJECT_AFTER = 2
 """Retransmissions of the previous flight after the last flight that mean it was not
@@ -122,7 +123,7 @@ class Confirmation:
     def quiet_period(self) -> float:
         """Seconds of silence from the receiver that confirm the last flight."""
         ts = self.prev_copy_ts
-        gap = max((b - a for a, b in zip(ts, ts[1:], strict=False)), default=0.0)
+        gap = max((b - a for a, b in pairwise(ts)), default=0.0)
         return max(QUIET_MIN, QUIET_FACTOR * gap)
 
     def time_passed(self, now: float) -> bool:

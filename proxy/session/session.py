@@ -46,9 +46,9 @@ from proxy.events import (
 )
 from proxy.fastinit import fast_init
 from proxy.identify.ja4 import fingerprints
+from proxy.session.confirm import CONFIRMED, REJECTED, Confirmation
 from proxy.session.dtls13 import Dtls13, SecretLookup, receive_unified
 from proxy.session.dtls13 import note as dtls13_note
-from proxy.session.confirm import CONFIRMED, REJECTED, Confirmation
 from proxy.session.flights import FLIGHT_ENDERS, Flight, next_flight_number
 from proxy.session.summary import Negotiation
 from proxy.session.transcript import Transcript
