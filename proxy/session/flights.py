@@ -48,6 +48,29 @@ class Flight:
     """1 + the number of retransmissions seen."""
     copy_times: list[float] = field(default_factory=list)
     """Time of each retransmission (copy 2, 3...) when it was first seen."""
+    seqs: list[int] = field(default_factory=list)
+    """message_seq of its handshake messages, in order."""
+    ender_seen: bool = False
+    """Its last message (ClientHello, HelloVerifyRequest, ServerHelloDone, Finished) came."""
+
+    @property
+    def max_seq(self) -> int:
+        """The highest message_seq in it (-1: none)."""
+        return self.seqs[-1] if self.seqs else -1
+
+    def add_message(self, name: str, seq: int) -> None:
+        """A handshake message: in message_seq order (a message whose first copy was lost
+        and that a retransmission brought goes where the handshake puts it)."""
+        at = len([q for q in self.seqs if q < seq])
+        if at == len(self.seqs):
+            self.messages.append(name)
+        else:
+            self.messages.insert(at, name)
+        self.seqs.insert(at, seq)
+
+    def has_gap(self) -> bool:
+        """A message_seq between its first and last is missing (lost, not yet resent)."""
+        return bool(self.seqs) and self.seqs[-1] - self.seqs[0] + 1 != len(self.seqs)
 
     def add_frames(self, frames: tuple[int, ...]) -> None:
         """Remember the frames that carried part of this flight."""

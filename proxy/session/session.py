@@ -61,6 +61,7 @@ HT_NEW_CONNECTION_ID = 10
 EXT_CONNECTION_ID = 54
 EXT_PRE_SHARED_KEY = 41
 DTLS13 = 0xFEFC
+CLOSE_NOTIFY = 0
 
 RecordDecryptor = Callable[["Session", int, Record], bytes | None]
 """(session, sender index, encrypted record) -> plaintext, or None when no keys are known.
@@ -294,12 +295,16 @@ class Session:
         cur = self.current
         joins = (post13 and cur is not None and cur.dir_key == sender and not cur.complete
                  and cur.number == self.dtls13.post_flight)
-        flight, started = self._place(sender, type_name, ts, new_flight=post13 and not joins)
+        held = None if post13 else self._flight_holding(sender, msg.message_seq)
+        if held is not None:  # its first copy was lost: a retransmission fills the gap
+            flight, started = held, []
+        else:
+            flight, started = self._place(sender, type_name, ts, new_flight=post13 and not joins)
         if post13:
             self.dtls13.post_flight = flight.number
         out.extend(started)
         flight.add_frames(msg.frames)
-        flight.messages.append(type_name)
+        flight.add_message(type_name, msg.message_seq)
         flight.last_ts = ts
         self.flight_of[(sender, msg.message_seq)] = flight.number
         if type_name != "HelloVerifyRequest" and not post13:
@@ -320,8 +325,19 @@ class Session:
         if msg.msg_type == HT_FINISHED and epoch > 0 and self.role(sender) is not None:
             self.dtls13.finished.add(self.role(sender) or "")
         if msg.msg_type in FLIGHT_ENDERS:
+            flight.ender_seen = True
+        if flight.ender_seen and not flight.has_gap():
             out.extend(self._complete(flight, ts))
         return out
+
+    def _flight_holding(self, sender: int, seq: int) -> Flight | None:
+        """``sender``'s flight whose message_seq range holds ``seq`` (a message that arrives
+        after a later one of its flight), if any: each side numbers its messages on across
+        the handshake, so its flights split the numbers in ranges."""
+        for f in self.flights:
+            if f.dir_key == sender and seq < f.max_seq:
+                return f
+        return None
 
     # ------------------------------------------------------------- DTLS 1.3
 
@@ -755,9 +771,10 @@ class Session:
         return "; ".join(parts) or None
 
     def fatal_alert(self) -> AlertSeen | None:
-        """The first plaintext fatal alert, or an encrypted alert before establishment."""
+        """The first readable fatal alert. A close_notify is an orderly shutdown whatever
+        its level (stacks answer one close_notify with another, some at level fatal)."""
         for a in self.alerts:
-            if a.level == 2:
+            if a.level == 2 and a.description != CLOSE_NOTIFY:
                 return a
         return None
 

@@ -33,6 +33,8 @@ from proxy.verdict.ice import IceWatch
 from proxy.verdict.keys import KeyLogDecryptor, MasterSecrets, RsaPremaster, finished_checks
 from proxy.verdict.rules import Context, explain_alert, ref, silent_failure
 
+CLOSE_NOTIFY = 0
+
 ONCE_PER_HANDSHAKE = frozenset({"role_conflict", "keylog_conflict", "datagram_exceeds_mtu"})
 """Codes emitted once per handshake whatever the culprit."""
 
@@ -556,7 +558,7 @@ def _is_failure(s: Session, a: AlertSeen) -> bool:
     """A fatal alert, or an unreadable one before the handshake completed on the wire
     (after both Finished it may be a close_notify: the last flight's check says so)."""
     if a.level == 2:
-        return True
+        return a.description != CLOSE_NOTIFY  # an orderly shutdown at any level
     return a.encrypted and a.level is None and not s.finished_both()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -69,3 +70,48 @@ def test_resumption_mirror_server_never_accepts_the_clients_final_flight(
     (received,) = of(offline, "verdict", leg(offline, run.upstream))
     assert received["code"] == "final_flight_rejected" and received["certain"] is True
     assert "the client Finished fails authentication" in received["reason"]
+
+
+def test_fragments_lost_in_the_first_copy_of_flight_4_are_filled_by_its_retransmission(
+        tmp_path: Path, ecdsa_certs: tuple[CertFiles, CertFiles]) -> None:
+    """Issue 14 item 3, live and offline: s_server's fallback MTU splits flight 4 in four
+    datagrams; the relay drops the one with the end of the Certificate and the start of
+    the ServerKeyExchange. One flight 4, no false finding."""
+    openssl = require_tool("openssl")
+    run = relay_openssl(openssl, tmp_path, "gaps", *ecdsa_certs,
+                        ["who=server,msg=ServerKeyExchange,action=drop,count=1"])
+    live = [json.loads(line) for line in run.log.read_text().splitlines()]
+    offline = analyze(run)
+    flight4 = ["ServerHello", "Certificate", "ServerKeyExchange", "CertificateRequest",
+               "ServerHelloDone"]
+    for log in (live, of(offline, "flight", leg(offline, run.listen)),
+                of(offline, "flight", leg(offline, run.upstream))):
+        assert [(e["flight"], e["messages"]) for e in of(log, "flight")
+                if e["dir"] == "server->client"][:2] == [(2, ["HelloVerifyRequest"]),
+                                                          (4, flight4)]
+    assert [e["action"] for e in of(live, "fault")] == ["drop"]
+    assert of(live, "verdict") == [] and of(offline, "verdict") == []
+    for sid in (leg(offline, run.listen), leg(offline, run.upstream)):
+        assert of(offline, "session", sid)[-1]["state"] == "established"
+
+
+@pytest.mark.parametrize("fixture", ["openssl_ecdsa_capture", "gnutls_openssl_capture"])
+@pytest.mark.parametrize("with_keys", [True, False])
+def test_close_notify_after_data_both_ways_is_an_orderly_shutdown(
+        fixture: str, with_keys: bool, request: pytest.FixtureRequest) -> None:
+    """Issue 14 item 4: s_client (or gnutls-cli) and s_server exchange a line each way,
+    then the client quits: its close_notify is answered by the server's. Established,
+    no verdict, with or without the key log that reads the two alerts."""
+    cap = request.getfixturevalue(fixture)
+    args = ["--keylog", str(cap.keylog)] if with_keys else []
+    r = subprocess.run([sys.executable, "-m", "proxy", "analyze", str(cap.pcap), "--format",
+                        "jsonl", "--check", *args], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    events = [json.loads(line) for line in r.stdout.splitlines()]
+    assert of(events, "verdict") == []
+    assert [e["state"] for e in of(events, "session")][-1] == "established"
+    alerts = [(a["dir"], a["description_name"]) for a in of(events, "alert")]
+    names = "close_notify" if with_keys else None
+    assert alerts == [("client->server", names), ("server->client", names)]
+    (report,) = of(events, "checks")
+    assert report["passed"] is True

@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 
 from proxy.analyze.pipeline import analyze_capture
-from proxy.events import CheckReport, Malformed, MessageSeen, Verdict
+from proxy.events import CheckReport, FlightComplete, Malformed, MessageSeen, Verdict
 from proxy.session import Tracker
 from tests.conftest import require_tool
 
@@ -64,3 +64,42 @@ def test_late_serverhello_is_hashed_in_handshake_order_and_everything_verifies()
     assert {r.session for r in reports} == {"s1", "s2"} and all(r.passed for r in reports)
     cv = [c for r in reports for c in r.evidence if c.name == "client CertificateVerify signature"]
     assert len(cv) == 2 and all(c.passed for c in cv)
+
+
+GAPS = DATA / "openssl-lost-fragments-filled-by-retransmission.pcapng"
+"""Issue 14 item 3 (tests/data/README.md): the client's leg (s1) lost the datagram with
+the end of the Certificate and the start of the ServerKeyExchange; the retransmission,
+a second later, brings both."""
+
+
+def test_messages_a_retransmission_fills_in_stay_in_their_flight() -> None:
+    tr = Tracker()
+    from proxy.verdict import build_hook
+
+    tr.verdict_hook = build_hook()
+    events = list(analyze_capture(GAPS, tracker=tr))
+    flights = [(e.dir, e.flight, e.messages) for e in events
+               if isinstance(e, FlightComplete) and e.session == "s1"]
+    assert flights == [
+        ("client->server", 1, ("ClientHello",)),
+        ("server->client", 2, ("HelloVerifyRequest",)),
+        ("client->server", 3, ("ClientHello",)),
+        # one flight, in message_seq order, complete once the gap is filled
+        ("server->client", 4, ("ServerHello", "Certificate", "ServerKeyExchange",
+                               "CertificateRequest", "ServerHelloDone")),
+        ("client->server", 5, ("Certificate", "ClientKeyExchange", "CertificateVerify",
+                               "ChangeCipherSpec", "Finished")),
+        ("server->client", 6, ("NewSessionTicket", "ChangeCipherSpec", "Finished")),
+    ]
+    s1 = tr.sessions["s1"]
+    arrival = [m.type for m in s1.messages if m.sender != s1.client][:6]
+    assert arrival == ["HelloVerifyRequest", "ServerHello", "CertificateRequest",
+                       "ServerHelloDone", "Certificate", "ServerKeyExchange"]
+    assert [e.msg_type for e in s1.transcript.entries][:6] == [1, 2, 11, 12, 13, 14]
+    assert not [e for e in events if isinstance(e, Verdict)]  # no false order or transcript
+    reports = [e for e in events if isinstance(e, CheckReport)]
+    assert {r.session for r in reports} == {"s1", "s2"} and all(r.passed for r in reports)
+    cv = [c for r in reports for c in r.evidence if c.name == "client CertificateVerify signature"]
+    assert len(cv) == 2 and all(c.passed for c in cv)
+    orders = [c for r in reports for c in r.evidence if c.name == "message order"]
+    assert [c.passed for c in orders] == [True, True]
