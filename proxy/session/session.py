@@ -296,8 +296,9 @@ class Session:
         joins = (post13 and cur is not None and cur.dir_key == sender and not cur.complete
                  and cur.number == self.dtls13.post_flight)
         held = None if post13 else self._flight_holding(sender, msg.message_seq)
+        started: list[Event] = []
         if held is not None:  # its first copy was lost: a retransmission fills the gap
-            flight, started = held, []
+            flight = held
         else:
             flight, started = self._place(sender, type_name, ts, new_flight=post13 and not joins)
         if post13:
