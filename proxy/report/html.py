@@ -439,7 +439,7 @@ def _overview(blocks: Sequence[SessionBlock], shown: int, opts: ReportOptions) -
     counts: dict[str, int] = {}
     for b in blocks:
         counts[b.state] = counts.get(b.state, 0) + 1
-    order = ("failed", "alert", "stalled", "handshaking", "established", "idle")
+    order = ("failed", "alert", "stalled", "handshaking", "unconfirmed", "established", "idle")
     states = [s for s in order if s in counts] + sorted(set(counts) - set(order))
     out = ['<section id="overview"><h2>Overview</h2>',
            "<p>" + escape(f"{len(blocks)} sessions: " + ", ".join(

@@ -35,8 +35,9 @@ from proxy.report.culprit import CulpritChoice, alert_phrase, find_culprit, is_f
 HEADER_LEN = 12
 """The DTLS handshake header in front of every ``MessageSeen.raw``."""
 
-TROUBLE_STATES = frozenset({"failed", "stalled", "handshaking", "alert"})
-"""States a report counts as trouble (``idle``: ICE only, no DTLS tried)."""
+TROUBLE_STATES = frozenset({"failed", "stalled", "handshaking", "alert", "unconfirmed"})
+"""States a report counts as trouble (``idle``: ICE only, no DTLS tried; ``unconfirmed``:
+the last flight was not seen accepted), as ``analyze --check`` does."""
 
 MAX_ROWS = 400
 """Ladder rows drawn per session; the rest are counted in a last row."""

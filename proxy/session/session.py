@@ -742,8 +742,8 @@ class Session:
         if c.state == REJECTED:
             return (f"the {peer} retransmitted flight {c.prev_flight} {c.retransmitted_after} "
                     f"times after {me} flight {c.final_flight}: it did not accept it")
-        note = (f"not confirmed: the {peer} has sent no data since {me} flight "
-                f"{c.final_flight}, so whether it accepted it is not known")
+        note = (f"the {peer} has sent no data since {me} flight {c.final_flight}: whether "
+                "it accepted it is not known")
         if any(a.encrypted and a.description is None and a.dir.startswith(str(peer))
                for a in self.alerts):
             note += (f"; then the {peer} sent an encrypted alert: a close_notify, or a fatal "
