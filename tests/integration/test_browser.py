@@ -244,7 +244,9 @@ def test_ignored_client_hello_and_its_retransmission_are_copies(
         (2, 0, False),
     ], "Janus answered the first copy: no retransmission to show this time"
     assert len(copies[1]["frames"]) == 2, "both fragments were sent again"
-    assert [(f["flight"], f["copy"]) for f in res.events("flight_retransmitted")] == [(1, 2)]
+    # (on a loaded machine the later flights may be resent too: only flight 1 is asserted)
+    resent = [(f["flight"], f["copy"]) for f in res.events("flight_retransmitted")]
+    assert [r for r in resent if r[0] == 1] == [(1, 2)], resent
     # Janus ignored the first copy (its ICE was not ready): it answers after the second
     server_hello = res.events("message", type="ServerHello")[0]
     assert min(server_hello["frames"]) > max(copies[1]["frames"])
@@ -283,7 +285,8 @@ def test_tui_ladder_shows_the_chromium_handshake(chromium_client: BrowserBedResu
     assert rows[first][1:] == ("F1", "─ ClientHello " + "─" * 39 + "▶"), rows[first]
     # the ignored first copy and its retransmission: one folded row, not a second handshake
     copies = [lane.strip() for kind, _, lane in rows if kind == "copies"]
-    assert copies == ["▸ resent: client flight 1 ×2"], rows
+    assert [c for c in copies if "flight 1 " in c] == ["▸ resent: client flight 1 ×2"], rows
+    assert all(c.startswith("▸ resent: ") for c in copies), rows
     assert sum("ClientHello" in lane for lane in lanes) == 1
     for name in ("ServerHello", "CertificateVerify", "[Finished (encrypted)]"):
         assert any(name in lane for lane in lanes), (name, rows)
