@@ -62,12 +62,19 @@ def _sdp() -> Command:
     return sdp
 
 
+def _diff() -> Command:
+    from proxy.cli import diff
+
+    return diff
+
+
 COMMANDS: dict[str, Callable[[], Command]] = {
     "demo": _demo,
     "run": _run,
     "analyze": _analyze,
     "view": _view,
     "sdp": _sdp,
+    "diff": _diff,
 }
 """Subcommand name -> its module, imported on first use."""
 

@@ -155,12 +155,16 @@ async def start_demo(names: list[str], bus: Bus, workdir: Path | None = None) ->
     call_cfgs: list[CallConfig] = []
     rules: list[FaultRule] = []
     sdp_files: list[str] = []
+    # the same two peers call again in each scenario (as in the seed: "the same
+    # Certificate in the good exchange versus the bad"), so a diff shows what changed
+    browser, gateway = make_identity("browser"), make_identity("gateway")
     for i, name in enumerate(names, start=1):
         sc = SCENARIOS[name]
         suffix = "" if len(names) == 1 else f"-{i}"
         labels = (f"browser{suffix}", f"gateway{suffix}")
-        client = DtlsEndpoint(EndpointConfig(role="client", keylog=True))
-        server = DtlsEndpoint(EndpointConfig(role="server", keylog=True, cookie_exchange=True))
+        client = DtlsEndpoint(EndpointConfig(role="client", identity=browser, keylog=True))
+        server = DtlsEndpoint(EndpointConfig(role="server", identity=gateway, keylog=True,
+                                             cookie_exchange=True))
         cpeer = await UdpPeer.bind(client, (HOST, 0))
         speer = await UdpPeer.bind(server, (HOST, 0))
         calls.append(CallRun(sc, labels, cpeer, speer))
