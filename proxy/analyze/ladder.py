@@ -15,6 +15,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from proxy.analyze.identity import stack_lines
+from proxy.compare.changes import ChangeTracker, SessionShape
 from proxy.events import (
     AlertSeen,
     Event,
@@ -89,6 +91,8 @@ class SessionLadder:
     """Where in ``lines`` the diagram begins (after the facts, verdicts and checks)."""
     note: str | None = None
     """The session summary's note (why an ``unconfirmed`` session is not established)."""
+    shape: SessionShape | None = None
+    """Outcome and handshake shape, for "what changed" (:mod:`proxy.analyze.changes`)."""
 
 
 OVERVIEW_WIDTH = 150
@@ -142,7 +146,9 @@ def render_blocks(events: Iterable[Event], *, verbose: bool = False) -> list[Ses
     """The ladder of each session, in order of first event."""
     views: dict[str, _SessionView] = {}
     order: list[str] = []
+    changes = ChangeTracker()
     for ev in events:
+        changes.feed_one(ev)
         if not ev.session:
             continue
         v = views.get(ev.session)
@@ -153,6 +159,7 @@ def render_blocks(events: Iterable[Event], *, verbose: bool = False) -> list[Ses
             v.first_ts = ev.ts
         _absorb(v, ev, verbose)
     out: list[SessionLadder] = []
+    shapes = changes.shapes
     for sid in order:
         v = views[sid]
         state = None if v.summary is None else v.summary.state
@@ -160,7 +167,8 @@ def render_blocks(events: Iterable[Event], *, verbose: bool = False) -> list[Ses
         findings = tuple(f"{verdict.code}: {verdict.reason}" for verdict in v.verdicts)
         lines = _render_session(sid, v)
         diagram = _diagram(v)
-        out.append(SessionLadder(sid, lines + diagram, state, findings, len(lines), note))
+        out.append(SessionLadder(sid, lines + diagram, state, findings, len(lines), note,
+                                 shapes.get(sid)))
     return out
 
 
@@ -255,6 +263,7 @@ def _render_session(sid: str, v: _SessionView) -> list[str]:
             out.append(f"  {s.note}")
         for role, fp in sorted(s.fingerprints.items()):
             out.append(f"  {role} certificate sha-256 {fp}")
+        out += stack_lines(s)
     for verdict in v.verdicts:
         out.append(f"  VERDICT: {verdict.reason}")
         if verdict.culprit is not None:

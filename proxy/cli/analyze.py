@@ -261,9 +261,12 @@ def _write(args: argparse.Namespace, items: list[Any]) -> int:
 
                 out.write(document(items, args.format, args.report))
             else:
+                from proxy.analyze.changes import change_overview
                 from proxy.analyze.ladder import overview
 
-                lines = overview(items) + [line for ladder in items for line in ladder.lines]
+                shapes = [ladder.shape for ladder in items if ladder.shape is not None]
+                lines = overview(items) + change_overview(shapes) + [
+                    line for ladder in items for line in ladder.lines]
                 if not items:
                     lines = [f"no DTLS or STUN found in {args.capture}"
                              + (f" for {', '.join(args.session)}" if args.session else "")]

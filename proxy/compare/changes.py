@@ -20,9 +20,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from proxy.decode.dtls.messages import Certificate
-from proxy.events import AlertSeen, Event, MessageSeen, SessionOpened, SessionSummary, StackGuess
+from proxy.events import (
+    AlertSeen,
+    Event,
+    MessageSeen,
+    Notice,
+    SessionOpened,
+    SessionSummary,
+    StackGuess,
+)
 
-OK_STATES = frozenset({"established"})
+_WANTED = frozenset({SessionOpened, SessionSummary, MessageSeen, AlertSeen})
+OK_STATES = frozenset({"established", "unconfirmed"})
+"""Did not fail: ``unconfirmed`` is a handshake whose last flight was not yet answered
+with data (its state is kept apart in the groups)."""
 BAD_STATES = frozenset({"failed", "alert", "stalled"})
 MIN_RUN = 2
 """A change needs at least this many sessions on each side of it."""
@@ -104,25 +115,31 @@ class ChangeTracker:
     def feed(self, events: Iterable[Event]) -> None:
         """Take events (any order within a session's own order)."""
         for ev in events:
-            sid = ev.session
-            if not sid:
-                continue
-            shape = self.shapes.get(sid)
-            if shape is None:
-                if not isinstance(ev, SessionOpened | SessionSummary | MessageSeen):
-                    continue
-                if len(self.shapes) >= self.max_sessions:
-                    self.shapes.pop(next(iter(self.shapes)))
-                shape = self.shapes[sid] = SessionShape(sid, ev.ts)
-            if isinstance(ev, SessionSummary):
-                self._summary(shape, ev)
-            elif isinstance(ev, MessageSeen) and ev.copy == 1:
+            self.feed_one(ev)
+
+    def feed_one(self, ev: Event) -> bool:
+        """Take one event; True when it may have changed a session's outcome."""
+        if type(ev) not in _WANTED or not ev.session:
+            return False
+        sid = ev.session
+        shape = self.shapes.get(sid)
+        if shape is None:
+            if len(self.shapes) >= self.max_sessions:
+                self.shapes.pop(next(iter(self.shapes)))
+            shape = self.shapes[sid] = SessionShape(sid, ev.ts)
+        if isinstance(ev, SessionSummary):
+            before = shape.outcome
+            self._summary(shape, ev)
+            return shape.outcome != before
+        if isinstance(ev, MessageSeen):
+            if ev.copy == 1:
                 self._message(shape, ev)
-            elif isinstance(ev, AlertSeen) and shape.failure is None and (
-                    ev.level == 2 or (ev.encrypted and ev.level is None)):
-                what = ev.description_name or "encrypted alert"
-                after = f" after flight {ev.answers_flight}" if ev.answers_flight else ""
-                shape.failure = f"{'fatal ' if ev.level == 2 else ''}{what}{after}"
+        elif isinstance(ev, AlertSeen) and shape.failure is None and (
+                ev.level == 2 or (ev.encrypted and ev.level is None)):
+            what = ev.description_name or "encrypted alert"
+            after = f" after flight {ev.answers_flight}" if ev.answers_flight else ""
+            shape.failure = f"{'fatal ' if ev.level == 2 else ''}{what}{after}"
+        return False
 
     @staticmethod
     def _summary(shape: SessionShape, ev: SessionSummary) -> None:
@@ -227,7 +244,8 @@ class ChangeTracker:
         """(count, description) per outcome and handshake shape, largest first."""
         counts: dict[str, int] = {}
         for s in self.done():
-            bits = [s.state + (f" ({s.failure})" if s.failure else "")]
+            bits = [s.state + (f" ({s.failure})" if s.failure and s.outcome == "failed"
+                               else "")]
             bits += [x for x in (
                 s.client_stack and f"client {s.client_stack}",
                 s.server_stack and f"server {s.server_stack}",
@@ -273,3 +291,29 @@ def _what_changed(before: list[SessionShape], after: list[SessionShape]) -> list
         else:
             out.append(f"{name} ({new}; before {old})")
     return out
+
+
+class ChangeWatch:
+    """Live: a :class:`ChangeTracker` fed with the relay's events, which adds a ``change``
+    Notice whenever its findings change (a session ended and the sentences are new)."""
+
+    def __init__(self) -> None:
+        self.tracker = ChangeTracker()
+        self.said: list[str] = []
+
+    def watch(self, events: list[Event]) -> list[Event]:
+        """``events``, plus a Notice per new finding after the last of them."""
+        ended = False
+        feed = self.tracker.feed_one
+        for ev in events:
+            if feed(ev):
+                ended = True
+        if not ended:
+            return events
+        findings = self.tracker.findings()
+        new = [f for f in findings if f not in self.said]
+        self.said = findings
+        if not new:
+            return events
+        ts = events[-1].ts
+        return events + [Notice(ts, "", "warning", "change", text) for text in new]

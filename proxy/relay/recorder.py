@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from proxy.bus import Bus
+from proxy.compare.changes import ChangeWatch
 from proxy.events import Address, Datagram, DatagramSeen, Event, FaultApplied, Notice
 from proxy.export.pcapng import Leg
 
@@ -149,6 +150,8 @@ class Recorder:
         self._over_share = False
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.changes = ChangeWatch()
+        """Sessions by outcome and shape: a notice when what changed, since when, changes."""
 
     def add_tap(self, tap: Tap) -> None:
         """Hand every relayed datagram's legs to ``tap`` (in the deferred stage)."""
@@ -287,7 +290,7 @@ class Recorder:
                 message=f"decoder could not keep up with the traffic: {n} media datagrams "
                 "were forwarded but not counted",
             ))
-        self.bus.publish(out)
+        self.bus.publish(self.changes.watch(out))
 
     def tick(self, now: float) -> None:
         """Let the tracker emit time-driven events (media stats, stalls)."""
@@ -295,7 +298,7 @@ class Recorder:
             self.drain()
         if self.decode:
             try:
-                self.bus.publish(self.tracker.tick(now))
+                self.bus.publish(self.changes.watch(self.tracker.tick(now)))
             except Exception as exc:
                 msg = f"tracker tick failed: {exc!r}"
                 self.bus.publish([self._error("decoder_error", msg, now)])
@@ -306,7 +309,7 @@ class Recorder:
             self.drain()
         if self.decode:
             try:
-                self.bus.publish(self.tracker.finish(time.time()))
+                self.bus.publish(self.changes.watch(self.tracker.finish(time.time())))
             except Exception as exc:
                 msg = f"tracker finish failed: {exc!r}"
                 self.bus.publish([self._error("decoder_error", msg, time.time())])

@@ -227,7 +227,11 @@ def test_several_sessions_open_with_an_overview_of_what_went_wrong(interleaved: 
         "  s10  unconfirmed  " + unconfirmed,  # its capture ends 0.1 s after flight 6
         "",
     ]
-    assert lines[5].startswith("Session s1: client 10.0.0.1:54427  <->  server 10.0.0.1:")
+    # then the sessions by outcome and shape (proxy.analyze.changes), then the ladders
+    assert lines[5] == "By outcome and handshake shape (10 sessions with an outcome):"
+    first = next(i for i, line in enumerate(lines) if line.startswith("Session "))
+    assert lines[first].startswith("Session s1: client 10.0.0.1:54427  <->  server 10.0.0.1:")
+    assert sum(int(line.split()[0]) for line in lines[6:first - 1]) == 10
     blocks = [line.split(":")[0] for line in lines if line.startswith("Session ")]
     assert blocks == [f"Session s{n}" for n in range(1, 11)]
     r = run(str(CAPTURES / "stun_dtls_rtp.pcapng"))  # a handshake, then SRTP both ways

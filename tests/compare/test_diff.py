@@ -83,7 +83,9 @@ def test_the_api_gives_the_same_sentence(tour: Path) -> None:
     d = diff_sessions(record_of(events, "s1"), record_of(events, "s2"))
     assert "messages identical except CertificateVerify signature" in d.summary
     changed = [m.type for m in d.messages if m.status == "changed"]
-    assert changed == ["CertificateVerify"]
+    # the client Finished is checked over the transcript as delivered (the corrupted
+    # CertificateVerify in it): it fails too when the key log had the secret in time
+    assert changed in (["CertificateVerify"], ["CertificateVerify", "Finished"])
 
 
 def test_two_captures_of_different_stacks() -> None:
