@@ -9,6 +9,7 @@ relay's loop: ``await app.run_async()``.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -24,9 +25,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from proxy.bus import Subscription
-from proxy.events import Event
+from proxy.events import Event, MessageSeen
 from ui.alerts import banner_text, find_culprit
 from ui.detail import DetailPane, field_tree_available
+from ui.diffview import MARK, DiffScreen, changed_keys, message_keys, session_diff, stack_text
 from ui.export import export_session
 from ui.filtering import Filter, parse_filter
 from ui.gcpace import GcPacer
@@ -44,6 +46,10 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("toggle_pause", "Pause / resume view", "Freeze the view; events keep being counted"),
     ("export", "Export session", "Write the selected session as JSONL (and pcapng)"),
     ("toggle_group", "Expand / collapse retransmissions", "Show every copy of a resent flight"),
+    ("mark_reference", "Mark as reference",
+     "Mark the selected session as the reference of a diff (then d on another)"),
+    ("diff", "Diff with the reference",
+     "Compare the selected session with the reference: the diff in a pane, Δ in the ladder"),
     ("help", "Help", "All key bindings"),
     ("quit", "Quit", "Leave dtlsproxy"),
 )
@@ -104,6 +110,8 @@ class DtlsProxyApp(App[None]):
         Binding("a", "jump_alert", "Alert"),
         Binding("v", "show_verdict", "Verdict"),
         Binding("x", "toggle_group", "Expand", show=False),
+        Binding("m", "mark_reference", "Mark ref", show=False),
+        Binding("d", "diff", "Diff", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("tab", "focus_next", "Pane", key_display="tab"),
         Binding("shift+tab", "focus_previous", "Prev pane", show=False),
@@ -151,6 +159,10 @@ class DtlsProxyApp(App[None]):
         self.filter = Filter()
         self.selected: str | None = None
         self.expanded: set[str] = set()
+        self.reference: str | None = None
+        """The session marked with ``m``: what ``d`` compares the selected one with."""
+        self.diff_marks: dict[str, set[tuple[str, str, int]]] = {}
+        """Session id -> its messages the last diff found changed (marked in the ladder)."""
         self.refreshes = 0
         self.worst_gap = 0.0
         self.gaps: deque[float] = deque(maxlen=10_000)
@@ -376,6 +388,7 @@ class DtlsProxyApp(App[None]):
         rows = build_rows(st, expanded=self.expanded,
                           culprit_seq=culprit.seq if culprit else None,
                           width=self.w_ladder.lane_width)
+        rows = self._mark_changed(st, rows)
         if self.filter.types or self.filter.dirs:
             rows = [r for r in rows if self.filter.row_ok(st, r)]
         return rows
@@ -460,7 +473,21 @@ class DtlsProxyApp(App[None]):
                 st = self.model.sessions.get(self.selected or "")
                 culprit = find_culprit(st) if st is not None else None
                 reason = culprit.reason if culprit is not None else None
-            detail.show(row.event, culprit=reason)
+            detail.show(row.event, culprit=reason, notes=self._hello_notes(row.event))
+
+    def _hello_notes(self, ev: Event) -> list[tuple[str, str]]:
+        """A hello's JA4 (or JA4S) and the stack it looks like."""
+        if not isinstance(ev, MessageSeen) or not (ev.ja4 or ev.ja4s):
+            return []
+        st = self.model.sessions.get(ev.session)
+        s = st.summary if st is not None else None
+        guess = None if s is None else (s.client_stack if ev.ja4 else s.server_stack)
+        notes = [("JA4" if ev.ja4 else "JA4S", ev.ja4 or ev.ja4s or "")]
+        if guess is not None:
+            text = stack_text(guess) or ""
+            notes.append(("stack", f"{text} ({guess.confidence}): "
+                                   + "; ".join(guess.evidence[:3])))
+        return notes
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if isinstance(event.data_table, SessionsTable):
@@ -499,10 +526,52 @@ class DtlsProxyApp(App[None]):
             ("escape", "clear the filter"),
             ("p", "pause / resume the view (the relay keeps forwarding)"),
             ("e", "export the selected session (JSONL, pcapng)"),
+            ("m", "mark the selected session as the reference of a diff"),
+            ("d", "diff the selected session with the reference (Δ marks changed messages)"),
             ("ctrl+p", "command palette (every action)"),
             ("?", "this help"),
             ("q", "quit"),
         ]
+
+    def action_mark_reference(self) -> None:
+        sid = self.selected
+        if sid is None:
+            self.notify("no session selected", severity="warning")
+            return
+        self.reference = sid
+        self.notify(f"{sid} is the reference: select another session and press d")
+
+    def action_diff(self) -> None:
+        ref, sid = self.reference, self.selected
+        sessions = self.model.sessions
+        if ref is None or ref not in sessions:
+            self.notify("mark a reference session first (m)", severity="warning")
+            return
+        if sid is None or sid == ref or sid not in sessions:
+            self.notify(f"{ref} is the reference: select another session to compare",
+                        severity="warning")
+            return
+        d = session_diff(sessions[ref], sessions[sid])
+        self.diff_marks = changed_keys(d)
+        self._draw_ladder(force=True)
+        self.push_screen(DiffScreen(d))
+
+    def _mark_changed(self, st: SessionState, rows: list[LadderRow]) -> list[LadderRow]:
+        """The messages the last diff found changed get ``Δ`` before their info."""
+        marks = self.diff_marks.get(st.sid)
+        if not marks:
+            return rows
+        firsts = [(i, r.event) for i, r in enumerate(rows) if r.kind in ("message", "copies")
+                  and isinstance(r.event, MessageSeen) and r.event.copy == 1
+                  and r.event.type != "ApplicationData"]
+        keys = message_keys([ev for _, ev in firsts])
+        out = list(rows)
+        for (i, _), key in zip(firsts, keys, strict=True):
+            if key in marks:
+                r = out[i]
+                info = Text(f"{MARK} ", style="bold magenta") + r.cells[3]
+                out[i] = dataclasses.replace(r, cells=(r.cells[0], r.cells[1], r.cells[2], info))
+        return out
 
     def action_filter(self) -> None:
         """Ask for a filter."""

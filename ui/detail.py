@@ -273,8 +273,10 @@ class DetailPane(Vertical):
         with VerticalScroll(id="hexbox"):
             yield Static(Text(""), id="hex")
 
-    def show(self, ev: Event | None, context: str = "", culprit: str | None = None) -> None:
-        """Display ``ev`` (None clears); ``culprit``: why this message is blamed."""
+    def show(self, ev: Event | None, context: str = "", culprit: str | None = None,
+             notes: Sequence[tuple[str, str]] = ()) -> None:
+        """Display ``ev`` (None clears); ``culprit``: why this message is blamed; ``notes``:
+        (label, value) lines first (a hello's JA4 and stack)."""
         tree = self.query_one("#fields", FieldTree)
         tree.clear()
         self.raw = b""
@@ -287,6 +289,8 @@ class DetailPane(Vertical):
             node.label = f"◆ CULPRIT {node.label}"
             node.style = "bold black on dark_orange"
             node.children.insert(0, Node("why", culprit, style="bold dark_orange"))
+        for label, value in reversed(notes):
+            node.children.insert(0, Node(label, value, style="bold cyan"))
         tree.root.set_label(self._label(node))
         tree.root.data = node.span
         for child in node.children:

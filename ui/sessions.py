@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
+from proxy.events import StackGuess
 from ui.model import SessionState
 from ui.rendercache import fit_render_caches
 
@@ -56,6 +57,14 @@ def _peer(label: str, endpoint: str | None) -> str:
     return label
 
 
+def stack_text(g: StackGuess | None) -> str | None:
+    """``OpenSSL 3.0.x`` (with ``?`` when not of high confidence), or None."""
+    if g is None:
+        return None
+    name = g.name + (f" {g.version}" if g.version else "")
+    return name if g.confidence == "high" else f"{name}?"
+
+
 def peers_text(st: SessionState) -> str:
     """``browser 10.0.0.1:5000 ⇄ janus 10.0.0.2:8000`` (client first)."""
     s = st.summary
@@ -63,7 +72,12 @@ def peers_text(st: SessionState) -> str:
     server_ep = s.server if s is not None else None
     if client_ep is None and st.opened is not None:
         client_ep, server_ep = st.opened.endpoints
-    return f"{_peer(st.client_label, client_ep)} ⇄ {_peer(st.server_label, server_ep)}"
+    client, server = _peer(st.client_label, client_ep), _peer(st.server_label, server_ep)
+    if s is not None:  # each side's stack when its hello is known
+        cs, ss = stack_text(s.client_stack), stack_text(s.server_stack)
+        client += f" ({cs})" if cs else ""
+        server += f" ({ss})" if ss else ""
+    return f"{client} ⇄ {server}"
 
 
 def counters_text(st: SessionState) -> str:
