@@ -74,6 +74,8 @@ def swapped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                     if i < ROUNDS:
                         srv.wait_handshake(20)
                         cli.wait_handshake(20)
+                        cli.send(b"media would flow now\n")  # data: the handshake is confirmed
+                        srv.wait_for("media would flow now", 10)
                         cli.quit()
                         srv.wait(10)
                     else:  # s_client refuses the new certificate and exits
