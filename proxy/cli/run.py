@@ -132,9 +132,10 @@ def add_parser(sub: Any) -> None:
                    help="rotated logs kept (default 3)")
     o.add_argument("--pcap", metavar="FILE",
                    help="pcapng of both legs (Wireshark), e.g. run.pcapng")
-    o.add_argument("--keylog", metavar="FILE",
-                   help="NSS key log (CLIENT_RANDOM ...) for decrypting Finished, "
-                        "e.g. keys.log; never logged")
+    o.add_argument("--keylog", metavar="FILE", action="append",
+                   help="NSS key log (SSLKEYLOGFILE: CLIENT_RANDOM lines for DTLS 1.2, "
+                        "*_TRAFFIC_SECRET lines for DTLS 1.3), followed while the peers "
+                        "write it; repeatable, e.g. one per peer; never logged")
     o.add_argument("--sdp", metavar="FILE", action="append",
                    help="SDP offer/answer with fingerprints and a=setup (repeatable)")
     f = p.add_argument_group("faults")

@@ -14,6 +14,7 @@ import contextlib
 import time
 
 from proxy.bus import Bus
+from proxy.decode.keylog import KeyLog, KeyLogError
 from proxy.events import Address, format_address
 from proxy.relay.config import RelayConfig
 from proxy.relay.faults import FaultEngine
@@ -108,6 +109,20 @@ class Relay:
         await self.closed.wait()
 
 
+def fault_keylog(config: RelayConfig) -> KeyLog | None:
+    """The key logs the fault rules decrypt with (their own reader of the same files,
+    followed as they grow), when there are rules and key logs; else None."""
+    if not config.faults or not config.keylog:
+        return None
+    log = KeyLog()
+    for path in config.keylog:
+        try:
+            log.add_file(path)
+        except KeyLogError as exc:
+            raise RelayError(str(exc)) from None
+    return log
+
+
 async def start_relay(
     config: RelayConfig, bus: Bus, *, tracker: TrackerLike | None = None
 ) -> Relay:
@@ -136,6 +151,7 @@ async def start_relay(
 
             tracker = NullTracker()
     recorder = Recorder(bus, tracker, decode=config.decode)
+    secrets = fault_keylog(config)
     relay = Relay(config, recorder)
     try:
         if config.mode == "reverse":
@@ -147,6 +163,7 @@ async def start_relay(
                 max_sessions=config.max_sessions, rules=config.faults,
                 fault_seed=config.fault_seed,
             )
+            rev.fault_secrets = secrets
             await rev.open()
             relay.reverse = rev
             recorder.notice(
@@ -160,7 +177,8 @@ async def start_relay(
                 raise RelayError("two-sided mode needs --side-a and --side-b (or --turn)")
             for i, call_cfg in enumerate(config.calls):
                 engine = (
-                    FaultEngine(config.faults, config.fault_seed + i) if config.faults else None
+                    FaultEngine(config.faults, config.fault_seed + i, secrets)
+                    if config.faults else None
                 )
                 call = Call(
                     call_cfg, recorder, rcvbuf=config.rcvbuf, faults=engine,
@@ -185,6 +203,7 @@ async def start_relay(
             check_turn(config.turn)
             turn = TurnRelay(config.turn, recorder, rcvbuf=config.rcvbuf, rules=config.faults,
                              fault_seed=config.fault_seed)
+            turn.fault_secrets = secrets
             await turn.start()
             relay.turn = turn
     except BaseException:

@@ -183,7 +183,8 @@ class RelayConfig:
     log_max_bytes: int = 100 * 1024 * 1024
     log_backups: int = 3
     pcap: Path | None = None
-    keylog: Path | None = None
+    keylog: tuple[Path, ...] = ()
+    """Key log files (NSS ``SSLKEYLOGFILE``), followed while they grow."""
     sdp: tuple[Path, ...] = ()
     headless: bool = False
     fingerprint_files: tuple[Path, ...] = ()
@@ -328,6 +329,18 @@ class _Section:
     def path(self, key: str) -> Path | None:
         value = self.text(key)
         return Path(value) if value is not None else None
+
+    def paths(self, key: str) -> tuple[Path, ...]:
+        """One path (a string) or several (a list of strings)."""
+        value = self.table.get(key)
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            return (Path(value),)
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(Path(v) for v in value)
+        raise ConfigError(self.key(key), f"expected a path or a list of paths, got "
+                                         f"{_type_name(value)}")
 
     def networks(self, key: str) -> tuple[Network | Address, ...]:
         if key not in self.table:
@@ -485,7 +498,7 @@ def from_mapping(doc: Mapping[str, Any]) -> RelayConfig:
         log_max_bytes=lsec.integer("max_bytes", 100 * 1024 * 1024),
         log_backups=lsec.integer("backups", 3),
         pcap=lsec.path("pcap"),
-        keylog=lsec.path("keylog"),
+        keylog=lsec.paths("keylog"),
         headless=lsec.boolean("headless", False),
         sdp=sdp_files,
         fingerprint_files=fp_files,
@@ -661,9 +674,13 @@ def apply_flags(cfg: RelayConfig, flags: Mapping[str, Any]) -> RelayConfig:
                 flag = "--" + k.replace("_", "-")
                 raise ConfigError(flag, f"expected an integer >= 0, got {v!r}")
             changes[k] = v
-    for k in ("log_file", "pcap", "keylog"):
+    for k in ("log_file", "pcap"):
         if flags.get(k) is not None:
             changes[k] = Path(flags[k])
+    if flags.get("keylog"):
+        given = flags["keylog"]
+        more = [given] if isinstance(given, str | Path) else list(given)
+        changes["keylog"] = cfg.keylog + tuple(Path(p) for p in more)
     if flags.get("headless"):
         changes["headless"] = True
     if flags.get("no_decode"):

@@ -18,8 +18,13 @@ does -- a unit is a handshake fragment, a record, or the whole non-DTLS datagram
               or an RFC 7983 class: ``stun``, ``rtp``, ``rtcp``, ``other``
 ``msg``       handshake message name (``CertificateVerify``) or number (``15``);
               with ``encrypted=1``, ``msg=Finished`` is the side's first encrypted
-              handshake record (and its retransmissions)
-``flight``    DTLS 1.2 flight number 1-6 (RFC 6347 §4.2.4)
+              handshake record (and its retransmissions). DTLS 1.3: with a key log
+              the encrypted messages are matched inside their records (below)
+``flight``    the flight number of the negotiated version: DTLS 1.2 (RFC 6347 §4.2.4)
+              1 ClientHello, 2 HelloVerifyRequest, 3 ClientHello, 4 server, 5 client,
+              6 server; DTLS 1.3 (RFC 9147 §5.6) 1 ClientHello, 2 HelloRetryRequest,
+              3 ClientHello, 4 ServerHello .. Finished, 5 client Certificate ..
+              Finished, 6 the server's ACK (a PSK resumption: 2 server, 3 client)
 ``encrypted`` ``1``: records of epoch > 0 only; ``0``: plaintext only
 ``copy``      ``first``, ``retransmission``, or a number (2 = the first resend)
 ``nth``       skip the first nth-1 matching datagrams (default 1)
@@ -33,6 +38,16 @@ probability (drawn from a generator seeded with ``seed``); ``name`` = a label.
 
 When ``corrupt`` targets a handshake message, only the datagram carrying the byte
 at ``offset`` matches, so a fragmented message is corrupted in the right fragment.
+
+Encrypted messages, with the key log (``--keylog``): a DTLS 1.3 record is decrypted
+(its traffic secrets), so ``msg=CertificateVerify`` / ``Finished`` / ... and
+``content=alert`` / ``ack`` / ``handshake`` / ``appdata`` match what is inside; a
+``corrupt`` flips the byte in the plaintext and the record is encrypted again (same
+record number, its mask computed anew): the peer receives a record that authenticates
+and a message that is wrong. With ``reencrypt=1`` DTLS 1.2's encrypted Finished is
+treated the same way (its master secret): the peer sees a bad verify_data, not a bad
+record MAC. Without keys, or on ``content=dtls``, ``corrupt`` flips the ciphertext: the
+record fails to authenticate and the peer drops it.
 """
 
 from __future__ import annotations
@@ -44,10 +59,16 @@ from typing import Any
 
 from proxy.decode.demux import DTLS, classify
 from proxy.decode.dtls import registry
+from proxy.decode.dtls.crypto import tls13
+from proxy.decode.dtls.crypto.decrypt import AuthenticationFailed, decrypt_record, encrypt_record
+from proxy.decode.dtls.crypto.prf import ConnectionKeys, cipher_params, key_block
 from proxy.decode.dtls.handshake import HandshakeFragment, parse_fragments
+from proxy.decode.dtls.messages import HRR_RANDOM, ServerHello, parse_body
 from proxy.decode.dtls.reader import DecodeError
 from proxy.decode.dtls.record import Record, parse_records
+from proxy.decode.keylog import KeyLog
 from proxy.events import FaultApplied
+from proxy.session.dtls13 import Protection
 
 ACTIONS = ("drop", "duplicate", "delay", "corrupt", "truncate")
 
@@ -59,14 +80,20 @@ CONTENTS: dict[str, int | None] = {
     "alert": 21,
     "handshake": 22,
     "appdata": 23,
+    "ack": 26,
     "dtls": None,
 }
+DTLS13 = 0xFEFC
+DTLS10 = 0xFEFF
 _KINDS = ("stun", "rtp", "rtcp", "zrtp", "turn", "other")
 
 _SERVER_FLIGHT4 = {2, 11, 12, 13, 14}
 _CLIENT_FLIGHT5 = {11, 15, 16}
+_SERVER_FLIGHT4_13 = {8, 11, 13, 15, 20}
+_CLIENT_FLIGHT5_13 = {11, 15, 20}
 
-MATCH_KEYS = ("side", "who", "content", "msg", "flight", "encrypted", "copy", "nth")
+MATCH_KEYS = ("side", "who", "content", "msg", "flight", "encrypted", "copy", "nth",
+              "reencrypt")
 ACTION_KEYS = ("action", "count", "ms", "offset", "xor", "bytes", "p", "name")
 
 
@@ -94,6 +121,8 @@ class FaultRule:
     encrypted: bool | None = None
     copy: str | int | None = None
     nth: int = 1
+    reencrypt: bool = False
+    """DTLS 1.2: decrypt the encrypted Finished, alter it, encrypt it again (key log)."""
     count: int | None = 1
     """How many times the rule fires; None = always."""
     ms: int = 0
@@ -171,6 +200,11 @@ def rule_from_mapping(table: Mapping[str, Any]) -> FaultRule:
             kw["copy"] = n
     if "nth" in table:
         kw["nth"] = max(1, _as_int("nth", table["nth"]))
+    if "reencrypt" in table:
+        v = table["reencrypt"]
+        if v not in (True, False, 1, 0, "1", "0", "true", "false", "yes", "no"):
+            raise FaultRuleError("reencrypt", f"expected 0 or 1, got {v!r}")
+        kw["reencrypt"] = v in (True, 1, "1", "true", "yes")
     if "count" in table:
         v = table["count"]
         kw["count"] = None if v == "always" else _as_int("count", v)
@@ -270,6 +304,20 @@ class _Unit:
     """Bytes of the body present here."""
     total_len: int
     """Length of the whole message body (or of the payload)."""
+    sealed: _Sealed | None = None
+    """A decrypted record's unit: ``start`` is then an offset in its plaintext."""
+
+
+@dataclass(slots=True)
+class _Sealed:
+    """How to put a decrypted record back: where it sits and how to encrypt it again."""
+
+    offset: int
+    end: int
+    plaintext: bytes
+    reseal: Any
+    """``(new plaintext) -> the record's new bytes``."""
+    epoch: int
 
 
 @dataclass(slots=True)
@@ -279,6 +327,19 @@ class _SideState:
     finished_len: int | None = None
     """Length of this side's first encrypted handshake record of epoch 1 (its Finished)."""
     appdata: bool = False
+    finished13: bool = False
+
+
+@dataclass(slots=True)
+class _Hellos:
+    """What the engine learns from the plaintext hellos (for keys and flight numbers)."""
+
+    client_random: bytes | None = None
+    server_random: bytes | None = None
+    suite: int | None = None
+    version: int | None = None
+    etm: bool = False
+    resumption: bool = False
 
 
 class FaultEngine:
@@ -289,8 +350,17 @@ class FaultEngine:
     rules on their RFC 7983 class.
     """
 
-    def __init__(self, rules: tuple[FaultRule, ...] | list[FaultRule], seed: int = 0) -> None:
+    def __init__(self, rules: tuple[FaultRule, ...] | list[FaultRule], seed: int = 0,
+                 secrets: KeyLog | None = None) -> None:
         self.rules = tuple(rules)
+        self.secrets = secrets
+        """Key logs: encrypted messages are matched and altered inside their records."""
+        self._hellos = _Hellos()
+        self._protection: Protection | None = None
+        self._keys12: ConnectionKeys | None = None
+        self._inner = secrets is not None and any(
+            r.msg is not None or r.content in ("alert", "ack", "handshake", "appdata")
+            or r.reencrypt for r in self.rules)
         self._rng = random.Random(seed)
         self._matches = [0] * len(self.rules)
         self._fired = [0] * len(self.rules)
@@ -370,12 +440,15 @@ class FaultEngine:
                 continue
             encrypted = rec.unified or rec.epoch > 0
             ctype = rec.content_type
+            inside = self._inside(data, rec, side, st) if encrypted and self._inner else []
+            units.extend(inside)
             if ctype == 22 and not encrypted:
                 try:
                     frags = parse_fragments(rec.fragment, rec.payload_offset)
                 except DecodeError:
                     frags = []
                 for fr in frags:
+                    self._hello(fr)
                     f = self._flight_of(side, fr)
                     key = (fr.message_seq, fr.fragment_offset)
                     st.copies[key] = st.copies.get(key, 0) + 1
@@ -403,11 +476,33 @@ class FaultEngine:
             if ctype in (20, 22) and role is not None:
                 f = 5 if role == "client" else 6
             name = next((n for n, t in CONTENTS.items() if t == ctype), "dtls")
+            if rec.unified and inside:
+                name = "dtls"  # its real content type is the inner units'
             n = len(rec.fragment)
             units.append(
                 _Unit(name, ctype, msg, encrypted, f, copy, rec.payload_offset, 0, n, n)
             )
         return units
+
+    def _hello(self, fr: HandshakeFragment) -> None:
+        """Take the randoms, suite and version from the plaintext hellos."""
+        h = self._hellos
+        if fr.msg_type == 1 and fr.fragment_offset == 0 and len(fr.body) >= 34:
+            h.client_random = fr.body[2:34]
+        elif fr.msg_type == 2 and fr.whole:
+            try:
+                body = parse_body(2, fr.body)
+            except DecodeError:
+                return
+            if isinstance(body, ServerHello) and body.random != HRR_RANDOM:
+                h.server_random = body.random
+                h.suite = body.cipher_suite
+                h.version = body.selected_version()
+                h.etm = body.extension(22) is not None
+                h.resumption = (body.extension(41) is not None if h.version == DTLS13
+                                else False)
+                self._protection = None
+                self._keys12 = None
 
     def _flight_of(self, side: str, fr: HandshakeFragment) -> int | None:
         t = fr.msg_type
@@ -415,13 +510,15 @@ class FaultEngine:
             self._set_role(side, "client")
             key = (side, fr.message_seq)
             if fr.fragment_offset == 0:
-                self._hello_flight[key] = 3 if _has_cookie(fr) else 1
+                self._hello_flight[key] = 3 if _has_cookie(fr) or self._hvr_seen else 1
             return self._hello_flight.get(key, 3 if self._hvr_seen else 1)
         if t in (2, 3):
             self._set_role(side, "server")
-            if t == 3:
+            hrr = t == 2 and fr.fragment_offset == 0 and fr.body[2:34] == HRR_RANDOM
+            if t == 3 or hrr:
                 self._hvr_seen = True
-            return 2 if t == 3 else 4
+                return 2
+            return 2 if self._hellos.resumption else 4
         role = self._roles.get(side)
         if role == "server" and t in _SERVER_FLIGHT4:
             return 4
@@ -430,6 +527,110 @@ class FaultEngine:
         if t == 4:
             return 6
         return None
+
+
+    def _flight13(self, side: str, msg_type: int) -> int | None:
+        """A DTLS 1.3 encrypted message's flight (RFC 9147 §5.6)."""
+        role = self._roles.get(side)
+        st = self._sides[side]
+        resumed = self._hellos.resumption
+        if role == "server" and msg_type in _SERVER_FLIGHT4_13 and not st.finished13:
+            return 2 if resumed else 4
+        if role == "client" and msg_type in _CLIENT_FLIGHT5_13 and not st.finished13:
+            return 3 if resumed else 5
+        return None
+
+    # ---------------------------------------------------------------- decryption
+
+    def _open13(self) -> Protection | None:
+        h = self._hellos
+        if self._protection is None and self.secrets is not None and h.client_random:
+            suite = tls13.suite(h.suite or 0)
+            if suite is not None:
+                self._protection = Protection(self.secrets.secret, h.client_random, suite)
+        return self._protection
+
+    def _open12(self) -> ConnectionKeys | None:
+        h = self._hellos
+        if self._keys12 is None and self.secrets is not None and h.client_random \
+                and h.server_random and h.suite is not None:
+            ms = self.secrets.master_secret(h.client_random)
+            params = cipher_params(h.suite)
+            if ms is not None and params is not None and params.mode != "null":
+                self._keys12 = key_block(ms, h.client_random, h.server_random, params,
+                                         dtls10=h.version == DTLS10, encrypt_then_mac=h.etm)
+        return self._keys12
+
+    def _inside(self, data: bytes, rec: Record, side: str, st: _SideState) -> list[_Unit]:
+        """Units inside an encrypted record that the key log opens (none otherwise)."""
+        role = self._roles.get(side)
+        if role is None:
+            return []
+        if rec.unified:
+            prot = self._open13()
+            if prot is None:
+                return []
+            header = data[rec.offset:rec.payload_offset]
+            cid_len = len(rec.cid or b"")
+            try:
+                opened = prot.open(role, rec, header, cid_len, 0.0)
+            except (AuthenticationFailed, DecodeError):
+                return []
+            if opened is None:
+                return []
+            keys = prot.keys(role, opened.epoch, 0.0)
+            assert keys is not None
+
+            def reseal13(plain: bytes, k: tls13.TrafficKeys = keys,
+                         o: tls13.Unprotected = opened) -> bytes:
+                return tls13.reprotect(k, header, cid_len, o, plain)
+
+            sealed = _Sealed(rec.offset, rec.end, opened.content, reseal13, opened.epoch)
+            return self._inner_units(side, st, opened.content_type, opened.content, sealed,
+                                     dtls13=True)
+        if rec.content_type != 22 or not any(r.reencrypt for r in self.rules):
+            return []
+        keys12 = self._open12()
+        if keys12 is None:
+            return []
+        try:
+            plain = decrypt_record(keys12, role, 22, rec.version, rec.epoch, rec.sequence,
+                                   rec.fragment)
+        except (AuthenticationFailed, DecodeError):
+            return []
+
+        def reseal12(new: bytes, k: ConnectionKeys = keys12, r: Record = rec) -> bytes:
+            frag = encrypt_record(k, role, 22, r.version, r.epoch, r.sequence, new,
+                                  r.fragment)
+            return data[r.offset:r.offset + 11] + len(frag).to_bytes(2, "big") + frag
+
+        sealed = _Sealed(rec.offset, rec.end, plain, reseal12, rec.epoch)
+        return self._inner_units(side, st, 22, plain, sealed, dtls13=False)
+
+    def _inner_units(self, side: str, st: _SideState, ctype: int, plain: bytes,
+                     sealed: _Sealed, *, dtls13: bool) -> list[_Unit]:
+        name = next((n for n, t in CONTENTS.items() if t == ctype), "dtls")
+        if ctype != 22:
+            n = len(plain)
+            return [_Unit(name, ctype, None, True, None, 1, 0, 0, n, n, sealed)]
+        try:
+            frags = parse_fragments(plain, 0)
+        except DecodeError:
+            return []
+        units = []
+        for fr in frags:
+            if dtls13:
+                f = self._flight13(side, fr.msg_type)
+                if fr.msg_type == 20 and fr.fragment_offset + fr.fragment_length == fr.length:
+                    st.finished13 = True
+            else:
+                f = 5 if self._roles.get(side) == "client" else 6
+            key = (fr.message_seq, fr.fragment_offset)
+            st.copies[key] = st.copies.get(key, 0) + 1
+            units.append(_Unit("handshake", 22, fr.msg_type, True, f, st.copies[key],
+                               fr.offset + 12, fr.fragment_offset, fr.fragment_length,
+                               fr.length, sealed))
+        return units
 
 
 def _has_cookie(fr: HandshakeFragment) -> bool:
@@ -453,6 +654,23 @@ def _target(rule: FaultRule, u: _Unit) -> int | None:
     return u.start + (t - u.body_offset)
 
 
+def _corrupt_inside(rule: FaultRule, u: _Unit, sealed: _Sealed, pos: int,
+                    out: list[Emission], what: str) -> tuple[list[Emission], str]:
+    """Flip a byte of a decrypted record's plaintext and encrypt the record again."""
+    plain = bytearray(sealed.plaintext)
+    old = plain[pos]
+    plain[pos] ^= rule.xor
+    record = sealed.reseal(bytes(plain))
+    emitted = [Emission(e.data[:sealed.offset] + record + e.data[sealed.end:], e.delay)
+               for e in out]
+    off = rule.offset if rule.offset is not None else 0
+    body = "body" if u.msg is not None else "content"
+    return emitted, (
+        f"decrypted the epoch {sealed.epoch} record, flipped byte {off} of the {what} {body} "
+        f"(0x{old:02x} -> 0x{old ^ rule.xor:02x}) and encrypted it again (the record "
+        "authenticates; the message is wrong)")
+
+
 def _unit_matches(rule: FaultRule, u: _Unit) -> bool:
     if (
         rule.content is not None
@@ -463,6 +681,8 @@ def _unit_matches(rule: FaultRule, u: _Unit) -> bool:
     if rule.msg is not None and rule.msg != u.msg:
         return False
     if rule.encrypted is not None and rule.encrypted != u.encrypted:
+        return False
+    if rule.reencrypt and u.sealed is None:
         return False
     if rule.flight is not None and rule.flight != u.flight:
         return False
@@ -495,6 +715,8 @@ def _act(rule: FaultRule, u: _Unit, out: list[Emission]) -> tuple[list[Emission]
         )
     pos = _target(rule, u)
     assert pos is not None  # _unit_matches checked it
+    if u.sealed is not None:
+        return _corrupt_inside(rule, u, u.sealed, pos, out, what)
     emitted = []
     for e in out:
         buf = bytearray(e.data)

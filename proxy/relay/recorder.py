@@ -14,7 +14,7 @@ import asyncio
 import dataclasses
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -61,7 +61,7 @@ class NullTracker:
 
 def make_tracker(
     labels: dict[Address, str],
-    keylog: Path | None,
+    keylog: Sequence[Path] | Path | None,
     sdp: tuple[Path, ...] = (),
     silence_after: float = 10.0,
     stack_files: tuple[Path, ...] = (),
@@ -77,14 +77,16 @@ def make_tracker(
     from proxy.session import Tracker
     from proxy.verdict import build_hook
 
-    if keylog is not None and not keylog.exists():
-        try:
-            os.close(os.open(keylog, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        except OSError as exc:
-            raise ValueError(f"--keylog {keylog}: cannot create it ({exc.strerror})") from None
+    keylogs = [keylog] if isinstance(keylog, Path) else list(keylog or ())
+    for path in keylogs:
+        if not path.exists():
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except OSError as exc:
+                raise ValueError(f"--keylog {path}: cannot create it ({exc.strerror})") from None
 
     hook = build_hook(
-        keylogs=[str(keylog)] if keylog is not None else [],
+        keylogs=[str(p) for p in keylogs],
         sdp_files=[str(p) for p in sdp],
         silence_after=silence_after or 10.0,
     )

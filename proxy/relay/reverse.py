@@ -16,6 +16,7 @@ import asyncio
 import time
 from typing import Any
 
+from proxy.decode.keylog import KeyLog
 from proxy.events import Address, format_address
 from proxy.relay.faults import FaultEngine, FaultRule
 from proxy.relay.recorder import Recorder
@@ -134,6 +135,8 @@ class ReverseRelay:
         self.max_sessions = max_sessions
         self.rules = rules
         self.fault_seed = fault_seed
+        self.fault_secrets: KeyLog | None = None
+        """Key logs the fault rules decrypt with (encrypted messages altered inside)."""
         self.clients: dict[Address, Client] = {}
         self.listen_addr: Address = listen
         self.listen_ep: Endpoint | None = None
@@ -165,7 +168,8 @@ class ReverseRelay:
                     f"({self.max_sessions}) reached ({self._refused_cap} refused so far)",
                 )
             return None
-        engine = FaultEngine(self.rules, self.fault_seed) if self.rules else None
+        engine = (FaultEngine(self.rules, self.fault_seed, self.fault_secrets)
+                  if self.rules else None)
         client = Client(addr, engine)
         self.clients[addr] = client
         task = asyncio.get_running_loop().create_task(self._open_upstream(client))

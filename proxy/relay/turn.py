@@ -36,6 +36,7 @@ from typing import Any
 import asyncio_dgram
 
 from proxy.decode.dtls.reader import DecodeError
+from proxy.decode.keylog import KeyLog
 from proxy.events import Address, TurnAllocation, format_address
 from proxy.export.pcapng import Leg
 from proxy.relay.config import TurnConfig
@@ -201,6 +202,8 @@ class TurnRelay:
         self.rcvbuf = rcvbuf
         self.rules = rules
         self.fault_seed = fault_seed
+        self.fault_secrets: KeyLog | None = None
+        """Key logs the fault rules decrypt with (encrypted messages altered inside)."""
         self.server = TurnServer(cfg.settings, self._ports(), is_own=self._is_own)
         self.udp: dict[Address, _ListenerProtocol] = {}
         self.tcp: dict[ClientKey, _TcpClient] = {}
@@ -426,7 +429,8 @@ class TurnRelay:
         pair = frozenset((a, b))
         engine = self._engines.get(pair)
         if engine is None:
-            engine = FaultEngine(self.rules, self.fault_seed + len(self._engines))
+            engine = FaultEngine(self.rules, self.fault_seed + len(self._engines),
+                                 self.fault_secrets)
             self._engines[pair] = engine
         return engine
 

@@ -311,6 +311,13 @@ def _unreadable(s: Session, sender: int, rec: Record, ts: float, frame: int,
     return s._encrypted_handshake13(sender, rec, ts, frame, error)
 
 
+def plaintext_ack(s: Session, sender: int, rec: Record, ts: float, frame: int
+                  ) -> list[Event]:
+    """An ACK record in epoch 0 (NSS acknowledges a HelloRetryRequest so): not encrypted."""
+    return _ack(s, sender, tls13.Unprotected(0, rec.sequence, CT_ACK, rec.fragment, 0), ts,
+                frame)
+
+
 def _ack(s: Session, sender: int, opened: tls13.Unprotected, ts: float, frame: int
          ) -> list[Event]:
     """An ACK record: its record numbers, what they carried, in the sender's flight."""
@@ -327,9 +334,10 @@ def _ack(s: Session, sender: int, opened: tls13.Unprotected, ts: float, frame: i
     acked = {f for e, q in numbers if (f := st.sent.get((other, e, q))) is not None}
     number, started = s._place_ack(sender, ts, acked)
     out: list[Event] = list(started)
+    encrypted = opened.epoch > 0
     out.append(MessageSeen(ts, s.sid, s.dir_label(sender), number, "ACK", None, None,
-                           opened.epoch, True, 1, (frame,), len(opened.content),
-                           opened.content, body, error, False, True))
+                           opened.epoch, encrypted, 1, (frame,), len(opened.content),
+                           opened.content, body, error, False, encrypted))
     return out
 
 

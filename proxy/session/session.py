@@ -27,6 +27,7 @@ from proxy.decode.dtls.messages import (
 )
 from proxy.decode.dtls.reader import DecodeError
 from proxy.decode.dtls.record import (
+    CT_ACK,
     CT_ALERT,
     CT_APPLICATION_DATA,
     CT_CHANGE_CIPHER_SPEC,
@@ -47,7 +48,7 @@ from proxy.events import (
 from proxy.fastinit import fast_init
 from proxy.identify.ja4 import fingerprints
 from proxy.session.confirm import CONFIRMED, REJECTED, Confirmation
-from proxy.session.dtls13 import Dtls13, SecretLookup, receive_unified
+from proxy.session.dtls13 import Dtls13, SecretLookup, plaintext_ack, receive_unified
 from proxy.session.dtls13 import note as dtls13_note
 from proxy.session.flights import FLIGHT_ENDERS, Flight, next_flight_number
 from proxy.session.summary import Negotiation
@@ -206,6 +207,8 @@ class Session:
                 out.append(self._alert(sender, rec, ts, frame))
             elif rec.content_type == CT_APPLICATION_DATA:
                 out.extend(self._app_data(sender, rec, ts, frame))
+            elif rec.content_type == CT_ACK and rec.epoch == 0:
+                out.extend(plaintext_ack(self, sender, rec, ts, frame))
             else:
                 name = registry.name(registry.CONTENT_TYPES, rec.content_type)
                 out.extend(self._encrypted_record(sender, rec, ts, frame, _camel(name)))

@@ -95,6 +95,9 @@ class NssOptions:
     """``-A``: application data to send (at EOF a server closes: close_notify)."""
     ciphers: str | None = None
     """``-c``: e.g. ``:1303`` for TLS_CHACHA20_POLY1305_SHA256 only."""
+    quit_after_handshake: bool = False
+    """``-Q``: end the connection after the handshake (a server then closes with
+    close_notify, after its NewSessionTicket; with ``connections`` it serves the next)."""
 
 
 class NssPeer(ToolProcess):
@@ -119,6 +122,8 @@ class NssPeer(ToolProcess):
             argv += ["-A", str(o.request_file)]
         if o.ciphers:
             argv += ["-c", o.ciphers]
+        if o.quit_after_handshake:
+            argv.append("-Q")
         self.role = role
         self.keylog = keylog
         env = {"LD_LIBRARY_PATH": str(FIREFOX_NSS), "SSLKEYLOGFILE": str(keylog)}

@@ -197,3 +197,68 @@ def _decrypt_cbc(
     head = _header(epoch, sequence, content_type, version, len(plain))
     _check_mac(mac_key, mac_hash, head + plain, mac)
     return plain
+
+
+def encrypt_record(
+    keys: ConnectionKeys,
+    direction: str,
+    content_type: int,
+    version: int,
+    epoch: int,
+    sequence: int,
+    plaintext: bytes,
+    like: bytes,
+) -> bytes:
+    """The protected fragment of ``plaintext``: the inverse of :func:`decrypt_record`.
+
+    ``like`` is the fragment it replaces: its explicit nonce (GCM, CCM) or CBC IV is
+    kept, so the new record differs from it only where the plaintext does (what a fault
+    rule that alters a decrypted message needs). NULL ciphers are not supported.
+    """
+    sender = _sender(direction)
+    p = keys.params
+    key = keys.client_write_key if sender == "client" else keys.server_write_key
+    iv = keys.client_write_iv if sender == "client" else keys.server_write_iv
+    if p.mode in ("gcm", "ccm", "ccm8", "chacha20"):
+        from cryptography.hazmat.primitives.ciphers.aead import (
+            AESCCM,
+            AESGCM,
+            ChaCha20Poly1305,
+        )
+
+        explicit = like[: p.record_iv_length]
+        if p.mode == "chacha20":
+            seq_pad = bytes(4) + _seq_num(epoch, sequence)
+            nonce = bytes(a ^ b for a, b in zip(iv, seq_pad, strict=True))
+        else:
+            nonce = iv + explicit
+        aad = _header(epoch, sequence, content_type, version, len(plaintext))
+        if p.mode == "gcm":
+            return explicit + AESGCM(key).encrypt(nonce, plaintext, aad)
+        if p.mode == "chacha20":
+            return ChaCha20Poly1305(key).encrypt(nonce, plaintext, aad)
+        return explicit + AESCCM(key, tag_length=p.tag_length).encrypt(nonce, plaintext, aad)
+    if p.mode != "cbc":
+        raise ValueError(f"cannot encrypt a {p.mode} record")
+    from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
+    mac_key = keys.client_mac_key if sender == "client" else keys.server_mac_key
+    bs = p.record_iv_length
+    record_iv = like[:bs]
+    mac_hash = p.mac or "sha1"
+
+    def cbc(data: bytes) -> bytes:
+        enc = Cipher(_block_cipher(p.cipher, key), modes.CBC(record_iv)).encryptor()  # type: ignore[arg-type]
+        return enc.update(data) + enc.finalize()
+
+    def padded(data: bytes) -> bytes:
+        n = (bs - (len(data) + 1) % bs) % bs
+        return data + bytes([n] * (n + 1))
+
+    if keys.encrypt_then_mac:
+        body = record_iv + cbc(padded(plaintext))
+        head = _header(epoch, sequence, content_type, version, len(body))
+        return body + hmac.new(mac_key, head + body, mac_hash).digest()
+    head = _header(epoch, sequence, content_type, version, len(plaintext))
+    mac = hmac.new(mac_key, head + plaintext, mac_hash).digest()
+    return record_iv + cbc(padded(plaintext + mac))
