@@ -90,7 +90,8 @@ C2S, S2C = "client->server", "server->client"
 
 
 @pytest.fixture(scope="module")
-def one_rtt(db: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
+def one_rtt(db: Path, tmp_path_factory: pytest.TempPathFactory
+            ) -> tuple[Path, list[dict[str, Any]]]:
     tmp = tmp_path_factory.mktemp("nss-1rtt")
     return tmp, run_through_proxy(tmp, db)
 
@@ -120,7 +121,7 @@ def test_live_every_message_decrypted_and_verified(
 
 def test_offline_analyze_of_the_relay_pcap_decrypts_the_same(
         one_rtt: tuple[Path, list[dict[str, Any]]]) -> None:
-    tmp, log = one_rtt
+    tmp, _live = one_rtt
     out = subprocess.run(
         [sys.executable, "-m", "proxy", "analyze", str(tmp / "run.pcapng"), "--keylog",
          str(tmp / "client.keys"), "--format", "jsonl"],

@@ -59,8 +59,8 @@ def test_server_certificate_verify_altered_inside_its_record() -> None:
     cvs = [m for m in evs if getattr(m, "type", "") == "CertificateVerify"]
     assert len(cvs) == 1 and isinstance(cvs[0].body, CertificateVerify)  # type: ignore[attr-defined]
     assert not [m for m in evs if getattr(m, "error", None)]  # every record authenticates
-    original = [m for m in events(list(read_capture(DATA / "nss-1rtt.pcap")), keys)
-                if getattr(m, "type", "") == "CertificateVerify"][0]
+    original = next(m for m in events(list(read_capture(DATA / "nss-1rtt.pcap")), keys)
+                    if getattr(m, "type", "") == "CertificateVerify")
     a, b = original.body.signature, cvs[0].body.signature  # type: ignore[attr-defined]
     assert a[:-1] == b[:-1] and a[-1] ^ b[-1] == 0xFF
     report = {c.name: c.passed for e in evs if type(e).__name__ == "CheckReport"
