@@ -140,7 +140,7 @@ def test_offline_analyze_of_the_relay_pcap_decrypts_the_same(
 def test_hello_retry_request_through_the_proxy(db: Path, tmp_path: Path) -> None:
     log = run_through_proxy(tmp_path, db, server=NssOptions(groups="x25519"),
                             client=NssOptions(groups="P256,x25519"))
-    got = messages(log)
+    got = [m for m in messages(log) if m[2] != "ACK"]  # NSS may ACK the HRR (epoch 0)
     assert got[:4] == [(C2S, 1, "ClientHello"), (S2C, 2, "HelloRetryRequest"),
                        (C2S, 3, "ClientHello"), (S2C, 4, "ServerHello")]
     c = checks(log)
