@@ -28,6 +28,8 @@ from proxy.events import (
 )
 
 EXPECTED = "differ, as expected"
+TIME_TOLERANCE = 0.25
+"""Seconds: flight times closer than this count as the same (RFC 6347's timer is 1 s)."""
 SIGNATURE_CHECKS = {
     "CertificateVerify": "CertificateVerify signature",
     "ServerKeyExchange": "ServerKeyExchange signature",
@@ -207,18 +209,29 @@ def _compare(fa: dict[str, Field], fb: dict[str, Field], everything: bool) -> li
         if a is None or b is None:
             one = a or b
             status = "only in A" if b is None else "only in B"
-            if one is not None and one.volatile and not everything:
+            if one is not None and (one.volatile or one.tolerance is not None) \
+                    and not everything:
                 status = "expected"  # e.g. a Finished decrypted on one side only
             out.append(FieldDiff(n, a.text if a else None, b.text if b else None, status))
         elif n == "check" and "not checked" in (a.text[:11], b.text[:11]) and not everything:
             out.append(FieldDiff(n, a.text, b.text, "expected"))  # nothing to compare
-        elif a.text == b.text:
+        elif a.text == b.text or _close(a, b):
             out.append(FieldDiff(n, a.text, b.text, "same"))
         elif (a.volatile or b.volatile) and not everything:
             out.append(FieldDiff(n, a.text, b.text, "expected"))
         else:
             out.append(FieldDiff(n, a.text, b.text, "changed"))
     return out
+
+
+def _close(a: Field, b: Field) -> bool:
+    """Two times within their tolerance."""
+    if a.tolerance is None or b.tolerance is None:
+        return False
+    try:
+        return abs(float(a.text.strip("+s")) - float(b.text.strip("+s"))) <= a.tolerance
+    except ValueError:
+        return False
 
 
 def _stack(g: StackGuess | None) -> str | None:
@@ -263,7 +276,8 @@ def _session_fields(rec: SessionRecord) -> dict[str, Field]:
         out["client stack"] = Field(_stack(s.client_stack) or "unknown")
         out["server stack"] = Field(_stack(s.server_stack) or "unknown")
     for k, v in _flight_times(rec).items():
-        out[k] = Field(v, True)  # wall-clock timing differs every run
+        # a few ms more or less is every run's jitter; a retransmission timer (1 s) is not
+        out[k] = Field(v, tolerance=TIME_TOLERANCE)
     out["retransmitted flights"] = Field(", ".join(
         f"{flight} ({_role(d)}) x{n}" for (d, flight), n in sorted(
             rec.retransmissions.items(), key=lambda x: x[0][1])) or "none")
@@ -314,7 +328,7 @@ def _cert_phrase(rows: list[MessageDiff], role: str) -> str | None:
                 if fp is not None else None)
     if fp.status == "same":
         return f"same {role} certificate ({fp.a[:11]}...)"
-    what = []
+    what = [f"{fp.b[:11]}... instead of {fp.a[:11]}..."]
     key = by.get("certificate key")
     if key is not None and key.status == "changed":
         what.append(f"new key, {_curve(key.b)} instead of {_curve(key.a)}")

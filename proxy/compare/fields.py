@@ -37,6 +37,8 @@ class Field:
 
     text: str
     volatile: bool = False
+    tolerance: float | None = None
+    """For a time (``+0.123s``): differences up to this many seconds are the same."""
 
 
 def _hex_len(b: bytes | None) -> str:

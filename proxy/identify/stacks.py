@@ -12,6 +12,7 @@ stacks, and ``unknown`` (with the nearest entry) when nothing fits well enough.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ WEIGHTS = {
     "key_shares": 1.0, "grease": 1.0, "ciphers": 1.0, "srtp": 0.5, "alpn": 0.5,
     "point_formats": 0.5,
     "server_extensions": 3.0, "server_session_id": 1.0, "server_point_formats": 0.5,
-    "server_versions": 1.0,
+    "server_versions": 1.0, "certificate_subject": 1.5,
 }
 """How much each feature says about the library (suites and SRTP profiles are often the
 application's choice)."""
@@ -38,6 +39,9 @@ CLIENT_KEYS = frozenset({"versions", "ciphers", "extensions", "extension_set", "
                          "sigalgs", "key_shares", "srtp", "alpn", "grease", "point_formats"})
 SERVER_KEYS = frozenset({"server_extensions", "server_session_id", "server_point_formats",
                          "server_versions"})
+COMMON_KEYS = frozenset({"certificate_subject"})
+"""Features of either role: the subject of the side's own certificate (a regular
+expression; not compared while the certificate is unknown, e.g. encrypted in DTLS 1.3)."""
 LIST_KEYS = (CLIENT_KEYS | SERVER_KEYS) - {"grease", "alpn"}
 INFO_KEYS = frozenset({"id", "name", "version", "provenance", "note"})
 UNKNOWN_BELOW = 0.6
@@ -68,7 +72,8 @@ class StackEntry:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "role",
-                           "server" if set(self.features) <= SERVER_KEYS else "client")
+                           "server" if set(self.features) - COMMON_KEYS <= SERVER_KEYS
+                           else "client")
 
 
 def parse_entries(doc: Mapping[str, Any], source: str) -> list[StackEntry]:
@@ -88,13 +93,20 @@ def parse_entries(doc: Mapping[str, Any], source: str) -> list[StackEntry]:
         for key, value in t.items():
             if key in INFO_KEYS:
                 continue
-            if key not in CLIENT_KEYS | SERVER_KEYS:
+            if key not in CLIENT_KEYS | SERVER_KEYS | COMMON_KEYS:
                 raise StackFileError(f"{where} ({t['id']}): unknown key '{key}'")
             if key == "grease":
                 if not isinstance(value, bool):
                     raise StackFileError(f"{where} ({t['id']}): 'grease' must be true/false")
                 features[key] = value
             elif key == "alpn":
+                features[key] = str(value)
+            elif key == "certificate_subject":
+                try:
+                    re.compile(str(value))
+                except re.error as e:
+                    raise StackFileError(f"{where} ({t['id']}): 'certificate_subject' is not a "
+                                         f"regular expression ({e})") from None
                 features[key] = str(value)
             elif key == "server_session_id":
                 features[key] = tuple(int(x) for x in str(value).split(",") if x.strip())
@@ -105,7 +117,7 @@ def parse_entries(doc: Mapping[str, Any], source: str) -> list[StackEntry]:
                     raise StackFileError(
                         f"{where} ({t['id']}): '{key}' must be comma-separated hex values"
                     ) from None
-        if not features:
+        if not set(features) - COMMON_KEYS:
             raise StackFileError(f"{where} ({t['id']}): no hello features to compare")
         if set(features) & CLIENT_KEYS and set(features) & SERVER_KEYS:
             raise StackFileError(f"{where} ({t['id']}): mixes ClientHello and ServerHello "
@@ -171,10 +183,12 @@ def _matches(key: str, want: Any, got: Any) -> bool:
         return _subsequence(got, want)
     if key == "server_session_id":
         return bool(got in want)
+    if key == "certificate_subject":
+        return re.search(want, got) is not None
     return bool(want == got)
 
 
-def _describe(key: str, f: HelloFeatures, alpn: str | None) -> str:
+def _describe(key: str, f: HelloFeatures, alpn: str | None, subject: str | None) -> str:
     """Evidence wording for a matched feature."""
     exts = set(f.extensions)
     if key in ("extensions", "server_extensions"):
@@ -206,6 +220,8 @@ def _describe(key: str, f: HelloFeatures, alpn: str | None) -> str:
         return f"point formats {','.join(str(p) for p in f.point_formats)}"
     if key == "server_versions":
         return f"version {_h(f.versions)}"
+    if key == "certificate_subject":
+        return f"certificate subject {subject}"
     if key == "server_versions":
         return f"version {_h(f.versions)}"
     if key == "server_session_id":
@@ -237,7 +253,7 @@ class StackDb:
 
     def __init__(self, entries: Iterable[StackEntry]) -> None:
         self.entries = list(entries)
-        self._cache: dict[tuple[HelloFeatures, str | None], StackGuess] = {}
+        self._cache: dict[tuple[HelloFeatures, str | None, str | None], StackGuess] = {}
 
     @classmethod
     def default(cls, extra_files: Iterable[str | Path] = ()) -> StackDb:
@@ -247,14 +263,15 @@ class StackDb:
             entries += load_file(path)
         return cls(entries)
 
-    def scores(self, body: ClientHello | ServerHello) -> list[Score]:
+    def scores(self, body: ClientHello | ServerHello, subject: str | None = None
+               ) -> list[Score]:
         """Every entry of the hello's role, best first."""
-        f = hello_features(body)
-        alpn = _alpn(body)
-        return self._scores(f, alpn)
+        return self._scores(hello_features(body), _alpn(body), subject)
 
-    def _scores(self, f: HelloFeatures, alpn: str | None) -> list[Score]:
+    def _scores(self, f: HelloFeatures, alpn: str | None, subject: str | None
+                ) -> list[Score]:
         got = _observed(f, alpn)
+        got["certificate_subject"] = subject
         out = []
         for e in self.entries:
             if e.role != f.role:
@@ -262,6 +279,8 @@ class StackDb:
             total = hit = 0.0
             matched, missed = [], []
             for key, want in e.features.items():
+                if got[key] is None and key in COMMON_KEYS:
+                    continue  # the certificate is not known (yet): not compared
                 w = WEIGHTS[key]
                 total += w
                 if _matches(key, want, got[key]):
@@ -273,20 +292,22 @@ class StackDb:
         out.sort(key=Score.rank, reverse=True)  # stable: file order breaks the last ties
         return out
 
-    def guess(self, body: ClientHello | ServerHello) -> StackGuess:
-        """The stack the hello looks like (cached per distinct hello)."""
+    def guess(self, body: ClientHello | ServerHello, subject: str | None = None
+              ) -> StackGuess:
+        """The stack the hello (and the subject of the same side's certificate, when
+        known) looks like; cached per distinct hello and subject."""
         f = hello_features(body)
         alpn = _alpn(body)
-        key = (f, alpn)
+        key = (f, alpn, subject)
         cached = self._cache.get(key)
         if cached is None:
             if len(self._cache) > 4096:
                 self._cache.clear()
-            cached = self._cache[key] = self._guess(f, alpn)
+            cached = self._cache[key] = self._guess(f, alpn, subject)
         return cached
 
-    def _guess(self, f: HelloFeatures, alpn: str | None) -> StackGuess:
-        scores = self._scores(f, alpn)
+    def _guess(self, f: HelloFeatures, alpn: str | None, subject: str | None) -> StackGuess:
+        scores = self._scores(f, alpn, subject)
         fp = f"{'JA4' if f.role == 'client' else 'JA4S'} {f.fingerprint}"
         if not scores:
             return StackGuess("unknown", None, "low", (fp,))
@@ -301,7 +322,7 @@ class StackDb:
         names = list(dict.fromkeys(s.entry.name for s in tied))
         versions = list(dict.fromkeys(s.entry.version for s in tied
                                       if s.entry.name == best.entry.name and s.entry.version))
-        evidence = [_describe(k, f, alpn) for k in best.matched]
+        evidence = [_describe(k, f, alpn, subject) for k in best.matched]
         if best.missed:
             evidence.append("differs in " + ", ".join(k.replace("_", " ") for k in best.missed))
         if best.entry.note:

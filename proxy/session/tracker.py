@@ -32,6 +32,7 @@ from proxy.events import (
 )
 from proxy.identify.stacks import StackDb, default_db
 from proxy.session.session import Session
+from proxy.session.summary import Negotiation
 
 _SENDERS = ("0", "1")
 """Media counter direction keys per sender index (no str() per packet)."""
@@ -347,6 +348,15 @@ class Tracker:
             dict(n.fingerprints),
             counters,
             s.note(),
-            None if n.client_hello is None else self.stacks.guess(n.client_hello),
-            None if n.server_hello is None else self.stacks.guess(n.server_hello),
+            None if n.client_hello is None else self.stacks.guess(n.client_hello,
+                                                                  _subject(n, "client")),
+            None if n.server_hello is None else self.stacks.guess(n.server_hello,
+                                                                  _subject(n, "server")),
         )
+
+
+def _subject(n: Negotiation, role: str) -> str | None:
+    """The subject of ``role``'s own certificate, once its Certificate was decoded."""
+    cert = n.certificates.get(role)
+    entry = cert.end_entity if cert is not None else None
+    return entry.summary.subject if entry is not None and entry.summary is not None else None

@@ -38,14 +38,16 @@ def _first(path: Path) -> tuple[StackGuess | None, StackGuess | None]:
 COMMITTED = [
     ("chromium-156-pair.pcap", "Chromium (libwebrtc, BoringSSL)", "156 (DTLS 1.3, ML-KEM)",
      "high", "Chromium (libwebrtc, BoringSSL) or wolfSSL"),
+    # the ServerHello alone fits Chromium and Firefox: the certificate (CN=WebRTC) decides
     ("janus-1.1-client-chromium-156-server.pcap", "Janus (OpenSSL)", "1.1.2 on OpenSSL 3.0.x",
-     "high", "Chromium (libwebrtc, BoringSSL) or Firefox (NSS)"),
+     "high", "Chromium (libwebrtc, BoringSSL)"),
     ("chromium-156-client-janus-1.1-server.pcap", "Chromium (libwebrtc, BoringSSL)",
-     "156 (DTLS 1.3, ML-KEM)", "high", "OpenSSL"),
+     "156 (DTLS 1.3, ML-KEM)", "high", "Janus (OpenSSL)"),
     ("openssl-1.1.1l.pcap", "OpenSSL", "1.1.1", "high", "OpenSSL"),
     ("openssl-3.0-cli.pcap", "OpenSSL", "3.0.x", "high", "OpenSSL"),
     ("pyopenssl-openssl-4.0.pcap", "OpenSSL", "4.0.x", "high", "OpenSSL"),
-    ("aiortc-1.16.pcap", "aiortc (OpenSSL)", "1.16 on OpenSSL 4.0.x", "high", "OpenSSL"),
+    ("aiortc-1.16.pcap", "aiortc (OpenSSL)", "1.16 on OpenSSL 4.0.x", "high",
+     "aiortc (OpenSSL)"),
     ("gnutls-3.7.pcap", "GnuTLS", "3.7.x", "high", "GnuTLS"),
     ("nss-3.87-tstclnt.pcap", "NSS (tstclnt)", "3.87 (Debian; DTLS 1.3 draft 0x7f2b)", "high",
      None),
@@ -155,7 +157,8 @@ def test_live_nss_tstclnt(env: dict[str, str] | None, version: str, tmp_path: Pa
 def test_live_aiortc(tmp_path: Path) -> None:
     c, s = _first(write_pcap(tmp_path / "aiortc.pcap", _pair(sys.executable, "aiortc")))
     assert c is not None and (c.name, c.confidence) == ("aiortc (OpenSSL)", "high")
-    assert s is not None and s.name == "OpenSSL"
+    assert s is not None and s.name == "aiortc (OpenSSL)"
+    assert "certificate subject CN=" in " ".join(s.evidence)
 
 
 # ------------------------------------------------------------- the data file

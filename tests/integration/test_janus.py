@@ -224,6 +224,11 @@ def test_proxy_clean_call_janus_as_dtls_client(bed: Beds) -> None:
     hello = r.proxy_log.client_hello()
     assert len(hello["body"]["cipher_suites"]) == 16  # Janus's OpenSSL default list
     assert hello["dir"] == "client->server"
+    # which stacks are talking (proxy/identify/stacks.toml)
+    assert (s["client_stack"]["name"], s["client_stack"]["confidence"]) == ("Janus (OpenSSL)",
+                                                                            "high")
+    assert s["server_stack"]["name"] == "aiortc (OpenSSL)"  # OpenSSL's hello, aiortc's CN
+    assert hello["ja4"].startswith("dd2i16")
 
 
 def test_proxy_clean_call_aiortc_as_dtls_client(bed: Beds) -> None:
@@ -232,6 +237,9 @@ def test_proxy_clean_call_aiortc_as_dtls_client(bed: Beds) -> None:
     assert_proxy_saw_the_call(r, client="aiortc", server="janus")
     log = r.proxy_log
     assert log.summary()["cipher_suite"] == "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+    stacks = log.summary()["client_stack"], log.summary()["server_stack"]
+    assert [(g["name"], g["confidence"]) for g in stacks] == [("aiortc (OpenSSL)", "high"),
+                                                              ("Janus (OpenSSL)", "high")]
     # Janus's server flight: one record per message, several records per datagram
     (flight4,) = [e for e in log.of("flight") if e["flight"] == 4]
     per_frame = log.records_per_frame("server->client")
