@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar
 
-from proxy.fastinit import fast_init
-
 Address = tuple[str, int]
 """A UDP endpoint: (host, port). IPv6 hosts are written without brackets."""
 
@@ -31,7 +29,6 @@ def format_address(addr: Address) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Datagram:
     """One UDP payload that crossed the proxy (or a capture), with where and when."""
@@ -66,7 +63,6 @@ class Event:
 # --------------------------------------------------------------------- traffic
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class SessionOpened(Event):
     """A new pair of endpoints started talking (first datagram between them)."""
@@ -80,7 +76,6 @@ class SessionOpened(Event):
     """Display names of the two endpoints (configured side names, or the addresses)."""
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class SessionClosed(Event):
     """The session ended (idle timeout, relay shutdown, end of capture)."""
@@ -91,7 +86,6 @@ class SessionClosed(Event):
     reason: str
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class DatagramSeen(Event):
     """A non-media datagram (DTLS, STUN, other). RTP/RTCP are only counted (MediaStats)."""
@@ -112,7 +106,6 @@ class DatagramSeen(Event):
     TCP framing; empty for a plain UDP datagram."""
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class RecordSeen(Event):
     """One DTLS record inside a datagram."""
@@ -141,7 +134,6 @@ class RecordSeen(Event):
     """The record was opened with a key log: ``content_type`` is the real (inner) one."""
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class MessageSeen(Event):
     """A handshake message (reassembled), a ChangeCipherSpec, or an encrypted record
@@ -185,7 +177,6 @@ class MessageSeen(Event):
     """JA4S fingerprint of a ServerHello or HelloRetryRequest, else None."""
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class FlightComplete(Event):
     """A flight's last message arrived (or the other side started the next flight)."""
@@ -201,7 +192,6 @@ class FlightComplete(Event):
     """Time of its first datagram (``ts`` is the time of the last)."""
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class FlightRetransmitted(Event):
     """A flight was sent again (all or part of it): the copy number and who stays silent."""
@@ -215,7 +205,6 @@ class FlightRetransmitted(Event):
     frames: tuple[int, ...]
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class AlertSeen(Event):
     """A DTLS alert (content type 21): plaintext with level and description, or encrypted."""
@@ -240,7 +229,6 @@ class AlertSeen(Event):
     inner type, the tag), taken for an alert (it could also be an empty ACK)."""
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Malformed(Event):
     """Something that could not be decoded. The datagram was still forwarded."""
@@ -258,7 +246,6 @@ class Malformed(Event):
     data: bytes = field(repr=False, default=b"")
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class StunSeen(Event):
     """A STUN message (ICE connectivity check or answer)."""
@@ -278,7 +265,6 @@ class StunSeen(Event):
     ICE-CONTROLLING / ICE-CONTROLLED, ERROR-CODE, PRIORITY."""
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class MediaStats(Event):
     """RTP/RTCP counted over one interval (never one event per packet)."""
@@ -296,7 +282,6 @@ class MediaStats(Event):
     """Packets per SSRC (``0x1234abcd``) in this interval."""
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class StackGuess:
     """Which implementation one side's hellos look like (``proxy.identify.stacks``)."""
@@ -313,7 +298,6 @@ class StackGuess:
     """For ``unknown``: the closest known entry."""
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class SessionSummary(Event):
     """The session's state as now known; emitted whenever it changes."""
@@ -354,7 +338,6 @@ class SessionSummary(Event):
 # ------------------------------------------------------------------ findings
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Check:
     """One verification step and its outcome (part of a verdict's evidence)."""
@@ -368,7 +351,6 @@ class Check:
     """What was compared (fingerprints, lists, algorithm names...)."""
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class CulpritRef:
     """Points at the message a verdict blames."""
@@ -380,7 +362,6 @@ class CulpritRef:
     frames: tuple[int, ...]
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Verdict(Event):
     """Our finding: which message caused the failure, why, and the evidence."""
@@ -399,7 +380,6 @@ class Verdict(Event):
     """What would make it certain, e.g. "give a key log to check the Finished"."""
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class CheckReport(Event):
     """The passive (and key-log) checks run on a handshake that did not fail, all listed.
@@ -414,7 +394,6 @@ class CheckReport(Event):
     evidence: tuple[Check, ...] = ()
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class FaultApplied(Event):
     """A fault rule changed traffic (so nobody mistakes it for a real failure)."""
@@ -429,7 +408,6 @@ class FaultApplied(Event):
     detail: str
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Notice(Event):
     """Something the relay wants the user to know (latching, refusals, silence, errors)."""

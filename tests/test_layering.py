@@ -19,11 +19,11 @@ FORBIDDEN_IN_CORE = ("asyncio", "asyncio_dgram", "socket", "selectors", "textual
 
 MAY_IMPORT: dict[str, set[str]] = {
     # folder (or top-level module) -> the proxy parts it may import (itself included)
-    "events.py": {"fastinit.py"},
-    "decode": {"events.py", "fastinit.py"},
+    "events.py": set(),
+    "decode": {"events.py"},
     "sdp.py": {"events.py"},
-    "identify": {"events.py", "decode", "fastinit.py"},
-    "session": {"events.py", "decode", "identify", "fastinit.py"},
+    "identify": {"events.py", "decode"},
+    "session": {"events.py", "decode", "identify"},
     "verdict": {"events.py", "decode", "session", "sdp.py"},
     "turn": {"events.py", "decode"},
     "compare": {"events.py", "decode", "identify", "session"},
@@ -42,7 +42,6 @@ MAY_IMPORT: dict[str, set[str]] = {
             "__init__.py"},
     "__main__.py": {"cli"},
     "__init__.py": set(),
-    "fastinit.py": set(),
 }
 
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from proxy.decode.dtls.extensions import Extension, KeyShareEntry, UseSrtp
 from proxy.decode.dtls.messages import ClientHello, ServerHello
 from proxy.decode.dtls.registry import is_grease
-from proxy.fastinit import fast_init
 from proxy.identify.ja4 import ja4, ja4s
 
 EXT_SUPPORTED_GROUPS = 10
@@ -40,7 +39,6 @@ def _no_grease(values: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(v for v in values if not is_grease(v))
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class HelloFeatures:
     """One hello, as lists of numbers in wire order (GREASE left out)."""

@@ -45,7 +45,6 @@ from proxy.events import (
     MessageSeen,
     RecordSeen,
 )
-from proxy.fastinit import fast_init
 from proxy.identify.ja4 import fingerprints
 from proxy.session.confirm import CONFIRMED, REJECTED, Confirmation
 from proxy.session.dtls13 import Dtls13, SecretLookup, plaintext_ack, receive_unified
@@ -90,10 +89,12 @@ class Direction:
     last_ts: float = 0.0
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MessageRecord:
-    """A first-copy message as the verdict rules see it."""
+    """A first-copy message as the verdict rules see it.
+
+    Not frozen (made per datagram; a frozen dataclass's ``__init__`` costs about
+    four times as much, docs/performance.md), but never changed once made."""
 
     sender: int
     flight: int | None

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from proxy.fastinit import fast_init
 
-
-@fast_init
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TranscriptEntry:
-    """One message in the transcript."""
+    """One message in the transcript.
+
+    Not frozen (made per datagram; a frozen dataclass's ``__init__`` costs about
+    four times as much, docs/performance.md), but never changed once made."""
 
     sender: int
     """Index of the sending endpoint (0 or 1)."""

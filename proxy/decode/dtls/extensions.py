@@ -18,7 +18,6 @@ from typing import Any
 from proxy.decode.dtls import registry as reg
 from proxy.decode.dtls.reader import DecodeError, Reader
 from proxy.events import jsonable
-from proxy.fastinit import fast_init
 
 Span = tuple[int, int]
 
@@ -58,7 +57,6 @@ class ServerName:
         return {"name_type": self.name_type, "name": _text(self.name)}
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class UseSrtp:
     """use_srtp (RFC 5764 §4.1.1): protection profiles and the MKI."""
@@ -118,7 +116,6 @@ class Alpn:
         return [_text(p) for p in self.protocols]
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Extension:
     """One extension as it was on the wire, plus its decoded value when known."""

@@ -15,7 +15,6 @@ import struct
 from dataclasses import dataclass, field
 
 from proxy.decode.dtls.reader import DecodeError, Reader
-from proxy.fastinit import fast_init
 
 HEADER_LENGTH = 12
 _HEADER = struct.Struct(">BBHHBHBH")
@@ -26,10 +25,12 @@ MAX_PENDING = 64
 """Messages in reassembly per direction; the oldest is forgotten beyond this."""
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HandshakeFragment:
-    """One fragment of a handshake message, as it appeared in a record."""
+    """One fragment of a handshake message, as it appeared in a record.
+
+    Not frozen (made per datagram; a frozen dataclass's ``__init__`` costs about
+    four times as much, docs/performance.md), but never changed once made."""
 
     msg_type: int
     length: int
@@ -91,10 +92,12 @@ def parse_fragments(fragment: bytes, base: int = 0) -> list[HandshakeFragment]:
     return out
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AssembledMessage:
-    """A complete handshake message (one copy of it)."""
+    """A complete handshake message (one copy of it).
+
+    Not frozen (made per datagram; a frozen dataclass's ``__init__`` costs about
+    four times as much, docs/performance.md), but never changed once made."""
 
     msg_type: int
     message_seq: int

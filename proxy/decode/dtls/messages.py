@@ -25,7 +25,6 @@ from proxy.decode.dtls.extensions import Extension, parse_extensions
 from proxy.decode.dtls.reader import DecodeError, Reader
 from proxy.decode.dtls.x509 import CertificateSummary, summarize_certificate
 from proxy.events import jsonable
-from proxy.fastinit import fast_init
 
 Span = tuple[int, int]
 
@@ -33,10 +32,12 @@ HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e
 """ServerHello.random of a HelloRetryRequest (RFC 8446 §4.1.3: SHA-256 of "HelloRetryRequest")."""
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ParseContext:
-    """What the parser needs to know from earlier messages."""
+    """What the parser needs to know from earlier messages.
+
+    Not frozen (made per datagram; a frozen dataclass's ``__init__`` costs about
+    four times as much, docs/performance.md), but never changed once made."""
 
     version: int | None = None
     """Negotiated (or record-layer) version: 0xFEFD, 0xFEFF, 0x0100... None if unknown."""

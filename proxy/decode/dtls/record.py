@@ -11,7 +11,6 @@ import struct
 from dataclasses import dataclass
 
 from proxy.decode.dtls.reader import DecodeError, Reader
-from proxy.fastinit import fast_init
 
 CT_CHANGE_CIPHER_SPEC = 20
 CT_ALERT = 21
@@ -32,11 +31,13 @@ _HEADER = struct.Struct(">BHHHIH")
 MAX_CID_GUESS = 32
 
 
-@fast_init
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Record:
     """One record. For a unified header, ``epoch`` holds the low two epoch bits,
-    ``sequence`` the (still encrypted) 8- or 16-bit sequence field, ``version`` 0."""
+    ``sequence`` the (still encrypted) 8- or 16-bit sequence field, ``version`` 0.
+
+    Not frozen (made per datagram; a frozen dataclass's ``__init__`` costs about
+    four times as much, docs/performance.md), but never changed once made."""
 
     offset: int
     """Offset of the record header in the datagram."""
