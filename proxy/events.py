@@ -422,7 +422,6 @@ class Notice(Event):
     message: str
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class TurnAllocation(Event):
     """A TURN allocation as it now stands (sent when it opens, changes, and closes, and
