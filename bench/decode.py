@@ -57,7 +57,7 @@ from proxy.cli.analyze import cyclic_gc_paused, write_jsonl
 from proxy.demo.peers.certs import make_identity
 from proxy.events import Datagram, SessionOpened, SessionSummary
 from proxy.session import Tracker
-from proxy.verdict import build_hook
+from proxy.verdict import VerdictEngine
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -382,7 +382,7 @@ def decode_only(path: Path, verdicts: bool = True) -> int:
     """``analyze_capture`` as the CLI runs it (or without the verdict rules), events
     discarded; returns the event count."""
     n = 0
-    hook = build_hook() if verdicts else None
+    hook = VerdictEngine() if verdicts else None
     for _ in analyze_capture(path, tracker=Tracker(verdict_hook=hook)):
         n += 1
     return n
@@ -401,7 +401,7 @@ class _Counter(io.StringIO):
 def decode_and_serialise(path: Path) -> int:
     """What the CLI does in-process: ``analyze_capture``, then ``write_jsonl``
     (``event_to_json`` per event); returns the JSONL size in characters."""
-    events = list(analyze_capture(path, tracker=Tracker(verdict_hook=build_hook())))
+    events = list(analyze_capture(path, tracker=Tracker(verdict_hook=VerdictEngine())))
     sink = _Counter()
     write_jsonl(events, sink)
     return sink.size

@@ -58,7 +58,7 @@ def _record(path: Path) -> tuple[list[tuple[bytes, int | None, bytes, bytes]], l
     from proxy.decode.dtls import x509
     from proxy.decode.dtls.crypto import signatures
     from proxy.session import Tracker
-    from proxy.verdict import build_hook
+    from proxy.verdict import VerdictEngine
 
     calls: list[tuple[bytes, int | None, bytes, bytes]] = []
     selfsigned: list[bytes] = []
@@ -77,7 +77,7 @@ def _record(path: Path) -> tuple[list[tuple[bytes, int | None, bytes, bytes]], l
     x509._SELF_SIGNATURE.clear()
     signatures._verify, x509._own_signature = verify_spy, own_spy
     try:
-        for _ in analyze_capture(path, tracker=Tracker(verdict_hook=build_hook())):
+        for _ in analyze_capture(path, tracker=Tracker(verdict_hook=VerdictEngine())):
             pass
     finally:
         signatures._verify, x509._own_signature = verify, own
@@ -111,7 +111,7 @@ def measure(path: Path, runs: int) -> Floor:
     from proxy.analyze.pipeline import analyze_capture
     from proxy.events import event_to_dict
     from proxy.session import Tracker
-    from proxy.verdict import build_hook
+    from proxy.verdict import VerdictEngine
 
     calls, selfsigned = _record(path)
     ecdsa = [(der, getattr(hashes, _ECDSA_HASHES[scheme])(), sig, data)
@@ -134,7 +134,7 @@ def measure(path: Path, runs: int) -> Floor:
                              ec.ECDSA(c.signature_hash_algorithm))
 
     dicts = [event_to_dict(ev)
-             for ev in analyze_capture(path, tracker=Tracker(verdict_hook=build_hook()))]
+             for ev in analyze_capture(path, tracker=Tracker(verdict_hook=VerdictEngine()))]
     encoder = json.JSONEncoder(separators=(",", ":"))
 
     def encode() -> None:

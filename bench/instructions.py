@@ -35,11 +35,11 @@ def workload(capture: Path, decodes: int, encodes: int) -> None:
     from proxy.analyze.pipeline import analyze_capture
     from proxy.capture.jsonl import event_to_json
     from proxy.session import Tracker
-    from proxy.verdict import build_hook
+    from proxy.verdict import VerdictEngine
 
     events: list[object] = []
     for _ in range(decodes):
-        events = list(analyze_capture(capture, tracker=Tracker(verdict_hook=build_hook())))
+        events = list(analyze_capture(capture, tracker=Tracker(verdict_hook=VerdictEngine())))
     for _ in range(encodes):
         for ev in events:
             event_to_json(ev)  # type: ignore[arg-type]

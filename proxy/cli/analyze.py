@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from proxy.analyze.pipeline import Key, analyze_share
@@ -28,6 +29,7 @@ from proxy.events import Event
 if TYPE_CHECKING:  # the ladder and reports are imported for their formats only (start-up)
     from proxy.analyze.ladder import SessionLadder
     from proxy.report import ReportOptions, SessionBlock
+    from proxy.verdict import VerdictEngine
 
 REPORTS = ("html", "markdown")
 """Formats made by :mod:`proxy.report`."""
@@ -57,10 +59,10 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("capture", metavar="CAPTURE", help="pcap or pcapng file")
     p.add_argument(
-        "--keylog", action="append", default=[], metavar="FILE",
+        "--keylog", action="append", default=[], type=Path, metavar="FILE",
         help="NSS key log (CLIENT_RANDOM lines); repeatable, e.g. one per peer",
     )
-    p.add_argument("--sdp", action="append", default=[], metavar="FILE",
+    p.add_argument("--sdp", action="append", default=[], type=Path, metavar="FILE",
                    help="SDP offer/answer whose a=fingerprint lines the certificates must match")
     p.add_argument("--format", choices=("text", "jsonl", "html", "markdown"), default="text",
                    help="output format: text (a ladder per session), jsonl (every event), "
@@ -157,16 +159,15 @@ def main(args: argparse.Namespace) -> int:
 
 def _main(args: argparse.Namespace) -> int:
     from proxy.analyze.parallel import ShareFailed
-    from proxy.verdict import build_hook
-    from proxy.verdict.engine import VerdictEngine
+    from proxy.cli.inputs import load_secrets, read_sdps
+    from proxy.verdict import VerdictEngine, VerdictOptions
 
     try:
-        hook = build_hook(keylogs=args.keylog, sdp_files=args.sdp)
-    except (OSError, ValueError) as e:
+        hook = VerdictEngine(VerdictOptions(sdps=read_sdps(args.sdp)), load_secrets(args.keylog))
+    except ValueError as e:
         print(f"dtlsproxy analyze: {e}", file=sys.stderr)
         return 2
-    if isinstance(hook, VerdictEngine):
-        hook.max_states = sys.maxsize  # offline: every session's rule state is kept
+    hook.max_states = sys.maxsize  # offline: every session's rule state is kept
     try:
         args.report = report_options(args, args.capture)
     except ValueError as e:
@@ -203,7 +204,7 @@ def _main(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _analyse(args: argparse.Namespace, hook: Any, warnings: list[str],
+def _analyse(args: argparse.Namespace, hook: VerdictEngine, warnings: list[str],
              progress: _Progress) -> list[Any]:
     """JSONL lines, or a :class:`SessionLadder` per session, in one process's order."""
     from proxy.analyze.parallel import default_jobs, run_shares
@@ -325,7 +326,7 @@ def _unwritable(path: str) -> str | None:
     return None if os.access(folder, os.W_OK) else f"cannot create files in {folder}"
 
 
-def _share_events(args: argparse.Namespace, hook: Any, share: tuple[int, int],
+def _share_events(args: argparse.Namespace, hook: VerdictEngine, share: tuple[int, int],
                   warnings: list[str], progress: _Progress) -> Iterator[tuple[Key, Event]]:
     """One share's events; share 0 (this process) reports warnings and progress."""
     from proxy.session import Tracker
@@ -339,7 +340,7 @@ def _share_events(args: argparse.Namespace, hook: Any, share: tuple[int, int],
     )
 
 
-def _jsonl_share(args: argparse.Namespace, hook: Any, share: tuple[int, int],
+def _jsonl_share(args: argparse.Namespace, hook: VerdictEngine, share: tuple[int, int],
                  warnings: list[str], progress: _Progress) -> list[tuple[Key, str]]:
     keyed = list(_share_events(args, hook, share, warnings, progress))
     encode = event_to_json
@@ -347,14 +348,14 @@ def _jsonl_share(args: argparse.Namespace, hook: Any, share: tuple[int, int],
     return [(key, encode(ev)) for key, ev in keyed if not only or ev.session in only]
 
 
-def _ladder_share(args: argparse.Namespace, hook: Any, share: tuple[int, int],
+def _ladder_share(args: argparse.Namespace, hook: VerdictEngine, share: tuple[int, int],
                   warnings: list[str], progress: _Progress) -> list[tuple[Key, SessionLadder]]:
     events = [ev for _, ev in _share_events(args, hook, share, warnings, progress)
               if not args.session or ev.session in args.session]
     return _ladder_blocks(args, events)
 
 
-def _report_share(args: argparse.Namespace, hook: Any, share: tuple[int, int],
+def _report_share(args: argparse.Namespace, hook: VerdictEngine, share: tuple[int, int],
                   warnings: list[str], progress: _Progress) -> list[tuple[Key, SessionBlock]]:
     events = [ev for _, ev in _share_events(args, hook, share, warnings, progress)
               if not args.session or ev.session in args.session]

@@ -45,9 +45,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--all", action="store_true",
                    help="show every field, and count values that always differ as changes")
     p.add_argument("--format", choices=("text", "jsonl"), default="text", help="output format")
-    p.add_argument("--keylog", action="append", default=[], metavar="FILE",
+    p.add_argument("--keylog", action="append", default=[], type=Path, metavar="FILE",
                    help="NSS key log for the captures (Finished checks); repeatable")
-    p.add_argument("--sdp", action="append", default=[], metavar="FILE",
+    p.add_argument("--sdp", action="append", default=[], type=Path, metavar="FILE",
                    help="SDP whose a=fingerprint lines the certificates must match")
 
 
@@ -72,7 +72,7 @@ def _is_jsonl(path: Path) -> bool:
     return head == b"{"
 
 
-def load_events(path: Path, keylogs: list[str], sdp: list[str]) -> list[Event]:
+def load_events(path: Path, keylogs: list[Path], sdp: list[Path]) -> list[Event]:
     """Every event of a JSONL log or of a capture (analysed with the verdict rules)."""
     if _is_jsonl(path):
         from proxy.capture.eventlog import LogFormatError, events_from_jsonl
@@ -83,12 +83,13 @@ def load_events(path: Path, keylogs: list[str], sdp: list[str]) -> list[Event]:
             raise DiffError(f"{path}: {e}") from None
     from proxy.analyze.pipeline import analyze_capture
     from proxy.capture.pcap import CaptureError
+    from proxy.cli.inputs import load_secrets, read_sdps
     from proxy.session import Tracker
-    from proxy.verdict import build_hook
+    from proxy.verdict import VerdictEngine, VerdictOptions
 
     try:
-        hook = build_hook(keylogs=keylogs, sdp_files=sdp)
-    except (OSError, ValueError) as e:
+        hook = VerdictEngine(VerdictOptions(sdps=read_sdps(sdp)), load_secrets(keylogs))
+    except ValueError as e:
         raise DiffError(str(e)) from None
     try:
         return list(analyze_capture(path, tracker=Tracker(verdict_hook=hook,

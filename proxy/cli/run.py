@@ -18,6 +18,7 @@ from proxy.relay.config import ConfigError, RelayConfig, apply_flags, load_toml,
 if TYPE_CHECKING:
     from proxy.cli.tui import Tui
     from proxy.relay import Relay
+    from proxy.verdict import VerdictEngine
 
 DESCRIPTION = """\
 Relay UDP between two peers (or clients and an upstream), forwarding every datagram
@@ -193,6 +194,18 @@ def main(args: argparse.Namespace) -> int:
                               tui=getattr(args, "tui", None)))
 
 
+def _verdicts(cfg: RelayConfig) -> VerdictEngine:
+    """The verdict engine with the --sdp files read and the --keylog loaded (created
+    empty, mode 0600, when missing; followed as the peers append to it). Raises
+    ValueError naming the file that cannot be used."""
+    from proxy.cli.inputs import load_secrets, read_sdps
+    from proxy.verdict import VerdictEngine, VerdictOptions
+
+    options = VerdictOptions(silence_after=cfg.silence_after or 10.0, sdps=read_sdps(cfg.sdp))
+    keylogs = list(cfg.keylog)
+    return VerdictEngine(options, load_secrets(keylogs, create_keylogs=True))
+
+
 def _loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
     if name == "asyncio":
         return None
@@ -241,8 +254,8 @@ async def run(
             print(f"dtlsproxy run: --sdp {path}: no such file", file=sys.stderr)
             return 2
     try:
-        relay = await start_relay(cfg, bus)
-    except RelayError as exc:
+        relay = await start_relay(cfg, bus, verdicts=_verdicts(cfg) if cfg.decode else None)
+    except (RelayError, ValueError) as exc:
         print(f"dtlsproxy run: {exc}", file=sys.stderr)
         await _stop(tasks, closers)
         return 1

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from proxy.bus import Bus
+from proxy.decode.keylog import KeyLog
 from proxy.demo.peers.certs import make_identity, write_secret
 from proxy.demo.peers.pyopenssl_peer import DtlsEndpoint, EndpointConfig
 from proxy.demo.peers.udp_runner import PeerResult, UdpPeer
@@ -25,7 +26,7 @@ from proxy.relay import Relay, start_relay
 from proxy.relay.config import CallConfig, RelayConfig, SideConfig
 from proxy.relay.faults import FaultRule, parse_rule
 from proxy.session import Tracker
-from proxy.verdict import build_hook
+from proxy.verdict import Secrets, VerdictEngine, VerdictOptions
 
 HOST = "127.0.0.1"
 
@@ -154,7 +155,7 @@ async def start_demo(names: list[str], bus: Bus, workdir: Path | None = None) ->
     calls: list[CallRun] = []
     call_cfgs: list[CallConfig] = []
     rules: list[FaultRule] = []
-    sdp_files: list[str] = []
+    sdps: list[tuple[str, str]] = []
     # the same two peers call again in each scenario (as in the seed: "the same
     # Certificate in the good exchange versus the bad"), so a diff shows what changed
     browser, gateway = make_identity("browser"), make_identity("gateway")
@@ -181,13 +182,14 @@ async def start_demo(names: list[str], bus: Bus, workdir: Path | None = None) ->
         if sc.wrong_sdp_fingerprint:
             other = make_identity().fingerprint
             sdp = wd / f"{name}.sdp"
-            sdp.write_text(_sdp(other, "active"))
-            sdp_files.append(str(sdp))
+            text = _sdp(other, "active")
+            sdp.write_text(text)
+            sdps.append((str(sdp), text))
     labels_by_addr: dict[Address, str] = {}
     for call in calls:
         labels_by_addr[call.client.local_addr] = call.labels[0]
         labels_by_addr[call.server.local_addr] = call.labels[1]
-    hook = build_hook(keylogs=[str(keylog)], sdp_files=sdp_files)
+    hook = VerdictEngine(VerdictOptions(sdps=tuple(sdps)), Secrets(keylog=KeyLog.load(keylog)))
     tracker = Tracker(labels_by_addr, verdict_hook=hook, stall_after=3.0)
     config = RelayConfig(calls=tuple(call_cfgs), faults=tuple(rules), headless=True)
     relay = await start_relay(config, bus, tracker=tracker)

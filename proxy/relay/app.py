@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from typing import TYPE_CHECKING
 
 from proxy.bus import Bus
 from proxy.decode.keylog import KeyLog, KeyLogError
@@ -23,6 +24,9 @@ from proxy.relay.reverse import UPSTREAM_LABEL, ReverseRelay
 from proxy.relay.sockets import RelayError
 from proxy.relay.turn import TurnRelay, check_turn
 from proxy.relay.twosided import Call
+
+if TYPE_CHECKING:
+    from proxy.verdict import VerdictEngine
 
 TICK_SECONDS = 1.0
 
@@ -124,16 +128,28 @@ def fault_keylog(config: RelayConfig) -> KeyLog | None:
 
 
 async def start_relay(
-    config: RelayConfig, bus: Bus, *, tracker: TrackerLike | None = None
+    config: RelayConfig, bus: Bus, *, tracker: TrackerLike | None = None,
+    verdicts: VerdictEngine | None = None,
 ) -> Relay:
     """Bind every socket of ``config`` and start relaying.
 
     ``tracker`` defaults to ``proxy.session.Tracker`` (with the config's labels and
-    key log), or to a forwarding-only stand-in when ``config.decode`` is False.
+    ``verdicts``), or to a forwarding-only stand-in when ``config.decode`` is False.
+    ``verdicts``: the engine, given the key log and SDPs of ``config`` already loaded
+    (``dtlsproxy run`` loads them: ``proxy.cli.inputs``); without it, the rules run with
+    no secret and no SDP (and ``config.keylog`` or ``config.sdp`` is a ValueError).
     Raises :class:`RelayError` (a user-facing message) when a socket cannot be bound.
     """
     if tracker is None:
         if config.decode:
+            if verdicts is None:
+                from proxy.verdict import VerdictEngine, VerdictOptions
+
+                if config.keylog or config.sdp:
+                    raise ValueError("start_relay: config.keylog and config.sdp are loaded "
+                                     "by the caller and given as verdicts=")
+                verdicts = VerdictEngine(VerdictOptions(silence_after=config.silence_after
+                                                        or 10.0))
             labels: dict[Address, str] = {}
             for c in config.calls:
                 for side_cfg in (c.a, c.b):
@@ -142,9 +158,8 @@ async def start_relay(
             if config.upstream is not None:
                 labels[config.upstream] = UPSTREAM_LABEL
             try:
-                tracker = make_tracker(labels, config.keylog, config.sdp, config.silence_after,
-                                       config.fingerprint_files)
-            except (OSError, ValueError) as e:
+                tracker = make_tracker(labels, verdicts, config.fingerprint_files)
+            except ValueError as e:
                 raise RelayError(str(e)) from None
         else:
             from proxy.relay.recorder import NullTracker

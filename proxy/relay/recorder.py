@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from proxy.bus import Bus
 from proxy.compare.changes import ChangeWatch
 from proxy.events import Address, Datagram, DatagramSeen, Event, FaultApplied, Notice
 from proxy.export.pcapng import Leg
+
+if TYPE_CHECKING:
+    from proxy.verdict import VerdictEngine
 
 Tap = Callable[[float, list[Leg]], None]
 """Called with the receive time and the legs of one relayed datagram (in, then out)."""
@@ -61,40 +63,23 @@ class NullTracker:
 
 def make_tracker(
     labels: dict[Address, str],
-    keylog: Sequence[Path] | Path | None,
-    sdp: tuple[Path, ...] = (),
-    silence_after: float = 10.0,
+    verdicts: VerdictEngine,
     stack_files: tuple[Path, ...] = (),
 ) -> TrackerLike:
-    """The decoder with the verdict rules: ``proxy.session.Tracker`` + ``proxy.verdict``.
+    """The decoder with the verdict rules: ``proxy.session.Tracker`` + ``verdicts`` (given
+    their loaded options and secrets by the caller).
 
-    Raises :class:`ValueError` / :class:`OSError` with a user-facing message when the
-    key log or an SDP file cannot be used (the caller turns it into a RelayError).
-    A key log that does not exist yet is created empty, mode 0600: the peers started
-    after the proxy append to it (SSLKEYLOGFILE), and the verdict rules follow it.
+    Raises :class:`ValueError` with a user-facing message when a stack file cannot be used
+    (the caller turns it into a RelayError).
     """
     from proxy.identify.stacks import StackDb, StackFileError, default_db
     from proxy.session import Tracker
-    from proxy.verdict import build_hook
 
-    keylogs = [keylog] if isinstance(keylog, Path) else list(keylog or ())
-    for path in keylogs:
-        if not path.exists():
-            try:
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            except OSError as exc:
-                raise ValueError(f"--keylog {path}: cannot create it ({exc.strerror})") from None
-
-    hook = build_hook(
-        keylogs=[str(p) for p in keylogs],
-        sdp_files=[str(p) for p in sdp],
-        silence_after=silence_after or 10.0,
-    )
     try:
         stacks = StackDb.default(stack_files) if stack_files else default_db()
     except StackFileError as exc:
         raise ValueError(f"[fingerprints] files: {exc}") from None
-    return Tracker(labels, verdict_hook=hook, stacks=stacks)
+    return Tracker(labels, verdict_hook=verdicts, stacks=stacks)
 
 
 DRAIN_DELAY = 0.005

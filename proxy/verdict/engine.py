@@ -11,11 +11,10 @@ error, and an unexpected failure of the engine itself is swallowed per call.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from proxy.decode.dtls.messages import Certificate
-from proxy.decode.keylog import KeyLog
 from proxy.events import (
     AlertSeen,
     Check,
@@ -30,44 +29,21 @@ from proxy.verdict import checks as C
 from proxy.verdict import tls13 as T
 from proxy.verdict.confirm import confirmation_check, final_flight_rejected
 from proxy.verdict.ice import IceWatch
-from proxy.verdict.keys import KeyLogDecryptor, MasterSecrets, RsaPremaster, finished_checks
+from proxy.verdict.inputs import (
+    ExpectedFingerprint,
+    SdpText,
+    Secrets,
+    VerdictOptions,
+    expected_from_mapping,
+    sdp_expectations,
+)
+from proxy.verdict.keys import KeyLogDecryptor, MasterSecrets, finished_checks
 from proxy.verdict.rules import Context, explain_alert, ref, silent_failure
 
 CLOSE_NOTIFY = 0
 
 ONCE_PER_HANDSHAKE = frozenset({"role_conflict", "keylog_conflict", "datagram_exceeds_mtu"})
 """Codes emitted once per handshake whatever the culprit."""
-
-
-@dataclass(frozen=True)
-class ExpectedFingerprint:
-    """A fingerprint the user says a peer must present."""
-
-    value: str
-    source: str
-    """``option``, ``label janus``, or an SDP file path."""
-    role: str | None
-    """``client`` / ``server`` when known (option key or SDP a=setup), else None."""
-    label: str | None = None
-    """A side label (``browser``) when given that way."""
-
-
-@dataclass(frozen=True)
-class Options:
-    """Tunables of the engine (``build_hook(**options)``)."""
-
-    mtu: int | None = None
-    """Path MTU in UDP payload bytes; larger datagrams are a finding. None: not checked."""
-    retransmit_threshold: int = 2
-    """A flight retransmitted this many times with no answer is a silent failure."""
-    silence_after: float = 10.0
-    """Seconds without DTLS from a stuck session before the silence verdict (live)."""
-    expected: tuple[ExpectedFingerprint, ...] = ()
-    """Fingerprints from SDP files and the ``fingerprints`` option."""
-    setup_conflict: str | None = None
-    """A sentence when the SDPs given disagree on a=setup (both active or both passive)."""
-    hello_after: float = 10.0
-    """Seconds of ICE traffic without any ClientHello before that is a finding."""
 
 
 @dataclass
@@ -107,20 +83,26 @@ class VerdictEngine:
     """Sessions whose rule state is kept; beyond, the oldest is forgotten (a long-running
     relay's bound; offline analysis keeps every session's)."""
 
-    def __init__(self, keylog: KeyLog | None = None, options: Options | None = None,
-                 rsa_keys: RsaPremaster | None = None) -> None:
-        self.keylog = keylog
-        self.options = options or Options()
-        self.rsa = rsa_keys
-        self.secrets = MasterSecrets(keylog, rsa_keys)
-        has_secrets = keylog is not None or rsa_keys is not None
-        self.decryptor = KeyLogDecryptor(self.secrets) if has_secrets else None
+    def __init__(self, options: VerdictOptions | None = None,
+                 secrets: Secrets | None = None) -> None:
+        """``options`` and ``secrets`` as loaded by the caller (``proxy.cli.inputs``).
+        Raises ValueError when an SDP of ``options.sdps`` is not one."""
+        self.options = options or VerdictOptions()
+        secrets = secrets or Secrets()
+        self.keylog = secrets.keylog
+        self.rsa = secrets.rsa
+        self.master_secrets = MasterSecrets(secrets.keylog, secrets.rsa)
+        self.decryptor = KeyLogDecryptor(self.master_secrets) if secrets else None
         self._states: dict[str, _State] = {}
         self._ice: dict[str, IceWatch] = {}
         self._fragments_done: set[str] = set()
         """Sessions whose partial ClientHello was reported (before roles are known)."""
-        self.fixed_expected: tuple[ExpectedFingerprint, ...] = ()
+        self.fixed_expected = tuple(expected_from_mapping(self.options.fingerprints))
         """The expectations that are not from SDP files (``fingerprints`` option)."""
+        from_sdp, self.setup_conflict = sdp_expectations(self.options.sdps)
+        """A sentence when the SDPs disagree on a=setup (both active or both passive)."""
+        self.expected: tuple[ExpectedFingerprint, ...] = (*self.fixed_expected, *from_sdp)
+        """Fingerprints from the ``fingerprints`` option, then from the SDPs."""
         self._epoch = 0
         """Bumped when the expectations change: every session's checks are rebuilt."""
         self.errors: list[str] = []
@@ -136,15 +118,15 @@ class VerdictEngine:
                 self.errors.append(f"{s.sid}: {type(e).__name__}: {e}")
             return []
 
-    def use_sdp(self, expected: Sequence[ExpectedFingerprint], setup_conflict: str | None
-                ) -> None:
-        """The SDPs were read again: their fingerprints (after :attr:`fixed_expected`)
-        and a=setup conflict replace the previous ones. Each session's checks are rebuilt
-        the next time it is looked at (a datagram, or :meth:`Tracker.recheck`), and a
-        certificate that now differs from its SDP gets its finding then."""
-        self.options = dataclasses.replace(
-            self.options, expected=(*self.fixed_expected, *expected),
-            setup_conflict=setup_conflict)
+    def use_sdp(self, sdps: Sequence[SdpText]) -> None:
+        """The SDPs were read again (``run`` follows its ``--sdp`` files): their
+        fingerprints (after :attr:`fixed_expected`) and a=setup conflict replace the
+        previous ones. Each session's checks are rebuilt the next time it is looked at (a
+        datagram, or :meth:`Tracker.recheck`), and a certificate that now differs from
+        its SDP gets its finding then. Raises ValueError when a text is not an SDP."""
+        from_sdp, self.setup_conflict = sdp_expectations(sdps)
+        self.expected = (*self.fixed_expected, *from_sdp)
+        self.options = dataclasses.replace(self.options, sdps=tuple(sdps))
         self._epoch += 1
 
     def settled(self, s: Session) -> bool:
@@ -382,7 +364,7 @@ class VerdictEngine:
 
         put("mtu", mtu)
         if self.decryptor is not None and not v13:
-            secrets = self.secrets
+            secrets = self.master_secrets
             put("Finished", lambda: finished_checks(s, secrets))
         if self.keylog is not None and not v13:
             put("key logs", lambda: self._keylog_agreement(s))
@@ -401,12 +383,12 @@ class VerdictEngine:
         idx = C.role_index(s, role)
         label = s.labels[idx] if idx is not None else None
         chosen: ExpectedFingerprint | None = None
-        for e in self.options.expected:
+        for e in self.expected:
             if e.role == role or (e.label is not None and e.label == label):
                 chosen = e
                 break
         if chosen is None:
-            unknown = [e for e in self.options.expected if e.role is None and e.label is None]
+            unknown = [e for e in self.expected if e.role is None and e.label is None]
             seen = s.neg.fingerprints.get(role)
             if unknown and seen is not None:
                 match = next((e for e in unknown
@@ -513,9 +495,9 @@ class VerdictEngine:
         add("key logs", lambda: _conflict(ctx))
         for v in self._guard13(ctx, "DTLS 1.3 findings", lambda: T.immediate13(ctx)):
             found.append(v)
-        if self.options.setup_conflict and s.client is not None:
-            found.append(ctx.verdict("role_conflict", None, self.options.setup_conflict,
-                                     [Check("a=setup", False, self.options.setup_conflict)],
+        if self.setup_conflict and s.client is not None:
+            found.append(ctx.verdict("role_conflict", None, self.setup_conflict,
+                                     [Check("a=setup", False, self.setup_conflict)],
                                      certain=True))
         return self._emit(st, found)
 
@@ -673,14 +655,3 @@ def _incomplete(ctx: Context) -> Verdict | None:
         "never answered (no retransmission, no alert: the capture may have ended early)",
         list(ctx.checks.values()), certain=False,
         to_be_certain="a longer capture shows whether the peer answers")
-
-
-def expected_from_mapping(fingerprints: Mapping[str, str]) -> list[ExpectedFingerprint]:
-    """``{"client": fp, "server": fp}`` or ``{"<side label>": fp}`` -> expectations."""
-    out: list[ExpectedFingerprint] = []
-    for key, value in fingerprints.items():
-        if key in C.ROLES:
-            out.append(ExpectedFingerprint(value, "option", key))
-        else:
-            out.append(ExpectedFingerprint(value, f"label {key}", None, key))
-    return out

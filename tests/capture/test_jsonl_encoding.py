@@ -23,7 +23,7 @@ from proxy.events import (
     event_to_dict,
 )
 from proxy.session import Tracker
-from proxy.verdict import build_hook
+from proxy.verdict import VerdictEngine
 from tests.ui_scenarios import all_scenarios
 
 
@@ -34,7 +34,7 @@ def _dumps(ev: Event) -> str:
 def test_every_event_of_every_shared_capture_renders_as_json_dumps(captures_dir: Path) -> None:
     seen = 0
     for path in sorted(captures_dir.glob("*.pcap*")):
-        for ev in analyze_capture(path, tracker=Tracker(verdict_hook=build_hook())):
+        for ev in analyze_capture(path, tracker=Tracker(verdict_hook=VerdictEngine())):
             assert event_to_json(ev) == _dumps(ev), (path.name, ev)
             seen += 1
     assert seen > 500

@@ -222,6 +222,7 @@ def test_config_fingerprints_files(tmp_path: Path) -> None:
     """``[fingerprints] files`` in the relay config: read at start, errors name the key."""
     from proxy.relay.config import ConfigError, load_toml
     from proxy.relay.recorder import make_tracker
+    from proxy.verdict import VerdictEngine
 
     good = tmp_path / "mine.toml"
     good.write_text('[[stack]]\nid = "m"\nname = "Mine"\nprovenance = "lab"\n'
@@ -230,7 +231,7 @@ def test_config_fingerprints_files(tmp_path: Path) -> None:
     cfg_path.write_text(f'[fingerprints]\nfiles = ["{good}"]\n')
     cfg = load_toml(cfg_path)
     assert cfg.fingerprint_files == (good,)
-    tracker = make_tracker({}, None, (), 10.0, cfg.fingerprint_files)
+    tracker = make_tracker({}, VerdictEngine(), cfg.fingerprint_files)
     assert isinstance(tracker, Tracker) and tracker.stacks.entries[-1].name == "Mine"
     bad = tmp_path / "bad.toml"
     bad.write_text('[[stack]]\nid = "b"\nname = "B"\nprovenance = "p"\nextensons = "0001"\n')

@@ -14,14 +14,13 @@ from proxy.capture.pcap import read_capture
 from proxy.events import SessionSummary, Verdict
 from proxy.relay.sdpwatch import SdpWatch
 from proxy.session import Tracker
-from proxy.verdict import VerdictEngine, build_hook, reread_sdp
+from proxy.verdict import VerdictEngine, reread_sdp
 from tests.sdp_text import minimal_sdp
 
 
 def test_new_sdp_fingerprints_are_checked_on_every_open_session_at_once(
         captures_dir: Path) -> None:
-    engine = build_hook()
-    assert isinstance(engine, VerdictEngine)
+    engine = VerdictEngine()
     tr = Tracker(verdict_hook=engine)
     events = [ev for d in read_capture(captures_dir / "capture-firefox-Mozilla_Firefox_125.0.pcap")
               for ev in tr.receive(d)]

@@ -16,6 +16,7 @@ import pytest
 
 from proxy.analyze.pipeline import analyze_capture
 from proxy.capture.pcap import read_capture
+from proxy.cli.inputs import load_secrets
 from proxy.decode.dtls.messages import (
     Ack,
     Certificate,
@@ -34,7 +35,7 @@ from proxy.events import (
     SessionSummary,
 )
 from proxy.session import Tracker
-from proxy.verdict import build_hook
+from proxy.verdict import VerdictEngine
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "dtls13"
 
@@ -42,15 +43,15 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "dtls13"
 def run(name: str, keylog: str | None = None, *, tamper: object = None,
         keylog_text: str | None = None, tmp: Path | None = None) -> list[Event]:
     """Every event of ``nss-<name>.pcap`` through a Tracker with the given key log."""
-    keys: list[str] = []
+    keys: list[Path] = []
     if keylog is not None:
-        keys.append(str(DATA / f"nss-{keylog}.keys"))
+        keys.append(DATA / f"nss-{keylog}.keys")
     if keylog_text is not None:
         assert tmp is not None
         p = tmp / "partial.keys"
         p.write_text(keylog_text)
-        keys.append(str(p))
-    tracker = Tracker(verdict_hook=build_hook(keylogs=keys))
+        keys.append(p)
+    tracker = Tracker(verdict_hook=VerdictEngine(secrets=load_secrets(keys)))
     if tamper is None:
         return list(analyze_capture(DATA / f"nss-{name}.pcap", tracker=tracker))
     out: list[Event] = []

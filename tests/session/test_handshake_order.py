@@ -7,9 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from proxy.capture.pcap import read_capture
+from proxy.cli.inputs import load_secrets
 from proxy.session import Tracker
 from proxy.session.session import MessageRecord, Session
-from proxy.verdict import build_hook
+from proxy.verdict import VerdictEngine
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -23,8 +24,8 @@ def _full_sort(s: Session) -> list[MessageRecord]:
     return [m for _, m in sorted(enumerate(s.messages), key=key)]
 
 
-def _check(path: Path, keylogs: list[str] | None = None) -> int:
-    tracker = Tracker(verdict_hook=build_hook(keylogs=keylogs or []))
+def _check(path: Path, keylogs: list[Path] | None = None) -> int:
+    tracker = Tracker(verdict_hook=VerdictEngine(secrets=load_secrets(keylogs or [])))
     compared = 0
     for d in read_capture(path):
         tracker.receive(d)
@@ -42,4 +43,4 @@ def test_incremental_order_equals_the_full_sort(captures_dir: Path) -> None:
     assert sum(_check(p) for p in paths) > 200
     dsb = captures_dir / "dtls12-aes128ccm8-dsb.pcapng"
     keys = captures_dir / "dtls12-aes128ccm8-dsb.keys.derived.txt"
-    assert _check(dsb, [str(keys)]) > 0
+    assert _check(dsb, [keys]) > 0

@@ -50,9 +50,9 @@ def test_each_copy_reassembles_on_its_own_and_is_a_copy() -> None:
 
 def test_late_serverhello_is_hashed_in_handshake_order_and_everything_verifies() -> None:
     tr = Tracker()
-    from proxy.verdict import build_hook
+    from proxy.verdict import VerdictEngine
 
-    tr.verdict_hook = build_hook()
+    tr.verdict_hook = VerdictEngine()
     events = list(analyze_capture(CAPTURE, tracker=tr))
     s1 = tr.sessions["s1"]
     arrival = [m.type for m in s1.messages if m.flight == 4]

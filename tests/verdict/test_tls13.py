@@ -12,12 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from proxy.capture.pcap import read_capture
+from proxy.cli.inputs import load_secrets
 from proxy.decode.dtls.crypto import tls13
 from proxy.decode.dtls.record import Record, parse_records
 from proxy.decode.keylog import KeyLog
 from proxy.events import CheckReport, Datagram, Event, Verdict
 from proxy.session import Tracker
-from proxy.verdict import build_hook
+from proxy.verdict import VerdictEngine
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "dtls13"
 SUITE = tls13.SUITES[0x1301]
@@ -28,7 +29,7 @@ def datagrams(name: str) -> list[Datagram]:
 
 
 def run(grams: list[Datagram], keylog: str | None, end: float = 60.0) -> list[Event]:
-    hook = build_hook(keylogs=[str(DATA / f"nss-{keylog}.keys")] if keylog else [])
+    hook = VerdictEngine(secrets=load_secrets([DATA / f"nss-{keylog}.keys"] if keylog else []))
     t = Tracker(verdict_hook=hook)
     out: list[Event] = []
     for d in grams:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -19,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from proxy.analyze.pipeline import analyze_capture
+from proxy.cli.inputs import load_secrets, read_sdps
 from proxy.decode.dtls.crypto.decrypt import decrypt_record
 from proxy.decode.dtls.crypto.prf import cipher_params, key_block
 from proxy.decode.dtls.record import Record, parse_records
@@ -26,7 +28,7 @@ from proxy.demo.peers import DtlsEndpoint, EndpointConfig, make_identity, write_
 from proxy.events import AlertSeen, Check, CheckReport, CulpritRef, Datagram, Event, Verdict
 from proxy.relay.faults import Emission, FaultEngine, parse_rule
 from proxy.session import Tracker
-from proxy.verdict import VerdictEngine, build_hook, sdp_expectations
+from proxy.verdict import VerdictEngine, VerdictOptions, sdp_expectations
 from proxy.verdict.order import order_violations
 from tests.sdp_text import minimal_sdp
 
@@ -105,15 +107,16 @@ def endpoint(role: str, **kw: object) -> DtlsEndpoint:
     return DtlsEndpoint(EndpointConfig(role, **kw))  # type: ignore[arg-type]
 
 
-def keylog_file(ep: DtlsEndpoint, path: Path) -> str:
+def keylog_file(ep: DtlsEndpoint, path: Path) -> Path:
     ep.write_keylog(path)
-    return str(path)
+    return path
 
 
-def analyze(datagrams: list[Datagram], **kw: object) -> list[Event]:
-    """Every event of the datagrams through Tracker(verdict_hook=build_hook(**kw))."""
-    hook = build_hook(**kw)  # type: ignore[arg-type]
-    assert isinstance(hook, VerdictEngine)
+def analyze(datagrams: list[Datagram], keylogs: list[Path] | None = None,
+            rsa_keys: list[Path] | None = None, **options: Any) -> list[Event]:
+    """Every event of the datagrams through the verdict engine, given the files as the
+    command line loads them and ``VerdictOptions(**options)``."""
+    hook = VerdictEngine(VerdictOptions(**options), load_secrets(keylogs or [], rsa_keys or []))
     tr = Tracker(verdict_hook=hook)
     out: list[Event] = []
     for d in datagrams:
@@ -143,7 +146,7 @@ def check(v: Verdict | CheckReport, name: str) -> Check:
 
 
 @pytest.fixture(scope="module")
-def timed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Wire, str]]:
+def timed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Wire, Path]]:
     """Scenarios that need OpenSSL's retransmission timers, run together (about 3 s)."""
     d = tmp_path_factory.mktemp("timed")
     wires = {
@@ -213,7 +216,7 @@ def test_corrupt_server_key_exchange_signature_is_named() -> None:
 
 
 def test_finished_always_corrupted_without_keylog_is_a_silent_discard(
-        timed: dict[str, tuple[Wire, str]]) -> None:
+        timed: dict[str, tuple[Wire, Path]]) -> None:
     w, _ = timed["finished_always"]
     assert not w.server.handshake_done and w.server.alerts == []  # OpenSSL stays silent
     (v,) = verdicts(analyze(w.datagrams))
@@ -228,7 +231,7 @@ def test_finished_always_corrupted_without_keylog_is_a_silent_discard(
 
 
 def test_finished_always_corrupted_with_keylog_fails_authentication(
-        timed: dict[str, tuple[Wire, str]]) -> None:
+        timed: dict[str, tuple[Wire, Path]]) -> None:
     w, keys = timed["finished_always"]
     (v,) = verdicts(analyze(w.datagrams, keylogs=[keys]))
     assert v.code == "finished_auth_failed"
@@ -242,7 +245,7 @@ def test_finished_always_corrupted_with_keylog_fails_authentication(
 
 
 def test_finished_corrupted_once_with_keylog_is_corruption_in_transit(
-        timed: dict[str, tuple[Wire, str]]) -> None:
+        timed: dict[str, tuple[Wire, Path]]) -> None:
     w, keys = timed["finished_once"]
     assert w.server.handshake_done and w.client.handshake_done
     evs = analyze(w.datagrams, keylogs=[keys])
@@ -257,7 +260,7 @@ def test_finished_corrupted_once_with_keylog_is_corruption_in_transit(
 
 
 def test_finished_corrupted_once_without_keylog_is_no_verdict(
-        timed: dict[str, tuple[Wire, str]]) -> None:
+        timed: dict[str, tuple[Wire, Path]]) -> None:
     w, _ = timed["finished_once"]
     evs = analyze(w.datagrams)
     assert verdicts(evs) == []
@@ -295,14 +298,14 @@ def rewrite_client_finished(wire: Wire, side: str, data: bytes) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def bad_finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[Wire, str]:
+def bad_finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[Wire, Path]:
     w = Wire(endpoint("client", keylog=True), endpoint("server"),
              transform=rewrite_client_finished).pump()
     return w, keylog_file(w.client, tmp_path_factory.mktemp("fin") / "client.keys")
 
 
 def test_wrong_finished_verify_data_without_keylog_is_the_likely_culprit(
-        bad_finished: tuple[Wire, str]) -> None:
+        bad_finished: tuple[Wire, Path]) -> None:
     w, _ = bad_finished
     assert str(w.server.alert) == "sent fatal decrypt_error(51)"  # OpenSSL: digest check
     (v,) = verdicts(analyze(w.datagrams))
@@ -320,7 +323,7 @@ def test_wrong_finished_verify_data_without_keylog_is_the_likely_culprit(
 
 
 def test_wrong_finished_verify_data_with_keylog_is_certain(
-        bad_finished: tuple[Wire, str]) -> None:
+        bad_finished: tuple[Wire, Path]) -> None:
     w, keys = bad_finished
     (v,) = verdicts(analyze(w.datagrams, keylogs=[keys]))
     assert v.code == "finished_bad"
@@ -333,13 +336,13 @@ def test_wrong_finished_verify_data_with_keylog_is_certain(
 
 
 @pytest.fixture(scope="module")
-def rsa_key_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+def rsa_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("rsa") / "server.key"
     write_secret(path, RSA_SERVER.key_pem)
-    return str(path)
+    return path
 
 
-def test_rsa_key_decrypts_the_premaster_and_verifies_both_finished(rsa_key_file: str) -> None:
+def test_rsa_key_decrypts_the_premaster_and_verifies_both_finished(rsa_key_file: Path) -> None:
     w = Wire(endpoint("client", cipher_list=RSA_SUITE),
              endpoint("server", identity=RSA_SERVER)).pump()
     assert w.client.cipher == RSA_SUITE and w.client.handshake_done
@@ -352,7 +355,7 @@ def test_rsa_key_decrypts_the_premaster_and_verifies_both_finished(rsa_key_file:
 
 
 def test_corrupt_rsa_premaster_is_named_with_the_server_key(
-        timed: dict[str, tuple[Wire, str]], rsa_key_file: str) -> None:
+        timed: dict[str, tuple[Wire, Path]], rsa_key_file: Path) -> None:
     w, _ = timed["rsa_cke"]
     assert w.server.alerts == [] and not w.server.handshake_done
     (v,) = verdicts(analyze(w.datagrams, rsa_keys=[rsa_key_file]))
@@ -385,7 +388,7 @@ def test_client_certificate_differs_from_sdp_fingerprint(tmp_path: Path) -> None
         "v=0\r\no=- 3 4 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
         "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n"
         f"a=fingerprint:sha-256 {w.server.fingerprint}\r\na=setup:passive\r\n")
-    evs = analyze(w.datagrams, sdp_files=[str(offer), str(answer)])
+    evs = analyze(w.datagrams, sdps=read_sdps([offer, answer]))
     (v,) = verdicts(evs)
     assert v.code == "fingerprint_mismatch"
     assert v.culprit == CulpritRef(C2S, 5, "Certificate", 1, (3,))
@@ -476,7 +479,7 @@ def test_server_without_renegotiation_info_is_refused_by_openssl() -> None:
 
 
 def test_server_flight_4_dropped_never_reaches_the_client(
-        timed: dict[str, tuple[Wire, str]]) -> None:
+        timed: dict[str, tuple[Wire, Path]]) -> None:
     w, _ = timed["drop_flight4"]
     (v,) = verdicts(analyze(w.datagrams))
     assert v.code == "flight_lost"
@@ -489,7 +492,7 @@ def test_server_flight_4_dropped_never_reaches_the_client(
     assert check(v, "server flight 4").values["copies"] == "3"
 
 
-def test_retransmission_threshold_is_an_option(timed: dict[str, tuple[Wire, str]]) -> None:
+def test_retransmission_threshold_is_an_option(timed: dict[str, tuple[Wire, Path]]) -> None:
     w, _ = timed["drop_flight4"]
     evs = analyze(w.datagrams, retransmit_threshold=5)
     assert [v.code for v in verdicts(evs)] == ["handshake_incomplete"]
@@ -544,7 +547,7 @@ def test_clean_handshake_has_no_verdict_and_every_check_passes(tmp_path: Path) -
 ])
 def test_shared_webrtc_captures_are_clean_and_their_certificate_verify_verifies(
         captures_dir: Path, name: str) -> None:
-    hook = build_hook()
+    hook = VerdictEngine()
     evs = list(analyze_capture(captures_dir / name, tracker=Tracker(verdict_hook=hook)))
     assert verdicts(evs) == []
     (r,) = reports(evs)
@@ -554,7 +557,8 @@ def test_shared_webrtc_captures_are_clean_and_their_certificate_verify_verifies(
 
 
 def test_gnutls_capture_with_its_keylog_verifies_both_finished(captures_dir: Path) -> None:
-    hook = build_hook(keylogs=[str(captures_dir / "dtls12-aes128ccm8-dsb.keys.derived.txt")])
+    keys = captures_dir / "dtls12-aes128ccm8-dsb.keys.derived.txt"
+    hook = VerdictEngine(secrets=load_secrets([keys]))
     evs = list(analyze_capture(captures_dir / "dtls12-aes128ccm8-dsb.pcapng",
                                tracker=Tracker(verdict_hook=hook)))
     assert verdicts(evs) == []
@@ -594,7 +598,7 @@ def test_two_keylogs_disagreeing_on_the_master_secret_is_the_finding(tmp_path: P
     label, cr, secret = Path(real).read_text().split()[:3]
     other = tmp_path / "server.keys"
     other.write_text(f"{label} {cr} {'00' * 48}\n")
-    evs = analyze(w.datagrams, keylogs=[real, str(other)])
+    evs = analyze(w.datagrams, keylogs=[real, other])
     (v,) = verdicts(evs)
     assert v.code == "keylog_conflict"
     assert v.reason.startswith("the key logs disagree on the master secret for this "
@@ -618,9 +622,11 @@ def test_order_table_flags_a_missing_client_key_exchange() -> None:
                        "allows ClientKeyExchange there")
 
 
-def test_unknown_option_is_refused() -> None:
-    with pytest.raises(ValueError, match="unknown verdict option"):
-        build_hook(mtu_bytes=1200)
+def test_options_that_cannot_work_are_refused_when_made() -> None:
+    with pytest.raises(ValueError, match="retransmit_threshold must be at least 1"):
+        VerdictOptions(retransmit_threshold=0)
+    with pytest.raises(ValueError, match="mtu must be a positive number of bytes, not 0"):
+        VerdictOptions(mtu=0)
 
 
 # ------------------------------------------------------------------ robustness
@@ -643,8 +649,7 @@ def test_mutated_handshakes_never_make_the_hook_raise(
     mutated = d.data[:pos] + bytes([d.data[pos] ^ flip]) + d.data[pos + 1:]
     dgs = [*clean_datagrams[:i], Datagram(d.ts, d.src, d.dst, mutated, d.frame),
            *clean_datagrams[i + 1:]]
-    hook = build_hook()
-    assert isinstance(hook, VerdictEngine)
+    hook = VerdictEngine()
     tr = Tracker(verdict_hook=hook)
     for x in dgs:
         tr.receive(x)
@@ -653,9 +658,9 @@ def test_mutated_handshakes_never_make_the_hook_raise(
 
 
 def test_live_tick_after_silence_emits_the_verdict_before_the_end(
-        timed: dict[str, tuple[Wire, str]]) -> None:
+        timed: dict[str, tuple[Wire, Path]]) -> None:
     w, _ = timed["drop_flight4"]
-    tr = Tracker(verdict_hook=build_hook(silence_after=5.0))
+    tr = Tracker(verdict_hook=VerdictEngine(VerdictOptions(silence_after=5.0)))
     for d in w.datagrams:
         tr.receive(d)
     last = w.datagrams[-1].ts

@@ -7,7 +7,7 @@ from proxy.capture.pcap import read_capture
 from proxy.decode.demux import classify
 from proxy.events import Datagram, Event, Verdict
 from proxy.session import Tracker
-from proxy.verdict import build_hook
+from proxy.verdict import VerdictEngine, VerdictOptions
 from tests.conftest import CAPTURES
 
 
@@ -16,7 +16,7 @@ def stun_only() -> list[Datagram]:
 
 
 def feed(datagrams: list[Datagram], spread: float, end: float) -> list[Event]:
-    tr = Tracker(verdict_hook=build_hook(hello_after=5.0))
+    tr = Tracker(verdict_hook=VerdictEngine(VerdictOptions(hello_after=5.0)))
     out: list[Event] = []
     t0 = datagrams[0].ts
     for i, d in enumerate(datagrams):
