@@ -74,9 +74,9 @@ a second later, brings both."""
 
 def test_messages_a_retransmission_fills_in_stay_in_their_flight() -> None:
     tr = Tracker()
-    from proxy.verdict import build_hook
+    from proxy.verdict import VerdictEngine
 
-    tr.verdict_hook = build_hook()
+    tr.verdict_hook = VerdictEngine()
     events = list(analyze_capture(GAPS, tracker=tr))
     flights = [(e.dir, e.flight, e.messages) for e in events
                if isinstance(e, FlightComplete) and e.session == "s1"]

@@ -13,9 +13,10 @@ import sys
 from pathlib import Path
 
 from proxy.analyze.pipeline import analyze_capture
+from proxy.cli.inputs import load_secrets
 from proxy.events import CheckReport, Event, SessionSummary, Verdict
 from proxy.session import Tracker
-from proxy.verdict import build_hook
+from proxy.verdict import VerdictEngine
 from tests.conftest import CAPTURES
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def analyze(path: Path, *keylogs: Path) -> list[Event]:
-    tr = Tracker(verdict_hook=build_hook(keylogs=[str(k) for k in keylogs]))
+    tr = Tracker(verdict_hook=VerdictEngine(secrets=load_secrets(keylogs)))
     return list(analyze_capture(path, tracker=tr))
 
 
