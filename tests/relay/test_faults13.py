@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from proxy.capture.pcap import read_capture
+from proxy.cli.inputs import load_secrets
 from proxy.decode.dtls.crypto import tls13
 from proxy.decode.dtls.crypto.decrypt import decrypt_record
 from proxy.decode.dtls.crypto.prf import cipher_params, key_block
@@ -19,7 +20,7 @@ from proxy.decode.keylog import KeyLog
 from proxy.events import Datagram, Event, Verdict
 from proxy.relay.faults import FaultEngine, parse_rule
 from proxy.session import Tracker
-from proxy.verdict import build_hook
+from proxy.verdict import VerdictEngine
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "dtls13"
 
@@ -40,7 +41,7 @@ def faulted(name: str, rules: list[str], keys: Path | None) -> tuple[list[Datagr
 
 
 def events(grams: list[Datagram], keys: Path) -> list[Event]:
-    t = Tracker(verdict_hook=build_hook(keylogs=[str(keys)]))
+    t = Tracker(verdict_hook=VerdictEngine(secrets=load_secrets([keys])))
     out: list[Event] = []
     for d in grams:
         out += t.receive(d)
