@@ -1,5 +1,5 @@
-"""Export one session: JSONL (``event_to_dict`` per line) and, when the pcapng
-writer is available, pcapng built from its stored datagrams."""
+"""Export one session: JSONL (``event_to_dict`` per line), pcapng built from its stored
+datagrams, and the HTML report to attach to a bug report (``proxy.report``)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,21 @@ def export_session(st: SessionState, directory: Path) -> list[Path]:
     pcap = _write_pcapng(st, base.with_suffix(".pcapng"))
     if pcap is not None:
         paths.append(pcap)
+    paths.append(write_report(st, base.with_suffix(".html")))
     return paths
+
+
+def write_report(st: SessionState, path: Path) -> Path:
+    """The session as one self-contained HTML page (what ``analyze --format html`` makes),
+    created 0600 and never through a symlink."""
+    from proxy.cli.output import open_output
+    from proxy.report import ReportOptions, render
+
+    text = render(st.export_events(), "html",
+                  ReportOptions(source=f"exported from the dtlsproxy TUI: session {st.sid}"))
+    with open_output(str(path)) as out:
+        out.write(text)
+    return path
 
 
 def parse_endpoint(text: str) -> tuple[str, int]:

@@ -255,7 +255,8 @@ def test_export_writes_a_jsonl_that_reads_back_as_the_session(tmp_path: Path) ->
         await pilot.press("e")
         await pilot.pause()
         stem = tmp_path / "dtlsproxy-s2-20240501-163211"
-        assert app.exported == [stem.with_suffix(".jsonl"), stem.with_suffix(".pcapng")]
+        assert app.exported == [stem.with_suffix(suffix) for suffix in (".jsonl", ".pcapng",
+                                                                         ".html")]
         lines = app.exported[0].read_text().splitlines()
         assert all(json.loads(line)["session"] == "s2" for line in lines)
         assert events_from_jsonl(app.exported[0]) == decrypt_error()
@@ -267,6 +268,11 @@ def test_export_writes_a_jsonl_that_reads_back_as_the_session(tmp_path: Path) ->
             (e.ts, *((client, server) if e.dir == C2S else (server, client)), e.data)
             for e in sent
         ]
+        page = app.exported[2].read_text()  # the report, as analyze --format html makes it
+        assert app.exported[2].stat().st_mode & 0o777 == 0o600
+        assert page.startswith("<!DOCTYPE html>") and 'id="s2" data-state=' in page
+        assert page.count('class="row k-message c2s culprit"') == 1
+        assert "exported from the dtlsproxy TUI: session s2" in page
 
     run(app, body)
 
