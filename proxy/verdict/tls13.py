@@ -107,6 +107,34 @@ def _hash_before(msgs: Sequence[tuple[int, int, bytes]], sender: int, msg_type: 
     return None
 
 
+def missing_before(s: Session, sender: int, msg_type: int) -> str | None:
+    """Why the transcript up to ``sender``'s ``msg_type`` is incomplete (messages the
+    proxy never saw: a message_seq gap, or the peer's Finished absent when the client's
+    last flight is checked), or None when it is whole. A check over a partial transcript
+    would fail and blame a message that was fine."""
+    entries = s.transcript.entries
+    at = next((i for i, e in enumerate(entries) if e.sender == sender and e.msg_type == msg_type),
+              None)
+    if at is None:
+        return None
+    before = entries[:at + 1]
+    gaps: list[str] = []
+    for who in (0, 1):
+        seqs = {e.message_seq for e in before if e.sender == who}
+        if not seqs:
+            continue
+        lost = sorted(set(range(max(seqs) + 1)) - seqs)  # DTLS 1.3: each side from 0
+        if lost:
+            role = s.role(who) or s.labels[who]
+            gaps.append(f"{role} message_seq {', '.join(map(str, lost[:6]))}")
+    if sender == s.client and not any(e.sender != sender and e.msg_type == 20 for e in before):
+        gaps.append("the server Finished")
+    if not gaps:
+        return None
+    return (f"the proxy did not see the whole handshake ({'; '.join(gaps)} never seen, e.g. "
+            "sent on another ICE path): not checked")
+
+
 def _index(s: Session, role: str) -> int | None:
     if s.client is None:
         return None
@@ -134,6 +162,9 @@ def certificate_verify13(s: Session, role: str) -> SignatureResult | None:
     idx = _index(s, role)
     if suite is None or idx is None:
         return SignatureResult(Check(name, None, "not a TLS 1.3 cipher suite"), message=m)
+    partial = missing_before(s, idx, 15)
+    if partial is not None:
+        return SignatureResult(Check(name, None, partial), message=m)
     msgs = transcript13(s)
     found = _hash_before(msgs, idx, 15, suite.hash_name)
     if found is None:
@@ -181,6 +212,9 @@ def finished13(s: Session, role: str, lookup: KeyLog | None) -> Check | None:
     base = lookup.secret(label, cr) if lookup is not None else None
     if base is None:
         return Check(name, None, f"no {label} for this client_random", {"needs": label})
+    partial = missing_before(s, idx, 20)
+    if partial is not None:
+        return Check(name, None, partial)
     found = _hash_before(transcript13(s), idx, 20, suite.hash_name)
     if found is None:
         return Check(name, None, "Finished not in the transcript")

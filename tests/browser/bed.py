@@ -18,6 +18,11 @@ Scenarios (``--scenario``):
 ``janus-client``   the offer copy sent to Janus says ``a=setup:active``: Chromium is the client.
 ``janus-cv-fault`` as ``janus-client``, the proxy corrupts Chromium's CertificateVerify.
 ``chromium-pair``  two peer connections in one page, through the proxy, no Janus (DTLS 1.3).
+``firefox-pair``   the same in Firefox ESR, whose SSLKEYLOGFILE the proxy follows (--keylog):
+                   DTLS 1.3 decrypted live.
+``firefox-chromium`` one Firefox and one Chromium, two calls one after the other through
+                   one proxy: Firefox offers (Chromium is the DTLS client), then Chromium
+                   offers (Firefox is the client); Firefox's key log decrypts both.
 ``hang``           start everything (Janus, proxy, Chromium with the page), write the
                    result, wait forever: the harness kills it to prove nothing survives.
 """
@@ -39,13 +44,17 @@ from typing import Any
 
 from proxy.sdp import inspect_sdp, rewrite_sdp
 from tests.browser.chrome import Chromium
+from tests.browser.firefox import Firefox
 from tests.browser.page import PageServer
 from tests.browser.proxyproc import ProxyProcess
 from tests.janus import netns
 from tests.janus.bed import write_result
 from tests.janus.janus import CONFIG_DIR, JanusClient, JanusServer, JsonDict
 
-SCENARIOS = ("janus-server", "janus-client", "janus-cv-fault", "chromium-pair", "hang")
+SCENARIOS = ("janus-server", "janus-client", "janus-cv-fault", "chromium-pair", "firefox-pair",
+             "firefox-chromium", "hang")
+FIREFOX_SCENARIOS = ("firefox-pair", "firefox-chromium")
+CHROMIUM_SCENARIOS = tuple(x for x in SCENARIOS if x != "firefox-pair")
 CV_FAULT = "who=client,msg=CertificateVerify,action=corrupt,offset=-1"
 """Flip the last byte of the client's CertificateVerify signature."""
 DC_TEXT = "hello through dtlsproxy"
@@ -133,9 +142,13 @@ def janus_digest(events: list[JsonDict]) -> list[JsonDict]:
 class Scenario:
     """Shared state of one run: the browser, the proxy, the timings."""
 
-    def __init__(self, args: argparse.Namespace, chrome: Chromium, proxy: ProxyProcess):
+    def __init__(self, args: argparse.Namespace, chrome: Chromium | None, proxy: ProxyProcess,
+                 firefox: Firefox | None = None):
         self.args = args
         self.chrome = chrome
+        self.firefox = firefox
+        self.where: dict[str, Chromium | Firefox] = {}
+        """Peer connection name -> the browser that holds it (default: Chromium)."""
         self.proxy = proxy
         self.t0 = time.monotonic()
         self.timings: dict[str, float] = {}
@@ -146,8 +159,12 @@ class Scenario:
         self.timings[name] = _t(self.t0)
 
     async def page(self, function: str, *args: Any) -> Any:
-        """Await a page function in a thread (the Janus long poll keeps running)."""
-        return await asyncio.to_thread(self.chrome.call, function, *args)
+        """Await a page function in a thread (the Janus long poll keeps running); in the
+        browser holding peer connection ``args[0]`` (:attr:`where`), else Chromium."""
+        browser = self.where.get(args[0]) if args and isinstance(args[0], str) else None
+        browser = browser or self.chrome
+        assert browser is not None
+        return await asyncio.to_thread(browser.call, function, *args)
 
     async def media_flowing(self, name: str) -> dict[str, Any]:
         """Poll the page's stats until audio and video went both ways (or the timeout)."""
@@ -221,37 +238,51 @@ async def janus_scenario(sc: Scenario, *, client: bool, expect_failure: bool) ->
     return res
 
 
-async def pair_scenario(sc: Scenario) -> JsonDict:
-    """pc1 (side A) <-> proxy <-> pc2 (side B), both in one page; data channel both ways."""
+async def pair_scenario(sc: Scenario, pc1: str = "pc1", pc2: str = "pc2") -> JsonDict:
+    """pc1 (side A) <-> proxy <-> pc2 (side B), each in its browser (:attr:`Scenario.where`);
+    data channel both ways. pc1 offers actpass, pc2 answers active: pc2 is the DTLS client."""
     res: JsonDict = {}
-    await sc.page("newPc", "pc1", False, True)
-    await sc.page("newPc", "pc2", False, False)
-    offer = await sc.page("offer", "pc1")
+    await sc.page("newPc", pc1, False, True)
+    await sc.page("newPc", pc2, False, False)
+    offer = await sc.page("offer", pc1)
     to_pc2 = rewrite_sdp(offer, sc.proxy.address("b"), drop_tcp=True)
-    answer = await sc.page("answer", "pc2", to_pc2)
+    answer = await sc.page("answer", pc2, to_pc2)
     to_pc1 = rewrite_sdp(answer, sc.proxy.address("a"), drop_tcp=True)
-    res["offer"] = {"local": sdp_facts(offer), "to_pc2": sdp_facts(to_pc2)}
-    res["answer"] = {"local": sdp_facts(answer), "to_pc1": sdp_facts(to_pc1)}
-    sc.mark("answer")
-    await sc.page("accept", "pc1", to_pc1)
+    res["offer"] = {"local": sdp_facts(offer), "to_pc2": sdp_facts(to_pc2), "sdp": offer}
+    res["answer"] = {"local": sdp_facts(answer), "to_pc1": sdp_facts(to_pc1), "sdp": answer}
+    sc.mark(f"answer {pc1}")
+    await sc.page("accept", pc1, to_pc1)
     res["state"] = [
-        await sc.page("waitState", name, ["connected", "failed"], sc.ms) for name in ("pc1", "pc2")
+        await sc.page("waitState", name, ["connected", "failed"], sc.ms) for name in (pc1, pc2)
     ]
-    sc.mark("connected")
+    sc.mark(f"connected {pc1}")
     try:
-        res["dc_open"] = await sc.page("waitOpen", "pc2", sc.ms) and await sc.page(
-            "waitOpen", "pc1", sc.ms
+        res["dc_open"] = await sc.page("waitOpen", pc2, sc.ms) and await sc.page(
+            "waitOpen", pc1, sc.ms
         )
         if res["dc_open"]:
-            await sc.page("send", "pc1", "ping from pc1")
-            await sc.page("send", "pc2", "pong from pc2")
+            await sc.page("send", pc1, f"ping from {pc1}")
+            await sc.page("send", pc2, f"pong from {pc2}")
             res["received"] = {
-                "pc2": await sc.page("waitMessage", "pc2", "ping from pc1", sc.ms),
-                "pc1": await sc.page("waitMessage", "pc1", "pong from pc2", sc.ms),
+                pc2: await sc.page("waitMessage", pc2, f"ping from {pc1}", sc.ms),
+                pc1: await sc.page("waitMessage", pc1, f"pong from {pc2}", sc.ms),
             }
-            sc.mark("echo")
+            sc.mark(f"echo {pc1}")
     finally:
-        res["stats"] = {name: await sc.page("stats", name) for name in ("pc1", "pc2")}
+        res["stats"] = {name: await sc.page("stats", name) for name in (pc1, pc2)}
+    return res
+
+
+async def firefox_chromium_scenario(sc: Scenario) -> JsonDict:
+    """Firefox offers to Chromium (Chromium is the DTLS client), both closed, then Chromium
+    offers to Firefox (Firefox is the client): two calls, two sessions, one proxy."""
+    assert sc.firefox is not None and sc.chrome is not None
+    sc.where.update(ff1=sc.firefox, cr1=sc.chrome, cr2=sc.chrome, ff2=sc.firefox)
+    res: JsonDict = {"firefox_offers": await pair_scenario(sc, "ff1", "cr1")}
+    await sc.page("closePc", "ff1")
+    await sc.page("closePc", "cr1")
+    await asyncio.sleep(0.5)  # the last packets of the first call leave before the second
+    res["chromium_offers"] = await pair_scenario(sc, "cr2", "ff2")
     return res
 
 
@@ -268,7 +299,9 @@ def reap() -> int:
         n += 1
 
 
-BROWSER_COMMS = ("chromium", "chrome_crashpad", "chromedriver")
+BROWSER_COMMS = ("chromium", "chrome_crashpad", "chromedriver", "firefox", "Web Content",
+                 "WebExtensions", "Socket Process", "RDD Process", "Utility Process",
+                 "Isolated Web", "GPU Process", "Privileged Cont", "forkserver", "glxtest")
 """Process names (``/proc/PID/comm``, cut at 15 characters) of the browser's tree."""
 
 
@@ -331,12 +364,19 @@ async def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
     result.update(scenario=args.scenario, pid=os.getpid())
     result["iface_kind"] = netns.setup_inside(args.outer_netns)
     result["netns"] = netns.describe_inside()
-    uses_janus = args.scenario != "chromium-pair"
+    uses_janus = args.scenario.startswith("janus") or args.scenario == "hang"
+    uses_firefox = args.scenario in FIREFOX_SCENARIOS
+    uses_chromium = args.scenario in CHROMIUM_SCENARIOS
     labels = ("chromium", "janus") if uses_janus else ("pc1", "pc2")
     faults = [CV_FAULT] if args.scenario == "janus-cv-fault" else []
     peer_b = (netns.BED_ADDRESS, JANUS_PORT) if uses_janus else None
+    keylog = args.workdir / "firefox.keys"
+    if uses_firefox:  # made before the proxy and Firefox start: both open it, none creates it
+        os.close(os.open(keylog, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
     proxy = ProxyProcess(
-        netns.BED_ADDRESS, args.workdir, labels=labels, faults=faults, peer_b=peer_b
+        netns.BED_ADDRESS, args.workdir, labels=labels, faults=faults, peer_b=peer_b,
+        keylogs=[keylog] if uses_firefox else [],
+        allow=netns.BED_ADDRESS if args.scenario == "firefox-chromium" else None,
     )
     server = (
         JanusServer(args.workdir / "janus.log", janus_config(args.workdir / "janus-config"))
@@ -344,34 +384,53 @@ async def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
         else None
     )
     page = PageServer()
-    chrome = Chromium(args.profile, args.workdir / "chromedriver.log")
+    both = uses_firefox and uses_chromium
+    chrome = (Chromium(args.profile / "chromium" if both else args.profile,
+                       args.workdir / "chromedriver.log") if uses_chromium else None)
+    firefox = (Firefox(args.profile / "firefox", args.workdir / "firefox.log", page.remote,
+                       keylog) if uses_firefox else None)
     timings: dict[str, float] = {}
     result["timings"] = timings
     try:
         page.start()
-        starts = [proxy.start(), asyncio.to_thread(chrome.start)]
+        starts = [proxy.start()]
+        if chrome is not None:
+            starts.append(asyncio.to_thread(chrome.start))
+        if firefox is not None:
+            starts.append(asyncio.to_thread(firefox.start, page.url))
         if server is not None:
             starts.append(server.start())
         await asyncio.gather(*starts)
         timings["started"] = _t(t0)
-        result["chromium"] = {"version": chrome.version, "started_after_s": chrome.started_after}
+        if chrome is not None:
+            result["chromium"] = {"version": chrome.version,
+                                  "started_after_s": chrome.started_after}
+            await asyncio.to_thread(chrome.navigate, page.url)
+        if firefox is not None:
+            result["firefox"] = {"version": firefox.version,
+                                 "started_after_s": firefox.started_after}
         if server is not None:
             result["janus"] = {"pid": server.pid, "ready_after_s": server.ready_after}
-        await asyncio.to_thread(chrome.navigate, page.url)
         if args.scenario == "hang":
             result["pids"] = {
                 "janus": server and server.pid,
                 "proxy": proxy.proc and proxy.proc.pid,
-                "chromedriver": chrome.driver and chrome.driver.pid,
+                "chromedriver": chrome and chrome.driver and chrome.driver.pid,
             }
             result["left_in_pidns"] = processes()
             write_result(args.workdir, result)
             await asyncio.sleep(3600)
-        sc = Scenario(args, chrome, proxy)
+        sc = Scenario(args, chrome, proxy, firefox)
         sc.timings = timings
         sc.t0 = t0
         if args.scenario == "chromium-pair":
             result["call"] = await pair_scenario(sc)
+        elif args.scenario == "firefox-pair":
+            assert firefox is not None
+            sc.where.update(pc1=firefox, pc2=firefox)
+            result["call"] = await pair_scenario(sc)
+        elif args.scenario == "firefox-chromium":
+            result["call"] = await firefox_chromium_scenario(sc)
         else:
             result["call"] = await janus_scenario(
                 sc,
@@ -379,7 +438,10 @@ async def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
                 expect_failure=args.scenario == "janus-cv-fault",
             )
     finally:
-        await asyncio.to_thread(chrome.quit)
+        if chrome is not None:
+            await asyncio.to_thread(chrome.quit)
+        if firefox is not None:
+            await asyncio.to_thread(firefox.quit)
         result["browser_killed"] = await asyncio.to_thread(settle_browser)
         shutil.rmtree(args.profile, ignore_errors=True)
         page.close()

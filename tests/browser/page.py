@@ -9,8 +9,10 @@ with :mod:`proxy.sdp`) and calls the page's functions through chromedriver
 
 from __future__ import annotations
 
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 PAGE_JS = r"""
 const T = {pcs: {}, dcs: {}, msgs: {}, states: {}, stream: null};
@@ -124,11 +126,32 @@ async function stats(name) {
   return out;
 }
 
+function closePc(name) { T.pcs[name].close(); return true; }
+
 function closeAll() {
   for (const pc of Object.values(T.pcs)) pc.close();
   if (T.stream) T.stream.getTracks().forEach(t => t.stop());
   return true;
 }
+
+// A browser with no driver (Firefox): ?remote=1 makes the page fetch its calls from
+// the page server and post their results back (tests.browser.page.RemoteCalls).
+async function remoteLoop() {
+  for (;;) {
+    let c;
+    try { c = await (await fetch('/cmd')).json(); } catch (e) { continue; }
+    if (c.fn === null) return;
+    if (c.fn === '') continue;  // nothing to do yet: ask again
+    let reply;
+    try {
+      const v = await window[c.fn](...c.args);
+      reply = {id: c.id, ok: v === undefined ? null : v};
+    }
+    catch (e) { reply = {id: c.id, error: String(e && e.stack || e)}; }
+    await fetch('/result', {method: 'POST', body: JSON.stringify(reply)});
+  }
+}
+if (location.search.includes('remote=1')) remoteLoop();
 """
 
 PAGE_HTML = f"""<!doctype html>
@@ -137,12 +160,74 @@ PAGE_HTML = f"""<!doctype html>
 """
 
 
+class RemoteCalls:
+    """Calls into a page whose browser has no driver: the page long-polls ``/cmd`` for the
+    next ``{id, fn, args}`` and posts ``{id, ok|error}`` to ``/result``."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._queue: list[dict[str, Any]] = []
+        self._results: dict[int, dict[str, Any]] = {}
+        self._next = 1
+        self.polled = threading.Event()
+        """Set once the page asked for its first command (it is loaded and running)."""
+
+    def call(self, fn: str | None, *args: Any, timeout: float = 30.0) -> Any:
+        """Await ``fn(...args)`` in the page; its value (``fn=None`` ends the page's loop)."""
+        with self._cond:
+            cid = self._next
+            self._next += 1
+            self._queue.append({"id": cid, "fn": fn, "args": list(args)})
+            self._cond.notify_all()
+            if fn is None:
+                return None
+            if not self._cond.wait_for(lambda: cid in self._results, timeout):
+                raise TimeoutError(f"page did not answer {fn} in {timeout:g}s")
+            reply = self._results.pop(cid)
+        if "error" in reply:
+            raise RuntimeError(f"{fn}: {reply['error']}")
+        return reply.get("ok")
+
+    def next_command(self, timeout: float = 25.0) -> dict[str, Any] | None:
+        """What the page runs next (None: nothing yet, it asks again)."""
+        self.polled.set()
+        with self._cond:
+            if not self._cond.wait_for(lambda: bool(self._queue), timeout):
+                return None
+            return self._queue.pop(0)
+
+    def result(self, reply: dict[str, Any]) -> None:
+        """A result the page posted."""
+        with self._cond:
+            self._results[int(reply["id"])] = reply
+            self._cond.notify_all()
+
+
 class _Handler(BaseHTTPRequestHandler):
+    remote: RemoteCalls
+
     def do_GET(self) -> None:
+        if self.path == "/cmd":
+            cmd = self.remote.next_command()
+            idle = {"id": 0, "fn": "", "args": []}
+            self._send(json.dumps(cmd if cmd is not None else idle).encode(), "application/json")
+            return
         body = PAGE_HTML.encode()
-        self.send_response(200 if self.path in ("/", "/index.html") else 404)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
+        path = self.path.split("?", 1)[0]
+        self._send(body, "text/html; charset=utf-8", 200 if path in ("/", "/index.html") else 404)
+
+    def do_POST(self) -> None:
+        n = int(self.headers.get("Content-Length") or 0)
+        data = self.rfile.read(n)
+        if self.path == "/result":
+            self.remote.result(json.loads(data))
+        self._send(b"", "text/plain")
+
+    def _send(self, body: bytes, kind: str, status: int = 200) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
         self.end_headers()
         self.wfile.write(body)
 
@@ -154,7 +239,10 @@ class PageServer:
     """The page on ``http://127.0.0.1:PORT/`` (ephemeral port), served by a thread."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
-        self.httpd = ThreadingHTTPServer((host, 0), _Handler)
+        self.remote = RemoteCalls()
+        """The command channel of a driverless browser (:class:`RemoteCalls`)."""
+        handler = type("Handler", (_Handler,), {"remote": self.remote})
+        self.httpd = ThreadingHTTPServer((host, 0), handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -170,5 +258,6 @@ class PageServer:
 
     def close(self) -> None:
         """Stop serving and close the socket."""
+        self.remote.call(None)  # a driverless page's loop ends
         self.httpd.shutdown()
         self.httpd.server_close()

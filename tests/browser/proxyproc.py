@@ -38,12 +38,18 @@ class ProxyProcess(DtlsproxyProcess):
         labels: tuple[str, str] = ("chromium", "janus"),
         faults: list[str] | None = None,
         peer_b: Address | None = None,
+        keylogs: list[Path] | None = None,
+        allow: str | None = None,
     ) -> None:
         self.host = host
         self.workdir = workdir
         self.labels = labels
         self.faults = faults or []
         self.peer_b = peer_b
+        self.keylogs = keylogs or []
+        """``--keylog`` files (a browser's SSLKEYLOGFILE, followed while it is written)."""
+        self.allow = allow
+        """``--allow-a``/``--allow-b`` (several calls one after the other on both sides)."""
         self.log_path = workdir / "proxy.jsonl"
         self.proc: subprocess.Popen[bytes] | None = None
         self.exit: int | None = None
@@ -66,6 +72,10 @@ class ProxyProcess(DtlsproxyProcess):
             cmd += ["--peer-b", f"{self.peer_b[0]}:{self.peer_b[1]}"]
         for rule in self.faults:
             cmd += ["--fault", rule]
+        for path in self.keylogs:
+            cmd += ["--keylog", str(path)]
+        if self.allow is not None:
+            cmd += ["--allow-a", self.allow, "--allow-b", self.allow]
         return cmd
 
     async def start(self, timeout: float = 10.0) -> None:

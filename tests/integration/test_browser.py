@@ -390,6 +390,20 @@ def test_two_chromium_peer_connections_negotiate_dtls13(chromium_pair: BrowserBe
     for hidden in ("certificates", "CertificateVerify", "Finished", "key log"):
         assert hidden in s["note"], s["note"]
     assert res.events("verdict") == [] and res.events("malformed") == []
+    # the honest view without a key log (Chromium writes none for WebRTC): what is known,
+    # and which key log lines would open the rest
+    (report,) = res.events("checks", session="s1")
+    c = {x["name"]: x for x in report["evidence"]}
+    known = c["what is known without keys"]
+    assert known["passed"] is None and "the hellos are decoded" in known["detail"]
+    assert any(k.startswith("server epoch 2 (handshake)") for k in known["values"])
+    wants = c["key log secrets"]
+    for label in ("CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+                  "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0"):
+        assert label in wants["detail"], wants
+    for name in ("server Finished", "client Finished"):
+        assert c[name]["passed"] is None and "no key log given" in c[name]["detail"]
+    assert c["key_share group"]["passed"] is True  # what the hellos show is still checked
 
 
 # ----------------------------------------------------- 5. SDP through proxy.sdp

@@ -228,4 +228,17 @@ def test_corrupted_ciphertext_record_failed_to_authenticate() -> None:
     assert not v.certain
 
 
+def test_a_handshake_seen_in_part_is_not_checked_nor_blamed() -> None:
+    """The datagram with the server's CertificateVerify and Finished went another way (an
+    ICE path the proxy is not on): the client's Finished, which covers them, is not
+    checked, and nothing is called broken."""
+    grams = [d for d in datagrams("1rtt") if d.frame != 3]
+    evs = run(grams, "1rtt")
+    assert [v.code for v in verdicts(evs)] == []
+    c = {ch.name: ch for e in evs if isinstance(e, CheckReport) for ch in e.evidence}
+    assert c["client Finished"].passed is None
+    assert "did not see the whole handshake" in c["client Finished"].detail
+    assert "the server Finished never seen" in c["client Finished"].detail
+
+
 Tamper = Callable[[Datagram], Datagram]
