@@ -134,6 +134,58 @@ def openssl_cli_pair() -> list[CapturedDatagram]:
         return list(cap.datagrams)
 
 
+FIREFOX_PREFS = {
+    "media.peerconnection.ice.loopback": True,
+    "media.peerconnection.ice.obfuscate_host_addresses": False,
+    "media.navigator.streams.fake": True,
+    "media.navigator.permission.disabled": True,
+    "permissions.default.camera": 1,  # without these two no candidate is gathered
+    "permissions.default.microphone": 1,
+    "browser.shell.checkDefaultBrowser": False,
+    "datareporting.policy.dataSubmissionEnabled": False,
+    "app.update.enabled": False,
+    "network.captive-portal-service.enabled": False,
+    "network.connectivity-service.enabled": False,
+    "network.manage-offline-status": False,
+}
+FIREFOX_PAGE = """<html><body><script>(async () => {
+  const a = new RTCPeerConnection(), b = new RTCPeerConnection();
+  a.onicecandidate = e => e.candidate && b.addIceCandidate(e.candidate);
+  b.onicecandidate = e => e.candidate && a.addIceCandidate(e.candidate);
+  const s = await navigator.mediaDevices.getUserMedia({audio: true});
+  s.getTracks().forEach(t => a.addTrack(t, s));
+  a.createDataChannel("x");
+  await a.setLocalDescription(await a.createOffer());
+  await b.setRemoteDescription(a.localDescription);
+  await b.setLocalDescription(await b.createAnswer());
+  await a.setRemoteDescription(b.localDescription);
+})();</script></body></html>"""
+
+
+def firefox_pair() -> list[CapturedDatagram]:
+    """Two RTCPeerConnections in headless Firefox ESR, in a private network namespace
+    (only its loopback), captured there by tshark: the DTLS datagrams (at most 40)."""
+    from proxy.capture.pcap import read_capture
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "prof").mkdir()
+        (work / "prof" / "user.js").write_text("".join(
+            f"user_pref({json.dumps(k)}, {json.dumps(v)});\n" for k, v in FIREFOX_PREFS.items()))
+        (work / "page.html").write_text(FIREFOX_PAGE)
+        script = (f"ip link set lo up; tshark -i lo -f udp -w {work}/ff.pcapng -q "
+                  f"2>/dev/null & T=$!; sleep 2; HOME={work} timeout 20 firefox-esr --headless "
+                  f"--no-remote --profile {work}/prof file://{work}/page.html >/dev/null 2>&1;"
+                  " sleep 1; kill -INT $T; wait $T")
+        subprocess.run(["unshare", "-n", "--fork", "bash", "-c", script], check=True,
+                       timeout=60)
+        grams = [CapturedDatagram(d.ts, d.src, d.dst, d.data, "?")
+                 for d in read_capture(work / "ff.pcapng") if 20 <= d.data[0] <= 63]
+    if not grams:
+        raise RuntimeError("Firefox sent no DTLS")
+    return grams[:40]
+
+
 CAPTURES: dict[str, Callable[[], list[CapturedDatagram]]] = {
     "openssl-3.0-cli": openssl_cli_pair,
     "pyopenssl-openssl-4.0": lambda: _pair(sys.executable, "plain"),
@@ -143,6 +195,7 @@ CAPTURES: dict[str, Callable[[], list[CapturedDatagram]]] = {
     "gnutls-3.7": gnutls_pair,
     "nss-3.87-tstclnt": lambda: _nss(None),
     "nss-3.125-tstclnt": lambda: _nss({"LD_LIBRARY_PATH": "/usr/lib/firefox-esr"}),
+    "firefox-153-pair": firefox_pair,
 }
 
 

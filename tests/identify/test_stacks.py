@@ -14,7 +14,7 @@ from proxy.events import SessionSummary, StackGuess
 from proxy.identify.stacks import StackDb, StackFileError, builtin_entries, load_file
 from proxy.session import Tracker
 from tests.conftest import require_tool
-from tests.identify.capture_hellos import ROOT, _nss, _pair
+from tests.identify.capture_hellos import ROOT, _nss, _pair, firefox_pair
 from tests.peers.capture import write_pcap
 
 STACKS = ROOT / "tests" / "data" / "stacks"
@@ -37,12 +37,15 @@ def _first(path: Path) -> tuple[StackGuess | None, StackGuess | None]:
 # (capture, client name, client version, client confidence, server name or None)
 COMMITTED = [
     ("chromium-156-pair.pcap", "Chromium (libwebrtc, BoringSSL)", "156 (DTLS 1.3, ML-KEM)",
-     "high", "Chromium (libwebrtc, BoringSSL) or wolfSSL"),
+     "high", "Chromium (libwebrtc, BoringSSL) or Firefox (NSS) or wolfSSL"),
     # the ServerHello alone fits Chromium and Firefox: the certificate (CN=WebRTC) decides
     ("janus-1.1-client-chromium-156-server.pcap", "Janus (OpenSSL)", "1.1.2 on OpenSSL 3.0.x",
      "high", "Chromium (libwebrtc, BoringSSL)"),
     ("chromium-156-client-janus-1.1-server.pcap", "Chromium (libwebrtc, BoringSSL)",
      "156 (DTLS 1.3, ML-KEM)", "high", "Janus (OpenSSL)"),
+    # DTLS 1.3 ServerHellos carry two extensions and an encrypted certificate: a tie, said so
+    ("firefox-153-pair.pcap", "Firefox (NSS)", "153 ESR (DTLS 1.3, ML-KEM)", "high",
+     "Chromium (libwebrtc, BoringSSL) or Firefox (NSS) or wolfSSL"),
     ("openssl-1.1.1l.pcap", "OpenSSL", "1.1.1", "high", "OpenSSL"),
     ("openssl-3.0-cli.pcap", "OpenSSL", "3.0.x", "high", "OpenSSL"),
     ("pyopenssl-openssl-4.0.pcap", "OpenSSL", "4.0.x", "high", "OpenSSL"),
@@ -69,7 +72,8 @@ PUBLIC = [
     ("capture-chrome-Chromium_123.0.6312.0_.pcap", "Chromium (libwebrtc, BoringSSL)",
      "123 (DTLS 1.2)", "Chromium (libwebrtc, BoringSSL)"),
     ("capture-firefox-Mozilla_Firefox_125.0.pcap", "Firefox (NSS)", "125", "Firefox (NSS)"),
-    ("dtls13-wolfssl.pcap", "wolfSSL", "DTLS 1.3", "Chromium (libwebrtc, BoringSSL) or wolfSSL"),
+    ("dtls13-wolfssl.pcap", "wolfSSL", "DTLS 1.3",
+     "Chromium (libwebrtc, BoringSSL) or Firefox (NSS) or wolfSSL"),
     ("dtls1_2.pcap", "OpenSSL", "1.0.2", "OpenSSL"),
     ("webrtc-stun.pcap", "OpenSSL", "1.0.1", "GnuTLS"),
     ("stun_dtls_rtp.pcapng", "Chromium (libwebrtc, BoringSSL)", "123 (DTLS 1.2)",
@@ -152,6 +156,15 @@ def test_live_nss_tstclnt(env: dict[str, str] | None, version: str, tmp_path: Pa
     c, _ = _first(write_pcap(tmp_path / "nss.pcap", _nss(env)))
     assert c is not None and (c.name, c.version, c.confidence) == ("NSS (tstclnt)", version,
                                                                   "high")
+
+
+def test_live_firefox(tmp_path: Path) -> None:
+    """Headless Firefox ESR, two peer connections in a private network namespace."""
+    for tool in ("firefox-esr", "tshark", "unshare"):
+        require_tool(tool)
+    c, _ = _first(write_pcap(tmp_path / "firefox.pcap", firefox_pair()))
+    assert c is not None and (c.name, c.confidence) == ("Firefox (NSS)", "high"), c
+    assert c.version is not None and c.version.startswith("153 ESR")
 
 
 def test_live_aiortc(tmp_path: Path) -> None:
