@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from proxy.compare.fields import Field, message_fields
 from proxy.events import (
@@ -137,9 +136,6 @@ class SessionDiff:
     summary: str
     messages: tuple[MessageDiff, ...]
     session: tuple[FieldDiff, ...]
-
-    def __json__(self) -> dict[str, Any]:
-        return {"summary": self.summary, "a": self.a.source, "b": self.b.source}
 
 
 def _key(m: MessageSeen, nth: dict[tuple[str, str], int]) -> tuple[str, str, int]:
@@ -357,22 +353,23 @@ def _message_phrase(r: MessageDiff) -> str:
     if names == ["check"] and r.type in SIGNATURE_CHECKS:
         f = changed[0]
         what = "signature" if r.type != "Finished" else "verify_data"
-        return f"{r.type} {what} ({'verifies' if f.a == 'verifies' else f.a} in A, "\
-               f"{f.b} in B)".replace("(verifies in A, does not verify in B)",
-                                      "(A's verifies, B's does not)")
+        if (f.a, f.b) == ("verifies", "does not verify"):
+            return f"{r.type} {what} (A's verifies, B's does not)"
+        if (f.a, f.b) == ("does not verify", "verifies"):
+            return f"{r.type} {what} (B's verifies, A's does not)"
+        return f"{r.type} {what} ({f.a} in A, {f.b} in B)"
     shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
     return f"{_role(r.dir)} {r.type} ({shown})"
 
 
 def _choice_phrases(session: tuple[FieldDiff, ...]) -> list[str]:
     out = []
-    labels = {"cipher suite": "picked", "version": "chose", "group": "chose group",
-              "SRTP profile": "chose SRTP profile"}
+    verbs = {"cipher suite": ("picked", "picked"), "version": ("chose", "chose"),
+             "group": ("chose group", "chose"), "SRTP profile": ("chose SRTP profile", "chose")}
     for f in session:
-        if f.name in labels and f.status == "changed" and f.a and f.b:
-            out.append(f"B's server {labels[f.name]} {f.b} where A's {labels[f.name]} {f.a}"
-                       .replace("A's chose group", "A's chose")
-                       .replace("A's chose SRTP profile", "A's chose"))
+        if f.name in verbs and f.status == "changed" and f.a and f.b:
+            b_verb, a_verb = verbs[f.name]
+            out.append(f"B's server {b_verb} {f.b} where A's {a_verb} {f.a}")
     for f in session:
         if f.name in ("client stack", "server stack") and f.status == "changed":
             out.append(f"{f.name} {f.a} in A, {f.b} in B")
