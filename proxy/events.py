@@ -50,6 +50,9 @@ class Datagram:
     (a TURN Send/Data indication), ``channel 0x4000`` (TURN ChannelData), with ``/tcp``
     when that came over TCP (``channel 0x4000/tcp``, ``rfc4571/tcp``); empty for a plain
     UDP datagram."""
+    comment: str = ""
+    """Offline: the capture's comment on the packet (pcapng ``opt_comment``). The relay's
+    own ``--pcap`` marks each datagram it sent on with ``relayed by dtlsproxy``."""
 
 
 class Event:
@@ -333,6 +336,10 @@ class SessionSummary(Event):
     """The client's implementation as its ClientHello shows it (None before one)."""
     server_stack: StackGuess | None = None
     """The server's implementation as its hello (and certificate) show it."""
+    legs: tuple[str, ...] = ()
+    """The other sessions that carry the same handshake (the same ClientHello random): the
+    same handshake seen at other points (a relay's own capture has both its legs,
+    merged captures, a middlebox); their messages are compared with this one's."""
 
 
 # ------------------------------------------------------------------ findings

@@ -93,6 +93,8 @@ class SessionLadder:
     """The session summary's note (why an ``unconfirmed`` session is not established)."""
     shape: SessionShape | None = None
     """Outcome and handshake shape, for "what changed" (:mod:`proxy.analyze.changes`)."""
+    legs: tuple[str, ...] = ()
+    """The other sessions that are the same handshake seen at another point."""
 
 
 OVERVIEW_WIDTH = 150
@@ -120,10 +122,12 @@ def overview(ladders: Sequence[SessionLadder]) -> list[str]:
     counts = Counter(ladder.state or "unknown" for ladder in ladders)
     states = [s for s in _STATES if s in counts] + sorted(set(counts) - set(_STATES))
     trouble = [ladder for ladder in ladders if ladder.state != "established" or ladder.findings]
+    pairs = _leg_lines(ladders)
     if not trouble:
-        return [f"Overview: {len(ladders)} sessions, all established, no findings", ""]
+        return [f"Overview: {len(ladders)} sessions, all established, no findings", *pairs,
+                ""]
     out = [f"Overview: {len(ladders)} sessions: "
-           + ", ".join(f"{counts[s]} {s}" for s in states)]
+           + ", ".join(f"{counts[s]} {s}" for s in states), *pairs]
     width = max(len(ladder.sid) for ladder in trouble)
     rest = trouble[OVERVIEW_SESSIONS:]
     for ladder in trouble[:OVERVIEW_SESSIONS]:
@@ -139,6 +143,23 @@ def overview(ladders: Sequence[SessionLadder]) -> list[str]:
         line = f"  ... and {len(rest)} more: " + ", ".join(ladder.sid for ladder in rest)
         out.append(line if len(line) <= OVERVIEW_WIDTH else line[:OVERVIEW_WIDTH - 3] + "...")
     out.append("")
+    return out
+
+
+def _leg_lines(ladders: Sequence[SessionLadder]) -> list[str]:
+    """A line per handshake seen at several points: its sessions side by side."""
+    out: list[str] = []
+    done: set[str] = set()
+    for ladder in ladders:
+        if not ladder.legs or ladder.sid in done:
+            continue
+        group = [ladder.sid, *ladder.legs]
+        done.update(group)
+        out.append(f"  legs {' = '.join(group)}: one handshake seen at {len(group)} points, "
+                   "its messages compared")
+    if len(out) > OVERVIEW_SESSIONS:
+        out = [*out[:OVERVIEW_SESSIONS], f"  ... and {len(out) - OVERVIEW_SESSIONS} more "
+               "handshakes seen at several points"]
     return out
 
 
@@ -167,8 +188,9 @@ def render_blocks(events: Iterable[Event], *, verbose: bool = False) -> list[Ses
         findings = tuple(f"{verdict.code}: {verdict.reason}" for verdict in v.verdicts)
         lines = _render_session(sid, v)
         diagram = _diagram(v)
+        legs = () if v.summary is None else v.summary.legs
         out.append(SessionLadder(sid, lines + diagram, state, findings, len(lines), note,
-                                 shapes.get(sid)))
+                                 shapes.get(sid), legs))
     return out
 
 
@@ -261,6 +283,9 @@ def _render_session(sid: str, v: _SessionView) -> list[str]:
         out.append("  " + ", ".join(facts))
         if s.note:
             out.append(f"  {s.note}")
+        if s.legs:
+            out.append(f"  the same handshake as {', '.join(s.legs)}, seen at another point "
+                       "(another leg): every message compared")
         for role, fp in sorted(s.fingerprints.items()):
             out.append(f"  {role} certificate sha-256 {fp}")
         out += stack_lines(s)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from proxy.capture.pcap import Capture, CaptureError, read_capture
 from proxy.decode.demux import classify
@@ -48,11 +48,14 @@ def analyze_share(
     tracker: Tracker | None = None,
     on_warning: Callable[[str], None] | None = None,
     on_frame: Callable[[int, Capture], None] | None = None,
+    legs: Mapping[int, int] | None = None,
 ) -> Iterator[tuple[Key, Event]]:
     """:func:`analyze_capture` for the sessions of one share, each event with its
     :data:`Key`.
 
-    ``share = (index, count)``: session ``sN`` belongs to share ``(N - 1) % count``.
+    ``share = (index, count)``: session ``sN`` belongs to share ``(N - 1) % count``, or
+    to the share of session ``legs[N]`` (:func:`leg_groups`: the legs of one handshake
+    are compared with each other, so they are analysed by the same process).
     Every share reads the whole capture, so that each sees the same sessions numbered
     the same way and the same ticks; ``count`` processes with the shares ``0..count-1``
     together give every event of ``(0, 1)``, which sorting by key puts in its order
@@ -80,7 +83,8 @@ def analyze_share(
                 yield (i, 0, _number(ev), seq), ev
         next_tick = d.ts + TICK_EVERY
         last_ts = max(last_ts, d.ts)
-        if count == 1 or (number - 1) % count == index:
+        owner = number if legs is None else legs.get(number, number)
+        if count == 1 or (owner - 1) % count == index:
             tr.next_id = number  # the number its session gets, if this datagram opens it
             for ev in tr.receive(d):
                 seq += 1
@@ -94,6 +98,42 @@ def opens_session(payload: bytes) -> bool:
     """Whether a datagram of a new UDP flow makes it a session: it looks like DTLS or
     STUN (RFC 7983 first byte + record sanity)."""
     return looks_like_dtls(payload) or classify(payload) == "stun"
+
+
+def leg_groups(path: str | os.PathLike[str]) -> dict[int, int]:
+    """Session number -> the number of the first session with the same ClientHello random,
+    for the sessions that are another leg of an earlier session's handshake (numbered as
+    :func:`analyze_share` numbers them). One light pass over the capture, for ``--jobs``."""
+    numbers: dict[frozenset[Address], int] = {}
+    first: dict[bytes, int] = {}
+    out: dict[int, int] = {}
+    try:
+        with read_capture(path) as capture:
+            for d in capture:
+                pair = frozenset((d.src, d.dst))
+                number = numbers.get(pair)
+                if number is None:
+                    if not opens_session(d.data):
+                        continue
+                    number = numbers[pair] = len(numbers) + 1
+                random = client_hello_random(d.data)
+                if random is not None:
+                    leader = first.setdefault(random, number)
+                    if leader != number:
+                        out.setdefault(number, leader)
+    except CaptureError:
+        return {}  # the analysis itself reports it
+    return out
+
+
+def client_hello_random(datagram: bytes) -> bytes | None:
+    """The random of a plaintext ClientHello that starts a datagram (its first fragment),
+    else None: a quick look, no decoding (:func:`leg_groups`)."""
+    # record header 13, handshake header 12 (type 1, fragment_offset 0), client_version 2
+    if (len(datagram) < 59 or datagram[0] != 22 or datagram[13] != 1
+            or datagram[3:5] != b"\0\0" or datagram[19:22] != b"\0\0\0"):
+        return None
+    return datagram[27:59]
 
 
 def sessions_ahead(path: str | os.PathLike[str], datagrams: int) -> int:

@@ -25,6 +25,7 @@ in the checksums).
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
 import ipaddress
@@ -219,11 +220,11 @@ class Capture:
         self._iterated = True
         try:
             packets = self._pcap_packets() if self.format == "pcap" else self._pcapng_packets()
-            for frame, ts, iface, data in packets:
+            for frame, ts, iface, data, comment in packets:
                 dg = self._decode(frame, ts, iface, data)
                 if dg is not None:
                     self._yielded += 1
-                    yield dg
+                    yield dataclasses.replace(dg, comment=comment) if comment else dg
             self._finish()
         finally:
             self.close()
@@ -301,7 +302,7 @@ class Capture:
             raise CaptureError(f"{self.path}: unsupported link type {linktype}")
         return order, _Interface(linktype, per_second, snaplen=snaplen), rec_len
 
-    def _pcap_packets(self) -> Iterator[tuple[int, float, _Interface, bytes]]:
+    def _pcap_packets(self) -> Iterator[tuple[int, float, _Interface, bytes, str]]:
         order, iface, rec_len = self._pcap_head
         fmt = order + "IIII"
         while True:
@@ -320,7 +321,7 @@ class Capture:
                 self._truncated(f"frame {self.frames + 1} cut short")
                 return
             self.frames += 1
-            yield self.frames, sec + frac / iface.per_second, iface, data
+            yield self.frames, sec + frac / iface.per_second, iface, data, ""
 
     # ------------------------------------------------------------- pcapng
 
@@ -355,7 +356,7 @@ class Capture:
                 return
             yield btype, rest[:-4], order
 
-    def _pcapng_packets(self) -> Iterator[tuple[int, float, _Interface, bytes]]:
+    def _pcapng_packets(self) -> Iterator[tuple[int, float, _Interface, bytes, str]]:
         interfaces: list[_Interface] = []
         last_ts = 0.0
         for btype, body, order in self._blocks():
@@ -400,7 +401,10 @@ class Capture:
                     iface = interfaces[index]
                     if units is not None:
                         last_ts = iface.time(units)
-                    yield self.frames, last_ts, iface, data
+                    comment = ""
+                    if btype == _EPB:
+                        comment = _epb_comment(body, 20 + caplen + (-caplen % 4), order)
+                    yield self.frames, last_ts, iface, data, comment
             except struct.error:
                 self._truncated(f"block of type {btype} is malformed")
                 return
@@ -547,6 +551,19 @@ def _ethertype(data: bytes, off: int) -> tuple[int, int]:
         (etype,) = struct.unpack_from("!H", data, off + 2)
         off += 4
     return etype, off
+
+
+def _epb_comment(body: bytes, pos: int, order: str) -> str:
+    """The ``opt_comment`` of an Enhanced Packet Block whose options start at ``pos``
+    (``""`` when it has none)."""
+    while pos + 4 <= len(body):
+        code, length = struct.unpack_from(order + "HH", body, pos)
+        if code == 0:
+            break
+        if code == 1:
+            return body[pos + 4 : pos + 4 + length].decode("utf-8", errors="replace")
+        pos += 4 + length + (-length % 4)
+    return ""
 
 
 def _parse_idb(body: bytes, order: str) -> _Interface:

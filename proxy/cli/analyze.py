@@ -226,6 +226,10 @@ def _analyse(args: argparse.Namespace, hook: VerdictEngine, warnings: list[str],
             return [block for _, block in _report_blocks(args, events)]
         return [ladder for _, ladder in _ladder_blocks(args, events)]
 
+    from proxy.analyze.pipeline import leg_groups
+
+    args.leg_groups = leg_groups(args.capture)  # the legs of a handshake: one process
+
     def work(share: tuple[int, int]) -> list[tuple[Key, Any]]:
         if args.format == "jsonl":
             return _jsonl_share(args, hook, share, warnings, progress)
@@ -337,6 +341,7 @@ def _share_events(args: argparse.Namespace, hook: VerdictEngine, share: tuple[in
         tracker=Tracker(verdict_hook=hook, max_sessions=sys.maxsize),
         on_warning=warnings.append if first else None,
         on_frame=progress if first else None,
+        legs=getattr(args, "leg_groups", None),
     )
 
 

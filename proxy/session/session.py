@@ -50,6 +50,7 @@ from proxy.session.confirm import CONFIRMED, REJECTED, Confirmation
 from proxy.session.dtls13 import Dtls13, SecretLookup, plaintext_ack, receive_unified
 from proxy.session.dtls13 import note as dtls13_note
 from proxy.session.flights import FLIGHT_ENDERS, Flight, next_flight_number
+from proxy.session.legs import LegIndex
 from proxy.session.summary import Negotiation
 from proxy.session.transcript import Transcript
 
@@ -107,6 +108,9 @@ class MessageRecord:
     raw: bytes
     encrypted: bool = False
     epoch: int = 0
+    wire: bytes = b""
+    """An encrypted DTLS 1.0/1.2 message: its record payload as on the wire (``raw`` holds
+    the plaintext once decrypted). Empty otherwise: ``raw`` is what was sent."""
 
 
 class Session:
@@ -141,6 +145,14 @@ class Session:
         """The DTLS 1.3 record layer state (proxy.session.dtls13)."""
         self.confirm = Confirmation()
         """Whether the last flight was accepted (DTLS 1.0/1.2; :mod:`proxy.session.confirm`)."""
+        self.leg_index: LegIndex | None = None
+        """The Tracker's index of sessions by ClientHello random (:meth:`legs`)."""
+        self.new_legs: list[Session] = []
+        """Sessions found to be legs of this one by the last datagram (the Tracker tells
+        them: their summary gains this session)."""
+        self.relay_notes: dict[int, str] = {}
+        """Frame -> the capture's comment on it, for handshake datagrams that a relay wrote
+        (``relayed by dtlsproxy``...): who changed a message between two legs."""
         self._replaced = 0
         """Messages replaced in place (a decrypted copy): :meth:`handshake_order` redoes."""
         self._order: tuple[tuple[int, int], list[tuple[int, int, int, int]],
@@ -294,6 +306,9 @@ class Session:
         if body is not None:
             self.neg.observe(self.role(sender), body)
             self._observe13(sender, body)
+            if (msg.msg_type == HT_CLIENT_HELLO and self.leg_index is not None
+                    and isinstance(body, ClientHello)):
+                self.new_legs = self.leg_index.add(self, body.random)
 
         post13 = self._post_handshake13(msg.msg_type)
         cur = self.current
@@ -515,7 +530,7 @@ class Session:
             d.encrypted_finished_len = rec.length
             self.messages.append(
                 MessageRecord(sender, number, type_name, HT_FINISHED, None, (frame,), ts, None,
-                              rec.fragment, encrypted=True, epoch=rec.epoch)
+                              rec.fragment, encrypted=True, epoch=rec.epoch, wire=rec.fragment)
             )
             copy = 1
         else:
@@ -557,7 +572,7 @@ class Session:
                 if m.body is None:
                     self.messages[i] = MessageRecord(
                         m.sender, m.flight, m.type, m.msg_type, m.message_seq, m.frames, m.ts,
-                        body, raw, encrypted=True, epoch=m.epoch,
+                        body, raw, encrypted=True, epoch=m.epoch, wire=m.wire,
                     )
                     self._replaced += 1
                 return
@@ -753,6 +768,10 @@ class Session:
             note += (f"; then the {peer} sent an encrypted alert: a close_notify, or a fatal "
                      "alert refusing it (a key log reads it)")
         return note
+
+    def legs(self) -> list[Session]:
+        """The other sessions that carry this handshake (the same ClientHello random)."""
+        return [] if self.leg_index is None else self.leg_index.legs(self)
 
     def media_seen(self, sender: int, ts: float) -> None:
         """SRTP/SRTCP from ``sender`` (counted by the Tracker): confirms the handshake when

@@ -31,11 +31,15 @@ from proxy.events import (
     format_address,
 )
 from proxy.identify.stacks import StackDb, default_db
+from proxy.session.legs import LegIndex
 from proxy.session.session import Session
 from proxy.session.summary import Negotiation
 
 _SENDERS = ("0", "1")
 """Media counter direction keys per sender index (no str() per packet)."""
+
+MAX_RELAY_NOTES = 512
+"""Packet comments kept per session (only for its handshake datagrams)."""
 
 VerdictHook = Callable[[Session, list[Event], float, bool], list[Event]]
 """Called with (session, new events, now, final) -> verdict events (see proxy.verdict),
@@ -87,6 +91,8 @@ class Tracker:
         self.stacks = stacks if stacks is not None else default_db()
         """Known stacks, for the ``client_stack``/``server_stack`` guesses."""
         self._by_pair: dict[frozenset[Address], _Entry] = {}
+        self.leg_index = LegIndex()
+        """Sessions by ClientHello random: the legs of one handshake (proxy.session.legs)."""
         self._by_id: dict[str, _Entry] = {}
         self._route: dict[tuple[Address, Address], tuple[_Entry, int]] = {}
         """(src, dst) -> (entry, sender index): the media fast path's lookup."""
@@ -124,7 +130,15 @@ class Tracker:
         if kind == "dtls":
             entry.last_dtls_ts = d.ts
             entry.stalled = False
+            if d.comment and len(s.relay_notes) < MAX_RELAY_NOTES and not s.established():
+                s.relay_notes[d.frame] = d.comment  # who wrote this copy (a relay's --pcap)
             out.extend(s.receive_dtls(sender, d.data, d.ts, d.frame))
+            if s.new_legs:  # the same handshake as other sessions: their summaries say so
+                for leg in s.new_legs:
+                    other = self._by_id.get(leg.sid)
+                    if other is not None:
+                        out.extend(self._after(other, [], d.ts, final=False))
+                s.new_legs = []
         elif kind == "stun":
             try:
                 info = parse_stun(d.data)
@@ -246,6 +260,7 @@ class Tracker:
         if len(self._by_id) >= self.max_sessions:
             oldest = next(iter(self._by_id))
             old = self._by_id.pop(oldest)
+            self.leg_index.forget(old.session)
             self._by_pair.pop(frozenset(old.addrs), None)
             a, b = old.addrs
             self._route.pop((a, b), None)
@@ -256,6 +271,7 @@ class Tracker:
         endpoints = (format_address(d.src), format_address(d.dst))
         labels = (self._label(d.src), self._label(d.dst))
         entry = _Entry(Session(sid, endpoints, labels), addrs, MediaCounter(self.media_interval))
+        entry.session.leg_index = self.leg_index
         entry.first_ts = d.ts
         self._by_pair[pair] = entry
         self._by_id[sid] = entry
@@ -284,7 +300,7 @@ class Tracker:
             n.group, n.srtp_profile, n.client_ems, n.server_ems, s.cookie_exchange,
             n.resumption, tuple(n.fingerprints.items()), s.dtls13.opened > 0,
             len(s.dtls13.unreadable), len(s.dtls13.auth_failures), n.client_hello is None,
-            n.server_hello is None, s.confirm.retransmitted_after,
+            n.server_hello is None, s.confirm.retransmitted_after, tuple(s.legs()),
         )
         if inputs == entry.last_inputs and not final:
             return out  # the summary's key below is a function of these
@@ -294,7 +310,7 @@ class Tracker:
             summary.state, summary.client, summary.version, summary.cipher_suite, summary.group,
             summary.srtp_profile, summary.extended_master_secret, summary.cookie,
             summary.resumption, tuple(sorted(summary.fingerprints.items())), summary.note,
-            summary.client_stack, summary.server_stack,
+            summary.client_stack, summary.server_stack, summary.legs,
         )
         if key != entry.last_summary or final:
             entry.last_summary = key
@@ -352,6 +368,7 @@ class Tracker:
                                                                   _subject(n, "client")),
             None if n.server_hello is None else self.stacks.guess(n.server_hello,
                                                                   _subject(n, "server")),
+            tuple(x.sid for x in s.legs()),
         )
 
 

@@ -38,6 +38,7 @@ from proxy.verdict.inputs import (
     sdp_expectations,
 )
 from proxy.verdict.keys import KeyLogDecryptor, MasterSecrets, finished_checks
+from proxy.verdict.legs import LEGS_CHECK, altered_in_transit, legs_check
 from proxy.verdict.rules import Context, explain_alert, ref, silent_failure
 
 CLOSE_NOTIFY = 0
@@ -206,15 +207,15 @@ class VerdictEngine:
         if fresh:  # the immediate findings depend only on the checks
             out.extend(self._immediate(ctx, st))
         if give_up:
-            v = self._guard(ctx, "last flight", lambda: final_flight_rejected(ctx))
+            v = self._failure(ctx, "last flight", lambda: final_flight_rejected(ctx))
             if v is not None:
                 out.extend(self._emit(st, [v]))
                 st.failure_done = st.alert_done = True
         for ev in events if failure_alert else ():
             if isinstance(ev, AlertSeen) and not st.alert_done and _is_failure(s, ev):
                 st.alert_done = True
-                v = self._guard(ctx, "alert attribution",
-                                lambda a=ev: T.explain_alert13(ctx, a) or explain_alert(ctx, a))
+                v = self._failure(ctx, "alert attribution",
+                                  lambda a=ev: T.explain_alert13(ctx, a) or explain_alert(ctx, a))
                 if v is not None:
                     out.extend(self._emit(st, [v]))
                     st.failure_done = True
@@ -227,14 +228,28 @@ class VerdictEngine:
         if (not established and not finished and not st.failure_done and not st.alert_done
                 and fatal is None and (final or quiet)):
             n = self.options.retransmit_threshold
-            v = self._guard(ctx, "silence",
-                            lambda: T.silent13(ctx, n) or silent_failure(ctx, n))
+            v = self._failure(ctx, "silence",
+                              lambda: T.silent13(ctx, n) or silent_failure(ctx, n))
             if v is None and final:
                 v = self._guard(ctx, "incomplete", lambda: _incomplete(ctx))
             if v is not None:
                 st.failure_done = True
                 out.extend(self._emit(st, [v]))
+        if final and s.legs():  # a leg whose other copy came after its own verdict
+            out.extend(self._emit(st, [v for v in [self._guard(
+                ctx, "legs", lambda: altered_in_transit(ctx))] if v is not None]))
         return out
+
+    def _failure(self, ctx: Context, name: str, fn: object) -> Verdict | None:
+        """The verdict of a failure: ``fn``'s, unless a message differs between this
+        session and another leg of the same handshake (then that is the finding)."""
+        v = self._guard(ctx, name, fn)
+        check = ctx.checks.get(LEGS_CHECK)
+        if check is not None and check.passed is False:
+            alt = self._guard(ctx, "legs", lambda: altered_in_transit(ctx, v))
+            if alt is not None:
+                return alt
+        return v
 
     # ------------------------------------------------------------------ checks
 
@@ -259,6 +274,7 @@ class VerdictEngine:
         key = (self._epoch, s.handshakes, len(s.messages), len(s.auth_failures),
                len(s.clienthello_senders), s.client, len(st.malformed),
                c.state, c.retransmitted_after, c.final_copies, len(s.alerts),
+               tuple(len(x.messages) for x in s.legs()),
                tuple([len(m.raw) for m in s.messages if m.encrypted]))
         ctx = st.ctx
         n_sizes = len(st.sizes.sizes)
@@ -369,6 +385,7 @@ class VerdictEngine:
         if self.keylog is not None and not v13:
             put("key logs", lambda: self._keylog_agreement(s))
         put("last flight", lambda: confirmation_check(s, now))
+        put("legs", lambda: legs_check(s))
         if self.decryptor is None and full and not v13:
             for role in C.ROLES:
                 if C.find_message(s, role, "Finished") is not None:
@@ -506,6 +523,10 @@ class VerdictEngine:
         Finished were sent, but whether the last one was accepted is not known)."""
         s = ctx.s
         out: list[Verdict] = []
+        legs = ctx.checks.get(LEGS_CHECK)
+        if legs is not None and legs.passed is False:  # recovered (a retransmission)
+            v = self._guard(ctx, "legs", lambda: altered_in_transit(ctx))
+            return [v] if v is not None else []
         cv = ctx.cv
         if cv is not None and cv.check.passed is False and cv.message is not None:
             out.append(ctx.verdict(

@@ -291,12 +291,28 @@ def test_fault_aiortc_certificate_verify_janus_sends_decrypt_error(bed: Beds) ->
 
 
 def test_fault_aiortc_certificate_verify_offline_verdict(bed: Beds) -> None:
-    """The proxy's pcapng, leg B (what Janus received), through ``dtlsproxy analyze``."""
+    """The proxy's pcapng, leg B (what Janus received), through ``dtlsproxy analyze``:
+    both legs are in it, so the CertificateVerify is seen altered between them, by the
+    proxy itself, and Janus's decrypt_error follows."""
     r = fault_run(bed, "client", CV_OF_CLIENT)
     (v,) = leg_verdicts(r.analyze(), JANUS_LEG)
-    assert_verdict_is(v, "certificate_verify_bad_signature", "client->server", "CertificateVerify")
-    assert failed_checks(v) == ["client CertificateVerify signature"], v["evidence"]
+    assert_altered_cv(v, received=True)
+
+
+def assert_altered_cv(v: dict[str, Any], received: bool) -> None:
+    """``altered_in_transit`` on the CertificateVerify; ``received``: on the leg nearer
+    the server (its signature fails there), else on the one nearer the client."""
+    assert_verdict_is(v, "altered_in_transit", "client->server", "CertificateVerify")
     assert v["certain"] is True
+    assert re.match(r"CertificateVerify \(message_seq \d\) differs between leg s\d \(as sent by "
+                    r"the client\) and leg s\d \(as received by the server\) at byte \d+ of its "
+                    r"body: altered in transit, by dtlsproxy itself", v["reason"]), v["reason"]
+    failed = failed_checks(v)
+    assert "legs agree" in failed
+    assert ("client CertificateVerify signature" in failed) is received
+    assert "Finished" not in v["culprit"]["type"]
+    assert v["reason"].endswith("the server answered decrypt_error" if received else
+                                "the server answered with fatal decrypt_error"), v["reason"]
 
 
 def test_fault_aiortc_certificate_verify_report_in_chromium(
@@ -352,16 +368,16 @@ def test_fault_janus_certificate_verify_offline_verdict(bed: Beds) -> None:
     """Leg A (what aiortc received) names Janus's CertificateVerify."""
     r = fault_run(bed, "server", CV_OF_CLIENT)
     (v,) = leg_verdicts(r.analyze(), AIORTC_LEG)
-    assert_verdict_is(v, "certificate_verify_bad_signature", "client->server", "CertificateVerify")
-    assert failed_checks(v) == ["client CertificateVerify signature"], v["evidence"]
+    assert_altered_cv(v, received=True)
 
 
 def test_fault_pcapng_leg_before_the_fault_has_the_bytes_as_received(bed: Beds) -> None:
     """Leg B carries Janus's CertificateVerify as Janus sent it: its signature verifies
-    there, so that leg can only suspect the Finished."""
+    there. Alone, that leg could only suspect the Finished; with leg A beside it, the
+    CertificateVerify is seen altered between the two, and no Finished is blamed."""
     r = fault_run(bed, "server", CV_OF_CLIENT)
     (before,) = leg_verdicts(r.analyze(), JANUS_LEG)
-    assert before["code"] == "finished_suspected", before
+    assert_altered_cv(before, received=False)
     passed = [c["name"] for c in before["evidence"] if c["passed"] is True]
     assert "client CertificateVerify signature" in passed
 
@@ -399,9 +415,10 @@ def test_fault_finished_timeout_janus_retries_then_gives_up(bed: Beds) -> None:
 def test_fault_finished_timeout_offline_verdict_with_aiortc_key_log(bed: Beds) -> None:
     r = bed(**SLOW["finished_timeout"])
     offline = r.analyze(keylog=True)
-    (v,) = leg_verdicts(offline, JANUS_LEG)
-    assert_verdict_is(v, "finished_auth_failed", "client->server", "Finished")
-    assert set(failed_checks(v)) == {"client Finished", "retransmissions"}, v["evidence"]
+    (v,) = leg_verdicts(offline, JANUS_LEG)  # both legs: altered between them, by the proxy
+    assert_verdict_is(v, "altered_in_transit", "client->server", "Finished")
+    assert {"legs agree", "client Finished", "retransmissions"} <= set(failed_checks(v))
+    assert "; client Finished fails authentication: the server never answers" in v["reason"]
     assert v["certain"] is True
 
 
@@ -439,7 +456,8 @@ def test_final_flight_rejected_offline_with_the_key_log_and_check(bed: Beds) -> 
     r = bed(**SLOW["final_flight_rejected"])
     offline = r.analyze(keylog=True)
     (v,) = leg_verdicts(offline, JANUS_LEG)  # the leg where the Finished arrived corrupted
-    assert_verdict_is(v, "final_flight_rejected", "server->client", "Finished")
+    assert_verdict_is(v, "altered_in_transit", "server->client", "Finished")
+    assert "; the client never accepted the server's final flight" in v["reason"]
     assert v["certain"] is True
     check = subprocess.run(
         [sys.executable, "-m", "proxy", "analyze", str(r.workdir / "proxy.pcapng"), "--check"],

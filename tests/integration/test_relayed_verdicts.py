@@ -7,24 +7,30 @@ right message, on every leg of the relay's own capture.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import require_tool
+from tests.peers.capture import record_udp_exchange, write_pcap
+from tests.peers.openssl_cli import OpenSslClient, OpenSslServer
 from tests.peers.relayed import ROOT, RelayedRun, relay_openssl
 from tests.peers.scenarios import CertFiles
+from tests.peers.wire import CERTIFICATE_VERIFY, flip_last_byte_of
 
 pytestmark = pytest.mark.peers
 
 CLIENT_FINISHED = "who=client,msg=Finished,encrypted=1,action=corrupt,offset=-1,count=always"
 
 
-def analyze(run: RelayedRun, *args: str) -> list[dict[str, Any]]:
-    r = subprocess.run([sys.executable, "-m", "proxy", "analyze", str(run.pcap), "--format",
+def analyze(capture: RelayedRun | Path, *args: str) -> list[dict[str, Any]]:
+    path = capture.pcap if isinstance(capture, RelayedRun) else capture
+    r = subprocess.run([sys.executable, "-m", "proxy", "analyze", str(path), "--format",
                         "jsonl", *args], capture_output=True, text=True, cwd=ROOT, check=True)
     return [json.loads(line) for line in r.stdout.splitlines()]
 
@@ -66,10 +72,14 @@ def test_resumption_mirror_server_never_accepts_the_clients_final_flight(
     assert v["culprit"]["dir"] == "client->server" and v["culprit"]["type"] == "Finished"
     assert v["reason"].startswith("the server never accepted the client's final flight: it "
                                   "retransmitted flight 4 2 times after receiving flight 5")
-    # offline: the server's leg (upstream) holds the corrupted copy, proved with the key log
+    # offline, both legs: the Finished differs between them (the relay did it), and on the
+    # server's leg, the corrupted copy fails authentication with the key log
     (received,) = of(offline, "verdict", leg(offline, run.upstream))
-    assert received["code"] == "final_flight_rejected" and received["certain"] is True
-    assert "the client Finished fails authentication" in received["reason"]
+    assert received["code"] == "altered_in_transit" and received["certain"] is True
+    assert received["reason"].startswith("Finished differs between leg ")
+    assert ("; the server never accepted the client's final flight: it retransmitted flight "
+            "4 2 times after receiving flight 5; the client Finished fails authentication"
+            ) in received["reason"]
 
 
 def test_fragments_lost_in_the_first_copy_of_flight_4_are_filled_by_its_retransmission(
@@ -115,3 +125,84 @@ def test_close_notify_after_data_both_ways_is_an_orderly_shutdown(
     assert alerts == [("client->server", names), ("server->client", names)]
     (report,) = of(events, "checks")
     assert report["passed"] is True
+
+
+CV_OF_CLIENT = "who=client,msg=CertificateVerify,action=corrupt,offset=-1"
+
+
+@pytest.fixture(scope="module")
+def certificate_verify_corrupted(tmp_path_factory: pytest.TempPathFactory,
+                                 ecdsa_certs: tuple[CertFiles, CertFiles]) -> RelayedRun:
+    """The relay flips the last byte of s_client's CertificateVerify on its way to
+    s_server, which answers decrypt_error. The relay's pcapng: both legs."""
+    openssl = require_tool("openssl")
+    return relay_openssl(openssl, tmp_path_factory.mktemp("relayed"), "cv", *ecdsa_certs,
+                         [CV_OF_CLIENT], run_for=2.0)
+
+
+def test_both_legs_name_the_certificate_verify_altered_by_the_relay(
+        certificate_verify_corrupted: RelayedRun) -> None:
+    """Issue 14 item 2: the same handshake twice in the relay's own capture. On the
+    client's leg the CertificateVerify is intact (its signature verifies there), yet the
+    finding is the same as on the server's leg: altered between the two, by dtlsproxy
+    itself; no Finished is blamed anywhere."""
+    run = certificate_verify_corrupted
+    events = analyze(run)
+    sent, received = leg(events, run.listen), leg(events, run.upstream)
+    head = (f"CertificateVerify (message_seq 4) differs between leg {sent} (as sent by the "
+            f"client) and leg {received} (as received by the server) at byte ")
+    for sid, signature in ((sent, True), (received, False)):
+        (v,) = of(events, "verdict", sid)
+        assert v["code"] == "altered_in_transit" and v["certain"] is True, v
+        assert v["reason"].startswith(head), v["reason"]
+        assert ": altered in transit, by dtlsproxy itself" in v["reason"]
+        assert (v["culprit"]["dir"], v["culprit"]["type"]) == ("client->server",
+                                                              "CertificateVerify")
+        checks = {c["name"]: c["passed"] for c in v["evidence"]}
+        assert checks["legs agree"] is False
+        assert checks["client CertificateVerify signature"] is signature
+        legs = [e["legs"] for e in of(events, "session", sid)][-1]
+        assert legs == [received if sid == sent else sent]
+    assert not [v for v in of(events, "verdict") if "Finished" in v["culprit"]["type"]]
+    # the same output whatever the number of processes (legs stay in one)
+    assert analyze(run, "--jobs", "2") == events
+    text = subprocess.run([sys.executable, "-m", "proxy", "analyze", str(run.pcap)],
+                          capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    assert (f"  legs {sent} = {received}: one handshake seen at 2 points, its messages "
+            "compared") in text.splitlines()[:3]
+
+
+def test_two_captures_merged_with_mergecap_name_the_altered_message(
+        tmp_path: Path, ecdsa_certs: tuple[CertFiles, CertFiles]) -> None:
+    """Issue 14 item 2 without dtlsproxy: s_client -> A -> B -> s_server, two recording
+    forwarders, A flips the last byte of the CertificateVerify. A's capture (as the
+    client sent it) and B's (as the server got it), merged by Wireshark's mergecap."""
+    openssl = require_tool("openssl")
+    mergecap = require_tool("mergecap")
+    server, client = ecdsa_certs
+
+    def corrupt(direction: str, data: bytes) -> bytes:
+        return flip_last_byte_of(CERTIFICATE_VERIFY, data) if direction == "c2s" else data
+
+    with OpenSslServer(openssl, server.cert, server.key, srtp=None) as srv:
+        addr = srv.wait_ready()
+        with record_udp_exchange(addr) as b, record_udp_exchange(b.listen_addr,
+                                                                 transform=corrupt) as a:
+            with OpenSslClient(openssl, a.listen_addr, client.cert, client.key, srtp=None):
+                srv.wait_for("alert|error", 20)
+                time.sleep(0.5)
+            caps = [write_pcap(tmp_path / f"{n}.pcap", r.snapshot()) for n, r in (("a", a),
+                                                                                   ("b", b))]
+    merged = tmp_path / "merged.pcapng"
+    subprocess.run([mergecap, "-w", str(merged), *map(str, caps)], check=True,
+                   capture_output=True)
+    events = analyze(merged)
+    sessions = [e["session"] for e in of(events, "session_opened")]
+    assert len(sessions) == 2
+    for sid in sessions:
+        (v,) = of(events, "verdict", sid)
+        assert v["code"] == "altered_in_transit", v
+        assert re.match(r"CertificateVerify \(message_seq 4\) differs between leg s1 \(as sent "
+                        r"by the client\) and leg s2 \(as received by the server\) at byte \d+ "
+                        r"of its body: altered in transit(;|$)", v["reason"]), v["reason"]
+        assert "dtlsproxy" not in v["reason"]  # nobody marked those captures

@@ -12,7 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from proxy.analyze.pipeline import analyze_capture
+from proxy.capture.pcap import PcapngWriter, read_capture
 from proxy.cli.inputs import load_secrets
 from proxy.events import CheckReport, Event, SessionSummary, Verdict
 from proxy.session import Tracker
@@ -25,9 +28,24 @@ JANUS_KEYS = DATA / "janus-client-rejects-server-finished.keys"
 ROOT = Path(__file__).resolve().parents[2]
 
 
+JANUS_SIDE = ("10.99.0.1", 6000)
+"""The proxy's side B: the leg between Janus and the proxy (s1 in the capture)."""
+
+
 def analyze(path: Path, *keylogs: Path) -> list[Event]:
     tr = Tracker(verdict_hook=VerdictEngine(secrets=load_secrets(keylogs)))
     return list(analyze_capture(path, tracker=tr))
+
+
+@pytest.fixture(scope="module")
+def janus_leg(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Only the leg Janus saw (what a capture on Janus's host would hold)."""
+    out = tmp_path_factory.mktemp("leg") / "janus-leg.pcapng"
+    with PcapngWriter(out) as w:
+        for d in read_capture(JANUS):
+            if JANUS_SIDE in (d.src, d.dst):
+                w.write(d)
+    return out
 
 
 def summaries(events: list[Event], sid: str) -> list[SessionSummary]:
@@ -42,8 +60,9 @@ def checks(v: Verdict | CheckReport) -> dict[str, bool | None]:
     return {c.name: c.passed for c in v.evidence}
 
 
-def test_client_that_keeps_retransmitting_flight_5_never_accepted_flight_6() -> None:
-    events = analyze(JANUS, JANUS_KEYS)
+def test_client_that_keeps_retransmitting_flight_5_never_accepted_flight_6(
+        janus_leg: Path) -> None:
+    events = analyze(janus_leg, JANUS_KEYS)
     # s1: Janus <-> the proxy (Janus got the corrupted Finished); never called established
     states = [s.state for s in summaries(events, "s1")]
     assert "established" not in states and states[-1] == "failed"
@@ -67,31 +86,44 @@ def test_client_that_keeps_retransmitting_flight_5_never_accepted_flight_6() -> 
     assert not [e for e in events if isinstance(e, CheckReport) and e.session == "s1"]
 
 
-def test_without_a_key_log_the_server_finished_is_the_suspect() -> None:
-    events = analyze(JANUS)
-    for sid in ("s1", "s2"):  # the leg with the corrupted Finished, and the intact one
-        (v,) = verdicts(events, sid)
-        assert v.code == "final_flight_rejected" and not v.certain
-        assert v.reason.endswith("; the server Finished is the suspect")
-        assert v.to_be_certain == ("give a key log (--keylog, from either peer) to check "
-                                   "the server Finished")
-        assert summaries(events, sid)[-1].state == "failed"
-
-
-def test_the_intact_leg_says_the_finished_verifies_there() -> None:
-    (v,) = verdicts(analyze(JANUS, JANUS_KEYS), "s2")
+def test_without_a_key_log_the_server_finished_is_the_suspect(janus_leg: Path) -> None:
+    events = analyze(janus_leg)
+    (v,) = verdicts(events, "s1")
     assert v.code == "final_flight_rejected" and not v.certain
-    assert "verifies here with the key log: it was altered after this point" in v.reason
-    assert checks(v)["server Finished"] is True
+    assert v.reason.endswith("; the server Finished is the suspect")
+    assert v.to_be_certain == ("give a key log (--keylog, from either peer) to check "
+                               "the server Finished")
+    assert summaries(events, "s1")[-1].state == "failed"
 
 
-def test_check_exits_4_on_the_rejected_final_flight() -> None:
-    r = subprocess.run([sys.executable, "-m", "proxy", "analyze", str(JANUS), "--check",
+def test_check_exits_4_on_the_rejected_final_flight(janus_leg: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "proxy", "analyze", str(janus_leg), "--check",
                         "--keylog", str(JANUS_KEYS)], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 4, r.stderr
-    assert r.stderr.strip() == ("dtlsproxy analyze: --check: 2 session(s) failed or have a "
-                                "finding: s1, s2")
-    assert "  s1  failed       final_flight_rejected: the client never accepted" in r.stdout
+    assert r.stderr.strip() == ("dtlsproxy analyze: --check: 1 session(s) failed or have a "
+                                "finding: s1")
+    assert "  VERDICT: the client never accepted the server's final flight" in r.stdout
+
+
+def test_both_legs_name_the_finished_altered_between_them() -> None:
+    """Issue 14 item 2 on the same capture: the relay's pcapng has both legs. The
+    Finished differs between them; on the intact leg (s2) it verifies, on Janus's (s1) it
+    does not: the same finding on both, the relay named as the one that changed it."""
+    events = analyze(JANUS, JANUS_KEYS)
+    head = ("Finished differs between leg s2 (as sent by the server) and leg s1 (as received "
+            "by the client) at byte 39 of its record payload: altered in transit, by "
+            "dtlsproxy itself (leg s1 is the relay's own --pcap")
+    rejected = ("; the client never accepted the server's final flight: it retransmitted "
+                "flight 5 4 times after receiving flight 6; the server Finished ")
+    for sid, finished in (("s1", False), ("s2", True)):
+        (v,) = verdicts(events, sid)
+        assert v.code == "altered_in_transit" and v.certain, v
+        assert v.reason.startswith(head) and rejected in v.reason, v.reason
+        assert v.culprit is not None and (v.culprit.dir, v.culprit.type) == (
+            "server->client", "Finished")
+        c = checks(v)
+        assert c["legs agree"] is False and c["server Finished"] is finished
+        assert summaries(events, sid)[-1].legs == ({"s1": "s2", "s2": "s1"}[sid],)
 
 
 def test_a_capture_that_ends_at_flight_6_is_unconfirmed_not_failed() -> None:
