@@ -29,6 +29,7 @@ from proxy.events import Event, MessageSeen
 from ui.alerts import banner_text, find_culprit
 from ui.detail import DetailPane, field_tree_available
 from ui.diffview import MARK, DiffScreen, changed_keys, message_keys, session_diff, stack_text
+from ui.legsview import LegsScreen
 from ui.export import export_session
 from ui.filtering import Filter, parse_filter
 from ui.gcpace import GcPacer
@@ -50,6 +51,8 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
      "Mark the selected session as the reference of a diff (then d on another)"),
     ("diff", "Diff with the reference",
      "Compare the selected session with the reference: the diff in a pane, Δ in the ladder"),
+    ("legs", "Legs side by side",
+     "The selected session and its other leg (the same handshake seen at another point)"),
     ("help", "Help", "All key bindings"),
     ("quit", "Quit", "Leave dtlsproxy"),
 )
@@ -112,6 +115,7 @@ class DtlsProxyApp(App[None]):
         Binding("x", "toggle_group", "Expand", show=False),
         Binding("m", "mark_reference", "Mark ref", show=False),
         Binding("d", "diff", "Diff", show=False),
+        Binding("l", "legs", "Legs", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("tab", "focus_next", "Pane", key_display="tab"),
         Binding("shift+tab", "focus_previous", "Prev pane", show=False),
@@ -528,6 +532,7 @@ class DtlsProxyApp(App[None]):
             ("e", "export the selected session (JSONL, pcapng, HTML report)"),
             ("m", "mark the selected session as the reference of a diff"),
             ("d", "diff the selected session with the reference (Δ marks changed messages)"),
+            ("l", "the selected session and its other leg side by side (≠: altered between)"),
             ("ctrl+p", "command palette (every action)"),
             ("?", "this help"),
             ("q", "quit"),
@@ -555,6 +560,18 @@ class DtlsProxyApp(App[None]):
         self.diff_marks = changed_keys(d)
         self._draw_ladder(force=True)
         self.push_screen(DiffScreen(d))
+
+    def action_legs(self) -> None:
+        sid = self.selected
+        sessions = self.model.sessions
+        st = sessions.get(sid) if sid is not None else None
+        legs = [] if st is None or st.summary is None else [
+            x for x in st.summary.legs if x in sessions]
+        if st is None or not legs:
+            self.notify("the selected session has no other leg (the same handshake seen at "
+                        "another point)", severity="warning")
+            return
+        self.push_screen(LegsScreen(st, sessions[legs[0]]))
 
     def _mark_changed(self, st: SessionState, rows: list[LadderRow]) -> list[LadderRow]:
         """The messages the last diff found changed get ``Δ`` before their info."""
