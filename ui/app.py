@@ -29,12 +29,12 @@ from proxy.events import Event, MessageSeen
 from ui.alerts import banner_text, find_culprit
 from ui.detail import DetailPane, field_tree_available
 from ui.diffview import MARK, DiffScreen, changed_keys, message_keys, session_diff, stack_text
-from ui.legsview import LegsScreen
 from ui.export import export_session
 from ui.filtering import Filter, parse_filter
 from ui.gcpace import GcPacer
 from ui.help import FilterScreen, HelpScreen
 from ui.ladder import LadderRow, LadderTable, build_rows
+from ui.legsview import LegsScreen
 from ui.model import Model, SessionState
 from ui.sessions import SessionsTable
 
