@@ -1,4 +1,4 @@
-"""Two legs of one handshake side by side (``l``): each message as each leg carried it.
+"""Two legs of one handshake side by side (``b``): each message as each leg carried it.
 
 A session's ``legs`` (its summary) are the same handshake seen at another point (the
 relay's own capture has both of its legs). The pane puts the selected session and a leg
@@ -69,12 +69,12 @@ def legs_table(a: SessionState, b: SessionState) -> Table:
 
 
 class LegsScreen(ModalScreen[None]):
-    """The legs pane over the ladder; escape, q or l closes it."""
+    """The legs pane over the ladder; escape, q or b closes it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss", "Close"),
         Binding("q", "dismiss", "Close", show=False),
-        Binding("l", "dismiss", "Close", show=False),
+        Binding("b", "dismiss", "Close", show=False),
     ]
 
     def __init__(self, a: SessionState, b: SessionState) -> None:

@@ -336,7 +336,9 @@ def test_analyze_of_the_proxy_capture_names_chromium_certificate_verify(
     cv_fault: BrowserBedResult,
 ) -> None:
     """The verdict layer on Chromium's real traffic: ``dtlsproxy analyze`` of the
-    pcapng that ``dtlsproxy run --pcap`` wrote, on the leg that reached Janus."""
+    pcapng that ``dtlsproxy run --pcap`` wrote, on the leg that reached Janus. Both legs
+    are in that file: the CertificateVerify is seen altered between them, by the proxy
+    itself, and its signature failing on Janus's leg follows."""
     out = subprocess.run(
         [sys.executable, "-m", "proxy", "analyze", str(cv_fault.workdir / "proxy.pcapng"),
          "--format", "jsonl"],
@@ -347,12 +349,13 @@ def test_analyze_of_the_proxy_capture_names_chromium_certificate_verify(
     leg = next(e["session"] for e in events if e["event"] == "session_opened"
                and janus in e["endpoints"])  # fmt: skip
     verdicts = [e for e in events if e["event"] == "verdict" and e["session"] == leg]
-    assert [v["code"] for v in verdicts] == ["certificate_verify_bad_signature"], verdicts
+    assert [v["code"] for v in verdicts] == ["altered_in_transit"], verdicts
     v = verdicts[0]
     assert (v["culprit"]["type"], v["culprit"]["dir"]) == ("CertificateVerify", "client->server")
     failed = [c["name"] for c in v["evidence"] if c["passed"] is False]
-    assert failed == ["client CertificateVerify signature"], v["evidence"]
-    assert "decrypt_error" in v["reason"]
+    assert failed == ["legs agree", "client CertificateVerify signature"], v["evidence"]
+    assert ": altered in transit, by dtlsproxy itself" in v["reason"]
+    assert v["reason"].endswith("the server answered decrypt_error"), v["reason"]
 
 
 # ------------------------------------------------------ 4. two Chromiums, DTLS 1.3

@@ -1,4 +1,4 @@
-"""The TUI's legs pane (``l``): one handshake seen at two points, side by side, on the
+"""The TUI's legs pane (``b``): one handshake seen at two points, side by side, on the
 relay's own capture of a CertificateVerify it corrupted (tests/data/README.md)."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def _text(widget: Static) -> str:
     return console.export_text()
 
 
-def test_l_puts_the_two_legs_side_by_side_and_marks_the_altered_message() -> None:
+def test_b_puts_the_two_legs_side_by_side_and_marks_the_altered_message() -> None:
     app = DtlsProxyApp(events=events())
 
     async def main() -> None:
@@ -43,7 +43,7 @@ def test_l_puts_the_two_legs_side_by_side_and_marks_the_altered_message() -> Non
             await pilot.pause()
             app.query_one(SessionsTable).select_sid("s1")
             await pilot.pause()
-            await pilot.press("l")
+            await pilot.press("b")
             await pilot.pause()
             assert isinstance(app.screen, LegsScreen)
             table = _text(app.screen.query_one("#legstable", Static))
@@ -61,7 +61,7 @@ def test_l_puts_the_two_legs_side_by_side_and_marks_the_altered_message() -> Non
     asyncio.run(main())
 
 
-def test_l_on_a_session_without_legs_says_so() -> None:
+def test_b_on_a_session_without_legs_says_so() -> None:
     from tests.ui_scenarios import clean_handshake
 
     app = DtlsProxyApp(events=clean_handshake())
@@ -69,7 +69,7 @@ def test_l_on_a_session_without_legs_says_so() -> None:
     async def main() -> None:
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
-            await pilot.press("l")
+            await pilot.press("b")
             await pilot.pause()
             assert not isinstance(app.screen, LegsScreen)
 
@@ -82,7 +82,7 @@ def test_snapshot_legs_side_by_side(snap_compare: Any) -> None:
     async def open_legs(pilot: Pilot[None]) -> None:
         app.query_one(SessionsTable).select_sid("s2")
         await pilot.pause()
-        await pilot.press("l")
+        await pilot.press("b")
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=open_legs)
