@@ -14,7 +14,7 @@ from textual.widgets import Static
 from proxy.analyze.pipeline import analyze_capture
 from proxy.events import Event
 from proxy.session import Tracker
-from proxy.verdict import build_hook
+from proxy.verdict import VerdictEngine
 from ui.app import DtlsProxyApp
 from ui.legsview import LegsScreen
 from ui.sessions import SessionsTable
@@ -25,7 +25,7 @@ CAPTURE = Path(__file__).resolve().parents[1] / "data" / (
 
 
 def events() -> list[Event]:
-    return list(analyze_capture(CAPTURE, tracker=Tracker(verdict_hook=build_hook())))
+    return list(analyze_capture(CAPTURE, tracker=Tracker(verdict_hook=VerdictEngine())))
 
 
 def _text(widget: Static) -> str:
