@@ -34,7 +34,7 @@ MAY_IMPORT: dict[str, set[str]] = {
               "sdp.py", "capture", "export", "turn"},
     "analyze": {"events.py", "decode", "identify", "session", "verdict", "compare", "sdp.py",
                 "capture", "turn"},
-    "report": {"events.py", "decode", "analyze", "capture"},
+    "report": {"events.py", "decode", "analyze", "compare", "capture"},
     "demo": {"events.py", "bus.py", "decode", "session", "verdict", "relay", "capture",
              "export"},
     "cli": {"events.py", "bus.py", "decode", "identify", "session", "verdict", "compare",

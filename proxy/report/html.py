@@ -20,9 +20,12 @@ import hashlib
 from collections.abc import Sequence
 from html import escape
 
+from proxy.compare.diff import SessionDiff
+from proxy.compare.render import diff_text
 from proxy.decode.dtls.fields import FieldNode
 from proxy.events import Check, MessageSeen, iso_time
 from proxy.report.model import (
+    DIFF_MARK,
     CertificateView,
     Detail,
     Row,
@@ -131,6 +134,8 @@ dl.facts dt{font-weight:600}dl.facts dd{margin:0;overflow-wrap:anywhere}
 dl.facts dd.mono{font-size:.85em}
 .fp{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:.85em;
 overflow-wrap:anywhere}
+pre.difftext{font-size:12px;overflow-x:auto;margin:.3em 0}.diffsum{margin:.2em 0}
+ul.changes li{font-weight:600}
 footer{margin-top:2em;color:var(--muted);font-size:.85em;border-top:1px solid var(--line)}
 @media print{body{max-width:none;font-size:11pt}details.msglist{display:none}
 section.session{break-before:auto}tr,svg.ladder{break-inside:avoid}.story{display:block}}
@@ -228,6 +233,7 @@ def session_block(sd: SessionData, opts: ReportOptions) -> SessionBlock:
     found = stacks(sd)
     if found:
         parts.append("<h3>Stack fingerprints</h3>" + _facts(found, esc))
+    parts.append(DIFF_MARK)
     parts.append("</section>")
     return SessionBlock(sd.sid, state, esc.scrub(head), sd.troubled, sd.first_ts, sd.last_ts,
                         "\n".join(parts),
@@ -253,6 +259,25 @@ def _details(sd: SessionData, rows: Sequence[Row], esc: _Text, opts: ReportOptio
                    f'<div class="detail">{_tree(d.nodes, esc)}{_bytes(d)}</div></details>')
     out.append("</details>")
     return "\n".join(out)
+
+
+def _steps(d: SessionDiff) -> str:
+    """``dtlsproxy diff``'s text without its first line (the sentence shown above it)."""
+    text = diff_text(d)
+    head, _, rest = text.partition("\n")
+    return rest if head == d.summary else text
+
+
+def diff_part(ref: str, d: SessionDiff, opts: ReportOptions) -> str:
+    """A failed session compared with ``ref``, one that established: the sentence, then
+    message by message (``dtlsproxy diff``'s text)."""
+    esc = _Text(Scrub(certificate_names([*d.a.messages, *d.b.messages])
+                      if opts.redact_certificates else ()))
+    return (f'<h3>Compared with <a href="#{escape(ref)}">{escape(ref)}</a>, which '
+            f'established</h3><p class="diffsum">{esc(d.summary)}</p>'
+            '<details class="diff"><summary>message by message (A: '
+            f'{escape(ref)}, B: this session)</summary><pre class="difftext">'
+            f"{esc(_steps(d))}</pre></details>")
 
 
 def _certificate_withheld(d: Detail) -> Detail:
@@ -444,7 +469,15 @@ def _overview(blocks: Sequence[SessionBlock], shown: int, opts: ReportOptions) -
     out = ['<section id="overview"><h2>Overview</h2>',
            "<p>" + escape(f"{len(blocks)} sessions: " + ", ".join(
                f"{counts[s]} {s}" for s in states)) + "</p>"]
-    out += [f"<p>{escape(line)}</p>" for line in opts.overview_notes]
+    if opts.overview_notes:
+        out.append("<h3>What changed</h3><ul class=\"changes\">" + "".join(
+            f"<li>{escape(line)}</li>" for line in opts.overview_notes) + "</ul>")
+    if opts.overview_groups:
+        out.append("<details class=\"groups\"><summary>By outcome and handshake shape"
+                   "</summary><table><thead><tr><th class=\"r\">sessions</th><th>outcome "
+                   "and shape</th></tr></thead><tbody>" + "".join(
+                       f"<tr><td>{n}</td><td>{escape(text)}</td></tr>"
+                       for n, text in opts.overview_groups) + "</tbody></table></details>")
     items = []
     for i, b in enumerate(blocks):
         sid = (f'<a href="#{escape(b.sid)}">{escape(b.sid)}</a>' if i < shown

@@ -12,8 +12,11 @@ import re
 from collections.abc import Sequence
 
 from proxy.analyze.ladder import render_blocks
+from proxy.compare.diff import SessionDiff
+from proxy.compare.render import diff_text
 from proxy.events import Check, iso_time
 from proxy.report.model import (
+    DIFF_MARK,
     SessionBlock,
     SessionData,
     alert_sentence,
@@ -86,10 +89,32 @@ def session_block(sd: SessionData, opts: ReportOptions) -> SessionBlock:
         while lines and not lines[-1].strip():
             lines.pop()
         out += fence(lines)
-    out.append("")
+    out += ["", DIFF_MARK]
     return SessionBlock(sd.sid, sd.state, head, sd.troubled, sd.first_ts, sd.last_ts,
                         "\n".join(out),
                         scrub(f"{side_name(sd, 'client')} ⇄ {side_name(sd, 'server')}"))
+
+
+DIFF_LINES = 40
+"""Lines of the message-by-message comparison kept in Markdown (the HTML has them all)."""
+
+
+def _steps(d: SessionDiff) -> str:
+    """``dtlsproxy diff``'s text without its first line (the sentence shown above it)."""
+    text = diff_text(d)
+    head, _, rest = text.partition("\n")
+    return rest if head == d.summary else text
+
+
+def diff_part(ref: str, d: SessionDiff, opts: ReportOptions) -> str:
+    """A failed session compared with ``ref``, one that established."""
+    scrub = Scrub(certificate_names([*d.a.messages, *d.b.messages])
+                  if opts.redact_certificates else ())
+    lines = [scrub(line) for line in _steps(d).splitlines()]
+    if len(lines) > DIFF_LINES:
+        lines = [*lines[:DIFF_LINES], f"... {len(lines) - DIFF_LINES} more lines"]
+    return "\n".join([f"**Compared with {md(ref)} (established):** {md(scrub(d.summary))}",
+                      "", *fence(lines), ""])
 
 
 def _evidence(sd: SessionData, scrub: Scrub) -> list[str]:
@@ -198,7 +223,11 @@ def _overview(blocks: Sequence[SessionBlock], opts: ReportOptions) -> list[str]:
         counts[b.state] = counts.get(b.state, 0) + 1
     out = [f"**{len(blocks)} sessions:** " + ", ".join(f"{n} {s}" for s, n in counts.items()),
            ""]
-    out += [md(note) + "\n" for note in opts.overview_notes]
+    if opts.overview_notes:
+        out += ["**What changed:**", "", *(f"- {md(note)}" for note in opts.overview_notes), ""]
+    if opts.overview_groups:
+        out += ["**By outcome and handshake shape:**", "",
+                *(f"- {n} × {md(text)}" for n, text in opts.overview_groups[:10]), ""]
     out += ["| session | state | between | what happened |", "|---|---|---|---|"]
     for b in blocks[:100]:
         out.append(f"| {md(b.sid)} | {'**' + b.state + '**' if b.troubled else b.state} | "

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from proxy.compare.changes import SessionShape
+from proxy.compare.diff import SessionRecord
 from proxy.decode.dtls.fields import FieldNode, field_tree, header_node
 from proxy.decode.dtls.x509 import CertificateSummary
 from proxy.events import (
@@ -661,6 +663,15 @@ class SessionBlock:
     """The session's part of the document."""
     title: str = ""
     """``client (browser) ⇄ server (janus)``."""
+    shape: SessionShape | None = None
+    """Outcome and handshake shape, for "what changed, and since when"."""
+    record: SessionRecord | None = None
+    """The handshake as :mod:`proxy.compare.diff` compares it (with a session that worked)."""
+
+
+DIFF_MARK = "<!--dtlsproxy:diff-->"
+"""Where a session's text takes its comparison with a session that worked (filled by
+:func:`proxy.report.document`, which sees every session)."""
 
 
 def report_order(sessions: Sequence[SessionData]) -> list[SessionData]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from proxy.decode.dtls.x509 import CertificateSummary
+from proxy.events import MessageSeen
 from proxy.report.model import SessionData
 
 MAX_SESSIONS = 50
@@ -28,7 +29,10 @@ class ReportOptions:
     """What was analysed (a file name), shown under the title."""
     max_sessions: int = MAX_SESSIONS
     overview_notes: tuple[str, ...] = ()
-    """Sentences for the overview (e.g. since when sessions fail)."""
+    """What changed, and since when (:meth:`proxy.compare.changes.ChangeTracker.findings`):
+    sentences for the overview."""
+    overview_groups: tuple[tuple[int, str], ...] = ()
+    """(sessions, outcome and handshake shape), largest first."""
 
     @classmethod
     def of(cls, redact: frozenset[str] = frozenset(), **kw: object) -> ReportOptions:
@@ -43,16 +47,17 @@ def is_key_material(name: str) -> bool:
     return any(w in low for w in _KEY_WORDS)
 
 
-def _summaries(sd: SessionData) -> Iterator[CertificateSummary]:
-    for m in sd.messages:
+def _summaries(messages: Iterable[MessageSeen]) -> Iterator[CertificateSummary]:
+    for m in messages:
         for entry in getattr(m.body, "entries", None) or ():
             summ = getattr(entry, "summary", None)
             if isinstance(summ, CertificateSummary):
                 yield summ
 
 
-def certificate_names(sd: SessionData) -> list[str]:
+def certificate_names(sd: SessionData | Iterable[MessageSeen]) -> list[str]:
     """What ``--redact certificates`` hides wherever it appears in a text: subjects,
     issuers and serial numbers as the certificates spell them (not their parts: a CN
     such as ``client`` is also an ordinary word)."""
-    return [x for s in _summaries(sd) for x in (s.subject, s.issuer, s.serial) if x]
+    messages = sd.messages if isinstance(sd, SessionData) else sd
+    return [x for s in _summaries(messages) for x in (s.subject, s.issuer, s.serial) if x]

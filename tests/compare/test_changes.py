@@ -127,3 +127,24 @@ def test_failures_only_from_one_client_stack_and_two_datagram_hellos() -> None:
     assert ("failures only when the ClientHello needs two datagrams (3 of 3 failures; none "
             "of the 3 successes)") in found
     assert not any(f.startswith("since") for f in found)  # alternating: no change in time
+
+
+def test_the_reports_say_since_when_and_compare_with_a_session_that_worked(
+        swapped: dict[str, Any]) -> None:
+    """``--format html`` and ``markdown`` of the same capture: the overview's "what
+    changed" sentence, and each failed session compared with one that established."""
+    for fmt in ("html", "markdown"):
+        res = subprocess.run([sys.executable, "-m", "proxy", "analyze", str(swapped["pcap"]),
+                              "--format", fmt], capture_output=True, text=True, timeout=120,
+                             cwd=ROOT)
+        assert res.returncode == 0, res.stderr
+        text = res.stdout
+        first = text.index("## s" if fmt == "markdown" else '<section class="session')
+        head = text[:first]
+        assert ("<h3>What changed</h3>" if fmt == "html" else "**What changed:**") in head
+        m = SINCE_BOTH_LEGS.search(head)
+        assert m and m.group(2) == m.group(3) == str(2 * ROUNDS), head
+        compared = re.findall(r"Compared with (?:<a href=\"#)?(s\d+)", text)
+        assert len(compared) == 2 * ROUNDS  # every failed session (both legs of each)
+        sentence = re.search(r"(?:<p class=\"diffsum\">|\(established\):\*\* )(.*)", text)
+        assert sentence and "different server certificate" in sentence.group(1), text[:3000]

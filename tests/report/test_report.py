@@ -68,8 +68,12 @@ def test_the_failed_session_comes_first_with_its_verdict_then_the_ladder(demo_ht
     assert "client-&gt;server flight 5 CertificateVerify (message_seq 4), frames 15" in s2
     assert "✖ server (gateway-2) sent fatal decrypt_error in answer to client flight 5" in s2
     order = [s2.index(x) for x in ('class="verdict"', "<svg", "<h3>Evidence", "<h3>Negotiated",
-                                   "<h3>Certificates")]
+                                   "<h3>Certificates",
+                                   '<h3>Compared with <a href="#s1">s1</a>, which established')]
     assert order == sorted(order)
+    assert "messages identical except CertificateVerify signature (A&#x27;s verifies, B&#x27;s " \
+        "does not)" in s2
+    assert "Compared with" not in section(demo_html, "s1")  # only a failed session is
 
 
 def test_the_ladder_is_the_tuis_rows_with_the_culprit_marked(demo_html: str) -> None:
@@ -197,8 +201,16 @@ def test_markdown_renders_to_the_evidence_table_and_the_ladder_block() -> None:
                                      "certificate's EC P-256 key (scheme: ecdsa_secp256r1_sha256;")
     assert len(evidence) == 1 + 20  # every check of the verdict
     fences = [t for t in tokens if t.type == "fence"]
-    assert [f.info for f in fences] == ["text", "text"]
+    assert [f.info for f in fences] == ["text", "text", "text"]  # s2's ladder, diff; s1's
     ladder = fences[0].content.splitlines()
+    diff = fences[1].content.splitlines()
+    assert diff[:2] == ["A    browser-1 -> gateway-1, established",
+                        "B    browser-2 -> gateway-2, failed"]
+    assert "  changed   5  client->server  CertificateVerify" in diff
+    compared = [t.content for t in tokens if t.type == "inline"
+                and t.content.startswith("**Compared with s1 (established):**")]
+    assert compared and "messages identical except CertificateVerify signature (A's " \
+        "verifies, B's does not)" in compared[0]
     assert ladder[0].split() == ["time", "flight", "browser-2", "gateway-2"]
     assert ladder[5].strip().startswith("+0.002s  5       Certificate, ClientKeyExchange, "
                                         "CertificateVerify, ChangeCipherSpec")
