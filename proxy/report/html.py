@@ -200,7 +200,7 @@ def session_block(sd: SessionData, opts: ReportOptions) -> SessionBlock:
     rows = build_rows(sd)
     head = headline(sd)
     state = sd.state
-    parts = [f'<section class="session{" trouble" if sd.troubled else ""}" id="{sd.sid}" '
+    parts = [f'<section class="session{" trouble" if sd.troubled else ""}" id="{esc(sd.sid)}" '
              f'data-state="{esc(state)}">',
              f'<h2>{esc(sd.sid)} <span class="state {esc(state)}">{esc(state)}</span> '
              f'{esc(side_name(sd, "client"))} ⇄ {esc(side_name(sd, "server"))}</h2>',
@@ -241,7 +241,7 @@ def session_block(sd: SessionData, opts: ReportOptions) -> SessionBlock:
 
 
 def _details(sd: SessionData, rows: Sequence[Row], esc: _Text, opts: ReportOptions) -> str:
-    out = [f'<details class="msglist" id="{sd.sid}-messages"><summary>Messages and rows '
+    out = [f'<details class="msglist" id="{esc(sd.sid)}-messages"><summary>Messages and rows '
            f"({len(rows)}): decoded fields and bytes</summary>"]
     for row in rows:
         if row.kind in ("traffic", "more"):
@@ -254,7 +254,7 @@ def _details(sd: SessionData, rows: Sequence[Row], esc: _Text, opts: ReportOptio
             " alert" if row.kind == "alert" else "")
         mark = "◆ CULPRIT · " if row.culprit else ""
         info = f" · {row.info}" if row.info and row.kind != "verdict" else ""
-        out.append(f'<details class="{classes}" id="{row.anchor}"><summary>{mark}'
+        out.append(f'<details class="{classes}" id="{esc(row.anchor)}"><summary>{mark}'
                    f"+{row.ts - sd.first_ts:.3f}s {esc(d.title)}{esc(info)}</summary>"
                    f'<div class="detail">{_tree(d.nodes, esc)}{_bytes(d)}</div></details>')
     out.append("</details>")

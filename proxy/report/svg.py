@@ -77,7 +77,8 @@ def _row(row: Row, y: float, t0: float, shaded: bool, esc: Callable[[str], str])
         classes.append("culprit")
     if row.encrypted:
         classes.append("encrypted")
-    parts = [f'<a href="#{row.anchor}" data-m="{row.anchor}" class="{" ".join(classes)}">',
+    anchor = esc(row.anchor)
+    parts = [f'<a href="#{anchor}" data-m="{anchor}" class="{" ".join(classes)}">',
              f"<title>{esc(_tooltip(row))}</title>",
              f'<rect x="0" y="{y}" width="{WIDTH}" height="{ROW}" class="'
              f'{"band" if row.culprit else ("shade" if shaded else "hit")}"/>']

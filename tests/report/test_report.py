@@ -173,6 +173,10 @@ def test_text_from_the_wire_cannot_become_markup() -> None:
     assert "<script" not in body and "<img" not in body
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in body
     text = render(events, "markdown")
+    odd = '"><b id=x>'  # a session id from a hand-edited log
+    page = render([SessionOpened(1.0, odd, ("a:1", "b:2"), ("a", "b")),
+                   Notice(1.5, odd, "error", "silent_side", "quiet")], "html")
+    assert "<b id=x>" not in page and 'id="&quot;&gt;&lt;b id=x&gt;"' in page
     shown = MarkdownIt("commonmark").enable("table").render(text)
     assert "<script" not in shown and "<img" not in shown
     verdict = [line for line in shown.splitlines() if "Verdict:" in line]
