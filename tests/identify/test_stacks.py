@@ -4,6 +4,7 @@ identified by name from their hellos (proxy/identify/stacks.toml, docs/stacks.md
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -251,3 +252,15 @@ def test_config_fingerprints_files(tmp_path: Path) -> None:
     cfg_path.write_text(f'[fingerprints]\nfiles = ["{bad}"]\n')
     with pytest.raises(ConfigError, match=r"fingerprints.*files.*unknown key 'extensons'"):
         load_toml(cfg_path)
+
+
+def test_one_command_answers_which_version_is_the_other_side(captures_dir: Path) -> None:
+    """The seed's second question, answered by ``dtlsproxy analyze`` on the capture."""
+    res = subprocess.run([sys.executable, "-m", "proxy", "analyze",
+                          str(captures_dir / "webrtc-stun.pcap")],
+                         capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    line = next(x for x in res.stdout.splitlines() if x.startswith("  client stack "))
+    assert line.startswith("  client stack OpenSSL 1.0.1 (high): no supported_versions "
+                           "(version feff); extension order 000b,000a,000f,000e")
+    assert "the hello cannot tell them apart" in line
