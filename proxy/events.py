@@ -46,10 +46,11 @@ class Datagram:
     side: str | None = None
     """Live relay only: the configured label of the side that received it (e.g. "a")."""
     via: str = ""
-    """How it travelled when it was carried inside another protocol: ``send``/``data``
-    (a TURN Send/Data indication), ``channel 0x4000`` (TURN ChannelData), with ``/tcp``
-    when that came over TCP (``channel 0x4000/tcp``, ``rfc4571/tcp``); empty for a plain
-    UDP datagram."""
+    """How it travelled when it was carried inside another protocol: in TURN mode the
+    allocation then the encapsulation, ``t1 send``/``t1 data`` (a Send/Data indication),
+    ``t1 channel 0x4000`` (ChannelData), with ``/tcp`` when the client is on TCP; offline
+    the same without the allocation, or ``rfc4571/tcp`` (ICE-TCP framing); empty for a
+    plain UDP datagram."""
     comment: str = ""
     """Offline: the capture's comment on the packet (pcapng ``opt_comment``). The relay's
     own ``--pcap`` marks each datagram it sent on with ``relayed by dtlsproxy``."""

@@ -23,11 +23,12 @@ class DtlsproxyProcess:
     proc: subprocess.Popen[bytes] | None
     exit: int | None
 
-    async def wait_listening(self, timeout: float) -> None:
-        """Until both sides' ``listening`` notices are in the log (or the process died)."""
+    async def wait_listening(self, timeout: float, count: int = 2) -> None:
+        """Until ``count`` ``listening`` notices are in the log (both sides of a call; one
+        for TURN alone), or the process died."""
         assert self.proc is not None
         deadline = time.monotonic() + timeout
-        while sum(e.get("code") == "listening" for e in self.events()) < 2:
+        while sum(e.get("code") == "listening" for e in self.events()) < count:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"dtlsproxy run exited with {self.proc.returncode}")
             if time.monotonic() > deadline:

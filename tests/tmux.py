@@ -50,6 +50,10 @@ class TmuxApp:
             screen = self.screen()
         return screen
 
+    def send(self, key: str) -> None:
+        """Press ``key`` (tmux key names: ``t``, ``Escape``, ``Enter``...)."""
+        subprocess.run([self.tmux, "send-keys", "-t", self.name, key], check=True)
+
     def quit(self, key: str = "q", timeout: float = 10.0) -> str:
         """Press ``key``; the command's exit status ("" if it did not exit in time)."""
         subprocess.run([self.tmux, "send-keys", "-t", self.name, key], check=True)

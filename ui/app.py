@@ -27,6 +27,7 @@ from textual.widgets import DataTable, Footer, Static
 from proxy.bus import Subscription
 from proxy.events import Event, MessageSeen
 from ui.alerts import banner_text, find_culprit
+from ui.allocations import AllocationsScreen
 from ui.detail import DetailPane, field_tree_available
 from ui.diffview import MARK, DiffScreen, changed_keys, message_keys, session_diff, stack_text
 from ui.export import export_session
@@ -53,6 +54,8 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
      "Compare the selected session with the reference: the diff in a pane, Δ in the ladder"),
     ("legs", "Legs side by side",
      "The selected session and its other leg (the same handshake seen at another point)"),
+    ("allocations", "TURN allocations",
+     "Every TURN allocation: client, user, relayed address, permissions, channels, bytes"),
     ("help", "Help", "All key bindings"),
     ("quit", "Quit", "Leave dtlsproxy"),
 )
@@ -112,6 +115,7 @@ class DtlsProxyApp(App[None]):
         Binding("e", "export", "Export"),
         Binding("a", "jump_alert", "Alert"),
         Binding("v", "show_verdict", "Verdict"),
+        Binding("t", "allocations", "TURN", show=False),
         Binding("x", "toggle_group", "Expand", show=False),
         Binding("m", "mark_reference", "Mark ref", show=False),
         Binding("d", "diff", "Diff", show=False),
@@ -353,6 +357,9 @@ class DtlsProxyApp(App[None]):
         t.append(f"{m.alerts} alerts", style="bold red" if m.alerts else "")
         t.append(" · dropped ", style="")
         t.append(str(self.dropped), style="bold red" if self.dropped else "")
+        if m.allocations:
+            active = sum(1 for a in m.allocations.values() if a.state == "active")
+            t.append(f" · TURN {active}/{len(m.allocations)} allocations (t)", style="cyan")
         if self.filter.active:
             t.append(f"  │ filter: {self.filter.text}", style="bold yellow")
         if self.paused:
@@ -473,11 +480,12 @@ class DtlsProxyApp(App[None]):
             detail.show(None, row.cells[2].plain.strip())
         else:
             reason = None
+            st = self.model.sessions.get(self.selected or "")
             if row.culprit:
-                st = self.model.sessions.get(self.selected or "")
                 culprit = find_culprit(st) if st is not None else None
                 reason = culprit.reason if culprit is not None else None
-            detail.show(row.event, culprit=reason, notes=self._hello_notes(row.event))
+            detail.show(row.event, culprit=reason, notes=self._hello_notes(row.event),
+                        vias=st.vias if st is not None else None)
 
     def _hello_notes(self, ev: Event) -> list[tuple[str, str]]:
         """A hello's JA4 (or JA4S) and the stack it looks like."""
@@ -517,6 +525,10 @@ class DtlsProxyApp(App[None]):
         """Show every binding."""
         self.push_screen(HelpScreen(self.help_lines()))
 
+    def action_allocations(self) -> None:
+        """The TURN allocations, live."""
+        self.push_screen(AllocationsScreen(self.model, self._now))
+
     def help_lines(self) -> list[tuple[str, str]]:
         """(keys, what) for the help screen."""
         return [
@@ -529,6 +541,7 @@ class DtlsProxyApp(App[None]):
             ("/", "filter: s:ID  t:TYPE  d:c2s|s2c|DIR  alerts  (bare words guessed)"),
             ("escape", "clear the filter"),
             ("p", "pause / resume the view (the relay keeps forwarding)"),
+            ("t", "TURN allocations (client, user, relayed address, permissions, channels)"),
             ("e", "export the selected session (JSONL, pcapng, HTML report)"),
             ("m", "mark the selected session as the reference of a diff"),
             ("d", "diff the selected session with the reference (Δ marks changed messages)"),

@@ -135,18 +135,20 @@ def header_nodes(raw: bytes, name: str = "") -> Node:
     return _from_field_nodes([header_node(raw, name)])[0]
 
 
-def message_tree(m: MessageSeen) -> Node:
-    """Field tree of a handshake message (spans index ``m.raw``)."""
+def message_tree(m: MessageSeen, vias: Mapping[int, str] | None = None) -> Node:
+    """Field tree of a handshake message (spans index ``m.raw``); ``vias``: frame -> how
+    it was carried (TURN allocation and encapsulation), shown under "seen"."""
     where = f"{m.dir}, flight {m.flight}" if m.flight is not None else m.dir
     hidden = m.encrypted and not m.decrypted
     root = Node(f"[{m.type} (encrypted)]" if hidden else m.type, where)
-    root.children.append(
-        Node(
-            "seen",
-            f"copy {m.copy}, epoch {m.epoch}, seq {m.message_seq}, {m.length} bytes, "
-            f"frames {', '.join(map(str, m.frames)) or '-'}",
-        )
+    seen = Node(
+        "seen",
+        f"copy {m.copy}, epoch {m.epoch}, seq {m.message_seq}, {m.length} bytes, "
+        f"frames {', '.join(map(str, m.frames)) or '-'}",
     )
+    if vias:
+        seen.children = [Node(f"frame {f}", _via_text(vias[f])) for f in m.frames if f in vias]
+    root.children.append(seen)
     if m.differs:
         root.children.append(
             Node("differs", "this copy's bytes differ from the first", style="red")
@@ -206,10 +208,21 @@ def verdict_tree(v: Verdict) -> Node:
     return root
 
 
-def event_tree(ev: Event) -> Node:
+def _via_text(via: str) -> str:
+    """``t2 channel 0x4000/tcp`` -> ``TURN t2, ChannelData 0x4000 (client on TCP)``."""
+    alloc, _, how = via.partition(" ") if via[:1] == "t" and " " in via else ("", "", via)
+    how, tcp, _ = how.partition("/tcp")
+    name = {"send": "Send indication", "data": "Data indication"}.get(how)
+    if name is None and how.startswith("channel "):
+        name = "ChannelData " + how.split(" ", 1)[1]
+    text = f"TURN {alloc}, {name or how}" if alloc else (name or how)
+    return text + (" (client on TCP)" if tcp else "")
+
+
+def event_tree(ev: Event, vias: Mapping[int, str] | None = None) -> Node:
     """The tree for any event the ladder shows."""
     if isinstance(ev, MessageSeen):
-        return message_tree(ev)
+        return message_tree(ev, vias)
     if isinstance(ev, Verdict):
         return verdict_tree(ev)
     style = "bold red" if isinstance(ev, AlertSeen) else (
@@ -273,10 +286,13 @@ class DetailPane(Vertical):
         with VerticalScroll(id="hexbox"):
             yield Static(Text(""), id="hex")
 
-    def show(self, ev: Event | None, context: str = "", culprit: str | None = None,
-             notes: Sequence[tuple[str, str]] = ()) -> None:
+    def show(
+        self, ev: Event | None, context: str = "", culprit: str | None = None,
+        notes: Sequence[tuple[str, str]] = (), vias: Mapping[int, str] | None = None,
+    ) -> None:
         """Display ``ev`` (None clears); ``culprit``: why this message is blamed; ``notes``:
-        (label, value) lines first (a hello's JA4 and stack)."""
+        (label, value) lines first (a hello's JA4 and stack); ``vias``: the session's
+        frame -> encapsulation (TURN)."""
         tree = self.query_one("#fields", FieldTree)
         tree.clear()
         self.raw = b""
@@ -284,7 +300,7 @@ class DetailPane(Vertical):
             tree.root.set_label(Text(context or "(select a row)", style="dim"))
             self._hex(None)
             return
-        node = event_tree(ev)
+        node = event_tree(ev, vias)
         if culprit is not None:
             node.label = f"◆ CULPRIT {node.label}"
             node.style = "bold black on dark_orange"

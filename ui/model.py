@@ -29,6 +29,7 @@ from proxy.events import (
     SessionOpened,
     SessionSummary,
     StunSeen,
+    TurnAllocation,
     Verdict,
 )
 from proxy.report.culprit import is_failure_alert as failure_alert
@@ -49,6 +50,9 @@ LADDER_EVENTS = (
 
 MAX_ALERTS = 100
 """Alerts / verdicts remembered per session (the first ones and the latest)."""
+
+MAX_ALLOCATIONS = 500
+"""TURN allocations remembered (closed ones are forgotten first)."""
 
 
 TrafficBlock = Traffic
@@ -98,6 +102,8 @@ class SessionState:
     """Events pushed out of the capped stores."""
     version: int = 0
     """Bumped on every change (the ladder redraws when it moves)."""
+    vias: dict[int, str] = field(default_factory=dict)
+    """Frame -> how it was carried (TURN: ``t2 channel 0x4000``), for the detail pane."""
 
     def __post_init__(self) -> None:
         self.items = deque(maxlen=self.history)
@@ -195,6 +201,8 @@ class Model:
         self.history = history
         self.max_sessions = max_sessions
         self.sessions: dict[str, SessionState] = {}
+        self.allocations: dict[str, TurnAllocation] = {}
+        """TURN allocation id -> its latest state."""
         self.notices: deque[Notice] = deque(maxlen=200)
         self.events = 0
         self.alerts = 0
@@ -245,6 +253,8 @@ class Model:
         if not sid:
             if isinstance(ev, Notice):
                 self.notices.append(ev)
+            elif isinstance(ev, TurnAllocation):
+                self._allocation(ev)
             return
         st = self.session(sid, ts)
         if ts > st.last_ts:
@@ -259,6 +269,11 @@ class Model:
             if isinstance(ev, DatagramSeen):
                 key = f"{ev.kind} {ev.dir}"
                 st.counts[key] = st.counts.get(key, 0) + 1
+                if ev.via:
+                    vias = st.vias
+                    if len(vias) >= st.history:
+                        del vias[next(iter(vias))]
+                    vias[ev.frame] = ev.via
             return
         if isinstance(ev, StunSeen | MediaStats):
             if len(st.bulk) == st.history:
@@ -309,6 +324,14 @@ class Model:
             self._new_verdicts.append(sid)
         if isinstance(ev, LADDER_EVENTS):
             st.items.append(ev)
+
+    def _allocation(self, ev: TurnAllocation) -> None:
+        allocs = self.allocations
+        if ev.allocation not in allocs and len(allocs) >= MAX_ALLOCATIONS:
+            victim = next((k for k, a in allocs.items() if a.state == "closed"),
+                          next(iter(allocs)))
+            del allocs[victim]
+        allocs[ev.allocation] = ev
 
     # ------------------------------------------------------------- for redraws
 

@@ -303,8 +303,11 @@ async def _run_tui(
         listen = ", ".join(
             f"{c.a.label} {_addr(c.a.addr)} | {c.b.label} {_addr(c.b.addr)}" for c in relay.calls
         )
+    info: dict[str, str] = {"listen": listen} if listen else {}
+    if relay.turn is not None:
+        info["turn"] = ", ".join(f"{t} {_addr(a)}" for t, a in relay.turn.addresses)
     await tui.live(sub, {
-        "listen": listen,
+        **info,
         "log": str(cfg.log_file) if cfg.log_file else "-",
         "pcap": str(cfg.pcap) if cfg.pcap else "-",
     }, stop)

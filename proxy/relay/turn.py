@@ -16,9 +16,14 @@ Tracker, the verdicts, the log, the TUI and ``--headless`` see the DTLS conversa
 in two-sided mode, and the pcapng gets both legs as they were on the wire (client <->
 TURN port, relayed address <-> peer). Fault rules apply to the inner DTLS.
 
-Two clients of this server talking to each other (two browsers) are one conversation:
-the hop from one allocation to the other's relayed address is only tapped, and the
-arrival is decoded as client -> client.
+A conversation is decoded under stable addresses: a TURN client is named by its
+username and, within one conversation, by the client address it first used. A browser
+often holds several allocations (one per local address it gathered on) and ICE may
+move the DTLS from one to another mid-handshake; the session carries on, and each
+datagram's ``via`` names the allocation that carried it (``t2 channel 0x4000``). Two
+clients of this server talking to each other (two browsers) are one conversation: the
+hop from one allocation to the other's relayed address is only tapped, and the arrival
+is decoded as client -> client.
 """
 
 from __future__ import annotations
@@ -51,10 +56,15 @@ TCP_WRITE_LIMIT = 1 << 20
 would lose them) rather than buffered without bound."""
 
 MAX_TCP_CONNECTIONS = 1024
+MAX_CONVERSATIONS = 10_000
+"""Conversations whose decoding addresses are remembered (the oldest are forgotten)."""
 BIND_ATTEMPTS = 64
 """Random ports tried in ``relay_ports`` before an Allocate gets 508."""
 
 Send = Callable[[bytes], None]
+Party = tuple[object, ...]
+"""Who talks in a relayed conversation: ``("turn", username[, client])`` or
+``("peer", address)``."""
 
 
 def _trim(addr: Any) -> Address:
@@ -213,6 +223,7 @@ class TurnRelay:
         """(transport, bound address) of every TURN port, as bound (port 0 resolved)."""
         self._own: dict[str, bool] = {}
         self._engines: dict[frozenset[Address], FaultEngine] = {}
+        self._conv: dict[tuple[Party, Party], Address] = {}
         self._labelled: set[Address] = set()
         self.closed = False
 
@@ -338,17 +349,21 @@ class TurnRelay:
         internal = peer in self.server.by_relay
         client_leg: list[Leg] = [(key[1], key[2], data)] if key[0] == "udp" else []
         rec = self.recorder
+        via = f"{alloc.id} {out.via}"
         if not self.rules or internal:  # forward first
             rs.send(out.payload, peer)
             if rec.active:
-                rec.record(now, key[1], peer, out.payload, alloc.username, key[2],
+                src = key[1] if internal else self._as(("turn", alloc.username), ("peer", peer),
+                                                       key[1])
+                rec.record(now, src, peer, out.payload, alloc.username, key[2],
                            alloc.relayed, legs=[*client_leg, (alloc.relayed, peer, out.payload)],
-                           via=out.via, decode=not internal)
+                           via=via, decode=not internal)
             return
         frame = rec.next_frame()
-        engine = self._engine(key[1], peer)
+        src = self._as(("turn", alloc.username), ("peer", peer), key[1])
+        engine = self._engine(src, peer)
         emissions, events = engine.apply(
-            out.payload, format_address(key[1]), label="a", frame=frame, ts=now,
+            out.payload, format_address(src), label="a", frame=frame, ts=now,
             dir=f"{alloc.username}->{format_address(peer)}",
         )
         loop = asyncio.get_running_loop()
@@ -359,8 +374,8 @@ class TurnRelay:
                 rs.send(e.data, peer)
         seen = emissions[0].data if emissions else out.payload
         legs = [*client_leg, *((alloc.relayed, peer, e.data) for e in emissions)]
-        rec.record(now, key[1], peer, seen, alloc.username, key[2], alloc.relayed,
-                   frame=frame, extra=list(events), legs=legs, via=out.via)
+        rec.record(now, src, peer, seen, alloc.username, key[2], alloc.relayed,
+                   frame=frame, extra=list(events), legs=legs, via=via)
 
     def from_peer(self, relayed: Address, peer: Address, data: bytes) -> None:
         """A datagram from a peer to a relayed address."""
@@ -370,12 +385,12 @@ class TurnRelay:
         if alloc is None:
             return
         sender = server.by_relay.get(peer)  # another allocation of this server
-        src = peer if sender is None else sender.client
+        src, dst = self._decoded_as(alloc, peer, sender)
         rec = self.recorder
         peer_leg: list[Leg] = [] if sender is not None else [(peer, relayed, data)]
         key = alloc.key
         if self.rules:
-            self._from_peer_faults(alloc, peer, src, data, peer_leg, now)
+            self._from_peer_faults(alloc, peer, src, dst, data, peer_leg, now)
         else:
             res = server.from_peer(alloc, peer, data, now)
             if res is None:
@@ -388,19 +403,43 @@ class TurnRelay:
                     send(res[0])  # forward first
                 if rec.active:
                     legs = [*peer_leg, (key[2], key[1], res[0])] if key[0] == "udp" else peer_leg
-                    rec.record(now, src, key[1], data, "peer", relayed, key[2], legs=legs,
-                               via=res[1])
+                    rec.record(now, src, dst, data, "peer", relayed, key[2], legs=legs,
+                               via=f"{alloc.id} {res[1]}")
         if server.events:
             self._publish()
 
+    def _as(self, me: Party, other: Party, actual: Address) -> Address:
+        """The address ``me`` is decoded under in its conversation with ``other``: the
+        first one it used there (its later allocations carry on the same session)."""
+        k = (me, other)
+        addr = self._conv.get(k)
+        if addr is None:
+            if len(self._conv) >= MAX_CONVERSATIONS:
+                del self._conv[next(iter(self._conv))]
+            addr = self._conv[k] = actual
+        return addr
+
+    def _decoded_as(
+        self, alloc: Allocation, peer: Address, sender: Allocation | None
+    ) -> tuple[Address, Address]:
+        """(src, dst) a datagram from ``peer`` to ``alloc`` is decoded as: the peer, or for
+        another client of this server that client; and this allocation's client."""
+        me: Party = ("turn", alloc.username)
+        if sender is None:
+            return peer, self._as(me, ("peer", peer), alloc.client)
+        other: Party = ("turn", sender.username)
+        if sender.username == alloc.username:  # the username does not tell them apart
+            me, other = (*me, alloc.client), (*other, sender.client)
+        return self._as(other, me, sender.client), self._as(me, other, alloc.client)
+
     def _from_peer_faults(
-        self, alloc: Allocation, peer: Address, src: Address, data: bytes,
+        self, alloc: Allocation, peer: Address, src: Address, dst: Address, data: bytes,
         peer_leg: list[Leg], now: float,
     ) -> None:
         key = alloc.key
         rec = self.recorder
         frame = rec.next_frame()
-        engine = self._engine(src, key[1])
+        engine = self._engine(src, dst)
         emissions, events = engine.apply(
             data, format_address(src), label="b", frame=frame, ts=now,
             dir=f"{format_address(src)}->{alloc.username}",
@@ -413,7 +452,7 @@ class TurnRelay:
             res = self.server.from_peer(alloc, peer, e.data, now)
             if res is None:
                 continue
-            via = res[1]
+            via = f"{alloc.id} {res[1]}"
             if send is not None:
                 if e.delay > 0:
                     loop.call_later(e.delay, send, res[0])
@@ -422,7 +461,7 @@ class TurnRelay:
             if key[0] == "udp":
                 legs.append((key[2], key[1], res[0]))
         seen = emissions[0].data if emissions else data
-        rec.record(now, src, key[1], seen, "peer", alloc.relayed, key[2], frame=frame,
+        rec.record(now, src, dst, seen, "peer", alloc.relayed, key[2], frame=frame,
                    extra=list(events), legs=legs, via=via, decode=bool(via) or not emissions)
 
     def _engine(self, a: Address, b: Address) -> FaultEngine:

@@ -23,6 +23,20 @@ Scenarios (``--scenario``):
 ``firefox-chromium`` one Firefox and one Chromium, two calls one after the other through
                    one proxy: Firefox offers (Chromium is the DTLS client), then Chromium
                    offers (Firefox is the client); Firefox's key log decrypts both.
+TURN mode (``dtlsproxy run --turn``; the page's only change is its RTCConfiguration:
+``iceServers`` = the proxy, ``iceTransportPolicy: 'relay'``; NO SDP is rewritten or
+edited, each goes to the other side exactly as the browser or Janus made it):
+
+``turn-janus-server``  echotest: Chromium offers actpass, Janus answers active (client).
+``turn-janus-client``  the streaming plugin: Janus offers, Chromium answers active, so
+                       Chromium is the DTLS client with no SDP edit.
+``turn-cv-fault``      as ``turn-janus-client``; the proxy corrupts Chromium's
+                       CertificateVerify inside the allocation.
+``turn-echotest-cv-fault`` echotest (Janus the DTLS client): the proxy corrupts Janus's
+                       CertificateVerify; Chromium refuses it (the README's recipe).
+``turn-tcp``           as ``turn-janus-server``, Chromium reaching the TURN port over TCP.
+``turn-chromium-pair`` two peer connections, each with its own TURN user, DTLS 1.3.
+
 ``hang``           start everything (Janus, proxy, Chromium with the page), write the
                    result, wait forever: the harness kills it to prove nothing survives.
 """
@@ -46,13 +60,19 @@ from proxy.sdp import inspect_sdp, rewrite_sdp
 from tests.browser.chrome import Chromium
 from tests.browser.firefox import Firefox
 from tests.browser.page import PageServer
-from tests.browser.proxyproc import ProxyProcess
+from tests.browser.proxyproc import ProxyProcess, TurnProxyProcess
 from tests.janus import netns
 from tests.janus.bed import write_result
 from tests.janus.janus import CONFIG_DIR, JanusClient, JanusServer, JsonDict
 
+TURN_SCENARIOS = ("turn-janus-server", "turn-janus-client", "turn-cv-fault", "turn-tcp",
+                  "turn-chromium-pair", "turn-echotest-cv-fault")
 SCENARIOS = ("janus-server", "janus-client", "janus-cv-fault", "chromium-pair", "firefox-pair",
-             "firefox-chromium", "hang")
+             "firefox-chromium", "hang", *TURN_SCENARIOS)
+TURN_PASSWORD = "bed-secret"
+"""The TURN users' password (user names: ``chromium``, or ``pc1``/``pc2`` for the pair)."""
+STREAM_ID = 99
+"""The streaming plugin's mountpoint: Janus makes the offer, so Chromium answers active."""
 FIREFOX_SCENARIOS = ("firefox-pair", "firefox-chromium")
 CHROMIUM_SCENARIOS = tuple(x for x in SCENARIOS if x != "firefox-pair")
 CV_FAULT = "who=client,msg=CertificateVerify,action=corrupt,offset=-1"
@@ -65,12 +85,27 @@ MIN_PACKETS = 20
 """RTP packets each way (per kind) that count as media flowing."""
 
 
-def janus_config(dest: Path) -> Path:
+STREAMING_JCFG = f"""general: {{
+}}
+dtlsproxy-turn-bed: {{
+	type = "rtp"
+	id = {STREAM_ID}
+	description = "dtlsproxy TURN bed: Janus offers (no RTP source: the handshake is the point)"
+	media = (
+		{{ type = "audio" mid = "a" label = "audio" port = 5002 pt = 111 codec = "opus" }},
+		{{ type = "data" mid = "d" label = "data" port = 5004 }}
+	)
+}}
+"""
+
+
+def janus_config(dest: Path, *, streaming: bool = False) -> Path:
     """The bed's Janus configs (:data:`tests.janus.janus.CONFIG_DIR`) with ONE ICE port.
 
     Janus's candidate is then known before it answers (:data:`JANUS_PORT`), so the
     proxy is started with it as side B's fixed peer: Chromium's first ICE check is
-    relayed at once, as by a relay that read both SDPs.
+    relayed at once, as by a relay that read both SDPs. ``streaming``: the streaming
+    plugin enabled too, with one mountpoint (:data:`STREAM_ID`).
     """
     shutil.copytree(CONFIG_DIR, dest, dirs_exist_ok=True)
     cfg = dest / "janus.jcfg"
@@ -81,6 +116,11 @@ def janus_config(dest: Path) -> Path:
     )
     if n != 1:
         raise RuntimeError(f"no rtp_port_range in {cfg}")
+    if streaming:
+        text, n = re.subn(r"libjanus_streaming\.so,?", "", text)
+        if n != 1:
+            raise RuntimeError(f"streaming plugin not in {cfg}'s disable list")
+        (dest / "janus.plugin.streaming.jcfg").write_text(STREAMING_JCFG)
     cfg.write_text(text)
     return dest
 
@@ -238,6 +278,113 @@ async def janus_scenario(sc: Scenario, *, client: bool, expect_failure: bool) ->
     return res
 
 
+def turn_config(user: str, transport: str = "udp") -> JsonDict:
+    """The page's RTCConfiguration in TURN mode: the proxy as the only ICE server, relay
+    only. This is the one setting a web app changes (janus.js: ``iceServers`` and
+    ``iceTransportPolicy`` options of ``new Janus(...)``)."""
+    url = f"turn:{netns.BED_ADDRESS}:{TurnProxyProcess.address_port()}?transport={transport}"
+    return {"iceServers": [{"urls": url, "username": user, "credential": TURN_PASSWORD}],
+            "iceTransportPolicy": "relay"}
+
+
+async def turn_janus_scenario(
+    sc: Scenario, *, streaming: bool, transport: str, expect_failure: bool
+) -> JsonDict:
+    """Chromium --TURN--> dtlsproxy --> Janus; every SDP passed on as it was made."""
+    res: JsonDict = {"plugin": "streaming" if streaming else "echotest"}
+    jc = JanusClient()
+    ice = turn_config("chromium", transport)
+    try:
+        await jc.create()
+        if streaming:
+            await jc.attach("janus.plugin.streaming")
+            await sc.page("newPc", "pc", False, False, ice)
+            await jc.message({"request": "watch", "id": STREAM_ID})
+            ev = await jc.wait_event(lambda e: "jsep" in e, sc.args.timeout)
+            offer = ev["jsep"]["sdp"]
+            sc.mark("offer")
+            local = await sc.page("answer", "pc", offer)
+            res["offer"] = {"from_janus": sdp_facts(offer), "from_janus_sdp": offer}
+            res["answer"] = {"local": sdp_facts(local), "local_sdp": local, "to_janus_sdp": local}
+            sc.mark("answer")
+            await jc.message({"request": "start"}, {"type": "answer", "sdp": local})
+            await jc.trickle_completed()
+        else:
+            await jc.attach("janus.plugin.echotest")
+            res["tracks"] = await sc.page("media")
+            await sc.page("newPc", "pc", True, True, ice)
+            local = await sc.page("offer", "pc")
+            sc.mark("offer")
+            res["offer"] = {"local": sdp_facts(local), "local_sdp": local, "to_janus_sdp": local}
+            await jc.message({"audio": True, "video": True, "data": True},
+                             {"type": "offer", "sdp": local})
+            await jc.trickle_completed()
+            ev = await jc.wait_event(lambda e: "jsep" in e, sc.args.timeout)
+            answer = ev["jsep"]["sdp"]
+            res["answer"] = {"from_janus": sdp_facts(answer), "from_janus_sdp": answer}
+            sc.mark("answer")
+            await sc.page("accept", "pc", answer)
+        if expect_failure:
+            alert = await sc.proxy.wait_event("alert", sc.args.timeout)
+            sc.mark("alert")
+            res["alert_seen"] = alert is not None
+            verdict = await sc.proxy.wait_event("verdict", sc.args.timeout)
+            sc.mark("verdict")
+            res["live_verdict"] = verdict
+            res["state"] = await sc.page("waitState", "pc", ["failed", "closed"], sc.ms)
+            sc.mark("failed")
+        else:
+            res["state"] = await sc.page("waitState", "pc", ["connected", "failed"], sc.ms)
+            sc.mark("connected")
+            await jc.wait_event(lambda e: e.get("janus") == "webrtcup", sc.args.timeout)
+            sc.mark("webrtcup")
+            if not streaming:
+                res["dc_open"] = await sc.page("waitOpen", "pc", sc.ms)
+                await sc.page("send", "pc", DC_TEXT)
+                res["echo"] = await sc.page("waitMessage", "pc", DC_TEXT, sc.ms)
+                sc.mark("echo")
+                res["stats_flowing"] = await sc.media_flowing("pc")
+                sc.mark("media")
+        res["stats"] = await sc.page("stats", "pc")
+    finally:
+        await jc.hangup()
+        await jc.destroy()
+        res["janus_events"] = janus_digest(jc.events)
+    return res
+
+
+async def turn_pair_scenario(sc: Scenario) -> JsonDict:
+    """pc1 and pc2 in one page, each relayed by its own allocation on the proxy."""
+    res: JsonDict = {}
+    await sc.page("newPc", "pc1", False, True, turn_config("pc1"))
+    await sc.page("newPc", "pc2", False, False, turn_config("pc2"))
+    offer = await sc.page("offer", "pc1")
+    answer = await sc.page("answer", "pc2", offer)
+    res["offer"] = {"local": sdp_facts(offer)}
+    res["answer"] = {"local": sdp_facts(answer)}
+    sc.mark("answer")
+    await sc.page("accept", "pc1", answer)
+    res["state"] = [
+        await sc.page("waitState", name, ["connected", "failed"], sc.ms) for name in ("pc1", "pc2")
+    ]
+    sc.mark("connected")
+    try:
+        res["dc_open"] = await sc.page("waitOpen", "pc2", sc.ms) and await sc.page(
+            "waitOpen", "pc1", sc.ms
+        )
+        if res["dc_open"]:
+            await sc.page("send", "pc1", "ping from pc1")
+            await sc.page("send", "pc2", "pong from pc2")
+            res["received"] = {
+                "pc2": await sc.page("waitMessage", "pc2", "ping from pc1", sc.ms),
+                "pc1": await sc.page("waitMessage", "pc1", "pong from pc2", sc.ms),
+            }
+            sc.mark("echo")
+    finally:
+        res["stats"] = {name: await sc.page("stats", name) for name in ("pc1", "pc2")}
+    return res
+
+
 async def pair_scenario(sc: Scenario, pc1: str = "pc1", pc2: str = "pc2") -> JsonDict:
     """pc1 (side A) <-> proxy <-> pc2 (side B), each in its browser (:attr:`Scenario.where`);
     data channel both ways. pc1 offers actpass, pc2 answers active: pc2 is the DTLS client."""
@@ -364,22 +511,35 @@ async def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
     result.update(scenario=args.scenario, pid=os.getpid())
     result["iface_kind"] = netns.setup_inside(args.outer_netns)
     result["netns"] = netns.describe_inside()
-    uses_janus = args.scenario.startswith("janus") or args.scenario == "hang"
+    turn = args.scenario in TURN_SCENARIOS
+    uses_janus = (args.scenario.startswith("janus") or args.scenario == "hang"
+                  or (turn and args.scenario != "turn-chromium-pair"))
     uses_firefox = args.scenario in FIREFOX_SCENARIOS
     uses_chromium = args.scenario in CHROMIUM_SCENARIOS
     labels = ("chromium", "janus") if uses_janus else ("pc1", "pc2")
-    faults = [CV_FAULT] if args.scenario == "janus-cv-fault" else []
+    faults = [CV_FAULT] if args.scenario in ("janus-cv-fault", "turn-cv-fault",
+                                              "turn-echotest-cv-fault") else []
     peer_b = (netns.BED_ADDRESS, JANUS_PORT) if uses_janus else None
     keylog = args.workdir / "firefox.keys"
     if uses_firefox:  # made before the proxy and Firefox start: both open it, none creates it
         os.close(os.open(keylog, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
-    proxy = ProxyProcess(
-        netns.BED_ADDRESS, args.workdir, labels=labels, faults=faults, peer_b=peer_b,
-        keylogs=[keylog] if uses_firefox else [],
-        allow=netns.BED_ADDRESS if args.scenario == "firefox-chromium" else None,
-    )
+    proxy: ProxyProcess
+    if turn:
+        users = (("chromium", TURN_PASSWORD),) if uses_janus else tuple(
+            (name, TURN_PASSWORD) for name in ("pc1", "pc2"))
+        # Janus listens on the namespace's only address, which is the proxy's own too
+        proxy = TurnProxyProcess(netns.BED_ADDRESS, args.workdir, users=users, faults=faults,
+                                 allow_peer=netns.BED_ADDRESS if uses_janus else None)
+    else:
+        proxy = ProxyProcess(
+            netns.BED_ADDRESS, args.workdir, labels=labels, faults=faults, peer_b=peer_b,
+            keylogs=[keylog] if uses_firefox else [],
+            allow=netns.BED_ADDRESS if args.scenario == "firefox-chromium" else None,
+        )
+    streaming = args.scenario in ("turn-janus-client", "turn-cv-fault")
     server = (
-        JanusServer(args.workdir / "janus.log", janus_config(args.workdir / "janus-config"))
+        JanusServer(args.workdir / "janus.log",
+                    janus_config(args.workdir / "janus-config", streaming=streaming))
         if uses_janus
         else None
     )
@@ -431,6 +591,13 @@ async def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
             result["call"] = await pair_scenario(sc)
         elif args.scenario == "firefox-chromium":
             result["call"] = await firefox_chromium_scenario(sc)
+        elif args.scenario == "turn-chromium-pair":
+            result["call"] = await turn_pair_scenario(sc)
+        elif turn:
+            result["call"] = await turn_janus_scenario(
+                sc, streaming=streaming, transport="tcp" if args.scenario == "turn-tcp" else "udp",
+                expect_failure=args.scenario in ("turn-cv-fault", "turn-echotest-cv-fault"),
+            )
         else:
             result["call"] = await janus_scenario(
                 sc,
@@ -448,7 +615,8 @@ async def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
         result["proxy"] = {
             "exit": proxy.stop(),
             "command": proxy.command(),
-            "addresses": {s: list(proxy.address(s)) for s in "ab"},
+            "addresses": {s: list(proxy.address(s)) for s in ("turn",) if turn}
+            or {s: list(proxy.address(s)) for s in "ab"},
         }
         if server is not None:
             result.setdefault("janus", {})["exit"] = server.stop()

@@ -30,8 +30,11 @@ function wire(name, dc) {
   dc.onmessage = e => T.msgs[name].push(String(e.data));
 }
 
-function newPc(name, withMedia, withData) {
-  const pc = new RTCPeerConnection({iceServers: [], bundlePolicy: 'max-bundle'});
+function newPc(name, withMedia, withData, config) {
+  // config: extra RTCConfiguration, e.g. {iceServers: [{urls: 'turn:...', username,
+  // credential}], iceTransportPolicy: 'relay'} (TURN mode: the one setting a web app changes)
+  const pc = new RTCPeerConnection(
+    Object.assign({iceServers: [], bundlePolicy: 'max-bundle'}, config || {}));
   T.pcs[name] = pc; T.msgs[name] = []; T.states[name] = [];
   pc.onconnectionstatechange = () => T.states[name].push(pc.connectionState);
   if (withMedia) for (const t of T.stream.getTracks()) pc.addTrack(t, T.stream);

@@ -100,3 +100,59 @@ class ProxyProcess(DtlsproxyProcess):
             if time.monotonic() > deadline:
                 return None
             await asyncio.sleep(0.05)
+
+
+TURN_PORT = 3478
+
+
+class TurnProxyProcess(ProxyProcess):
+    """``python -m proxy run --turn``: the browser's TURN server, no side A/B at all.
+
+    ``users`` are ``(name, password)``; ``allow_peer``: Janus's address, which is the
+    namespace's only address and so one of the proxy's own (refused unless allowed).
+    """
+
+    def __init__(
+        self,
+        host: str,
+        workdir: Path,
+        *,
+        users: tuple[tuple[str, str], ...],
+        allow_peer: str | None = None,
+        faults: list[str] | None = None,
+    ) -> None:
+        super().__init__(host, workdir, faults=faults)
+        self.users = users
+        self.allow_peer = allow_peer
+
+    def address(self, side: str = "turn") -> Address:
+        """The TURN port (the only address the browser is given)."""
+        return (self.host, TURN_PORT)
+
+    @staticmethod
+    def address_port() -> int:
+        return TURN_PORT
+
+    def command(self) -> list[str]:
+        cmd = [
+            sys.executable, "-m", "proxy", "run",
+            "--turn", f"{self.host}:{TURN_PORT}",
+            "--headless",
+            "--log-file", str(self.log_path),
+            "--pcap", str(self.workdir / "proxy.pcapng"),
+        ]  # fmt: skip
+        for name, password in self.users:
+            cmd += ["--turn-user", f"{name}:{password}"]
+        if self.allow_peer is not None:
+            cmd += ["--turn-allow-peer", self.allow_peer]
+        for rule in self.faults:
+            cmd += ["--fault", rule]
+        return cmd
+
+    async def start(self, timeout: float = 10.0) -> None:
+        with (self.workdir / "proxy.stderr").open("wb") as err:
+            self.proc = subprocess.Popen(
+                self.command(), cwd=ROOT, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                start_new_session=True, preexec_fn=_die_with_parent,
+            )  # fmt: skip
+        await self.wait_listening(timeout, count=1)

@@ -76,7 +76,7 @@ def test_dtls_through_a_turn_allocation_is_one_session_client_to_peer() -> None:
     assert (summary.state, summary.client_label) == ("established", "alice")
     # aioice binds a channel before its first send: every datagram came as ChannelData
     vias = {e.via for e in events if isinstance(e, DatagramSeen)}
-    assert vias == {"channel 0x4000"}
+    assert vias == {"t1 channel 0x4000"}  # the allocation, then the encapsulation
     allocs = [e for e in events if isinstance(e, TurnAllocation)]
     assert allocs[0].state == "active" and allocs[-1].state == "closed"
     assert allocs[-1].channels == {"0x4000": peer}
@@ -98,7 +98,7 @@ def relay_turn_addr(events: list[Event]) -> tuple[str, int]:
 def test_turn_over_tcp() -> None:
     client, server, events, _ = asyncio.run(call(turn_config(), "tcp"))
     assert client.ok and server.ok, (client.error, server.error)
-    assert {e.via for e in events if isinstance(e, DatagramSeen)} == {"channel 0x4000/tcp"}
+    assert {e.via for e in events if isinstance(e, DatagramSeen)} == {"t1 channel 0x4000/tcp"}
     allocs = [e for e in events if isinstance(e, TurnAllocation)]
     assert allocs[0].transport == "tcp" and allocs[-1].state == "closed"
 

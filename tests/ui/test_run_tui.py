@@ -47,3 +47,49 @@ def test_run_opens_the_tui_on_a_terminal_and_forwards(tmp_path: Path) -> None:
             assert term.quit() == "0"
     finally:
         sink.close()
+
+
+def test_run_turn_mode_shows_the_culprit_and_the_allocations(tmp_path: Path) -> None:
+    """`dtlsproxy run --turn` on a terminal: a DTLS client behind aiortc's TURN client
+    (aioice), a corrupted CertificateVerify, the banner names it; `t` lists the
+    allocation."""
+    import asyncio
+
+    from aioice.turn import create_turn_endpoint
+
+    from proxy.demo.peers.pyopenssl_peer import DtlsEndpoint, EndpointConfig
+    from proxy.demo.peers.udp_runner import UdpPeer, _Inbox
+
+    port = free_udp_port()
+    exe = Path(sys.executable).parent / "dtlsproxy"
+    cmd = (
+        f"{exe} run --turn 127.0.0.1:{port} --turn-user alice:secret --turn-allow-loopback "
+        "--fault who=client,msg=CertificateVerify,action=corrupt,offset=-1"
+    )
+
+    async def call() -> None:
+        server = await UdpPeer.bind(DtlsEndpoint(EndpointConfig(role="server")))
+        turn, inbox = await create_turn_endpoint(
+            _Inbox, server_addr=("127.0.0.1", port), username="alice", password="secret")
+        client = UdpPeer(DtlsEndpoint(EndpointConfig(role="client")), turn, inbox)  # type: ignore[arg-type]
+        try:
+            await asyncio.gather(client.run(server.local_addr, timeout=5),
+                                 server.run(None, timeout=5))
+        finally:
+            turn.close()
+            server.close()
+
+    with TmuxApp(cmd, tmp_path, (160, 40)) as term:
+        screen = term.wait_for(lambda s: f"turn udp 127.0.0.1:{port}" in s)
+        assert f"tcp 127.0.0.1:{port}" in screen, screen
+        asyncio.run(call())
+        screen = term.wait_for(lambda s: "CertificateVerify  —" in s)
+        assert "decrypt_error in answer to client flight 5; culprit:" in screen, screen
+        assert "alice 127.0.0.1:" in screen  # the session, labelled with the TURN user
+        term.send("t")
+        screen = term.wait_for(lambda s: "TURN allocations" in s)
+        assert "alice" in screen and "0x4000" in screen, screen
+        term.send("Escape")
+        screen = term.wait_for(lambda s: "TURN allocations" not in s)
+        assert "TURN allocations" not in screen
+        assert term.quit() == "0"
