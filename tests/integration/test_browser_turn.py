@@ -136,8 +136,11 @@ def test_allocations_are_in_the_log(turn_server: BrowserBedResult) -> None:
     used = [e for e in allocs if JANUS in e["channels"].values()]
     assert used, allocs
     assert BED_ADDRESS in used[-1]["permissions"]
-    busiest = max(last.values(), key=lambda e: e["to_peer"][0])
-    assert busiest["to_peer"][0] > 2 * MIN_PACKETS and busiest["from_peer"][0] > 2 * MIN_PACKETS
+    # media both ways, summed: ICE may pick one of Chromium's allocations to send on and
+    # Janus the other one's relayed address to answer to
+    to_peer = sum(e["to_peer"][0] for e in last.values())
+    from_peer = sum(e["from_peer"][0] for e in last.values())
+    assert to_peer > 2 * MIN_PACKETS and from_peer > 2 * MIN_PACKETS, last
 
 
 def test_pcapng_has_both_legs_and_wiresharks_dtls_stun_heuristic_reads_them(
