@@ -432,3 +432,13 @@ def _extension(fmt: str) -> type:
         _file_extension = "html" if fmt == "html" else "md"
 
     return Text
+
+
+def test_many_sessions_are_listed_and_the_first_ones_drawn() -> None:
+    events = events_from_jsonl(DEMO)
+    page = render(events, "html", ReportOptions(max_sessions=1))
+    assert page.count('<section class="session') == 1 and 'id="s2" data-state' in page
+    overview = page[page.index('<section id="overview">'):page.index("</section>")]
+    assert '<a href="#s2">s2</a>' in overview and "<b>s1</b>" in overview  # listed, no link
+    assert "1 more sessions are listed here but not drawn: choose them with --session ID" \
+        in overview
