@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -497,14 +498,45 @@ _last_iso: tuple[float, str] = (float("nan"), "")
 
 
 def iso_time(ts: float) -> str:
-    """ISO 8601 UTC with microseconds, e.g. ``2015-05-01T16:32:06.123456Z``."""
+    """ISO 8601 UTC with microseconds, e.g. ``2015-05-01T16:32:06.123456Z``.
+
+    Any time is written: outside years 1-9999 (a capture's timestamps are whatever its
+    file says) with ISO 8601's expanded, signed year, e.g. ``+036812-02-20T...Z``.
+    """
     global _last_iso
     last = _last_iso  # the events of one datagram share its time: remember the last one
     if last[0] == ts:
         return last[1]
-    out = _dt.datetime.fromtimestamp(ts, _dt.UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+    try:
+        dt = _dt.datetime.fromtimestamp(ts, _dt.UTC)
+    except (OverflowError, ValueError, OSError):
+        out = _iso_expanded(ts)
+    else:
+        out = dt.isoformat(timespec="microseconds")[:-6] + "Z"
     _last_iso = (ts, out)
     return out
+
+
+def _iso_expanded(ts: float) -> str:
+    """:func:`iso_time` for any finite time (proleptic Gregorian calendar, year 0 = 1 BC,
+    the days to a date as in Hinnant's ``civil_from_days``); ``nan``/``inf`` as such."""
+    if ts != ts or ts in (float("inf"), float("-inf")):
+        return str(ts)
+    frac, whole = math.modf(ts)  # rounded as datetime.fromtimestamp rounds
+    us = round(frac * 1e6)
+    seconds = int(whole) + us // 1_000_000
+    us %= 1_000_000
+    days, secs = divmod(seconds, 86_400)
+    era, doe = divmod(days + 719_468, 146_097)
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    year = yoe + era * 400 + (month <= 2)
+    sign = "-" if year < 0 else "+"
+    return (f"{sign}{abs(year):06d}-{month:02d}-{day:02d}T{secs // 3600:02d}:"
+            f"{secs // 60 % 60:02d}:{secs % 60:02d}.{us:06d}Z")
 
 
 _JSON_FIELDS: dict[type, tuple[str, ...]] = {}

@@ -65,7 +65,7 @@ def analyze_share(
     tr = tracker or Tracker()
     numbers: dict[frozenset[Address], int] = {}
     next_tick: float | None = None
-    last_ts = 0.0
+    last_ts: float | None = None
     seq = 0
     capture = read_capture(path, on_warning)
     for i, d in enumerate(capture):
@@ -82,14 +82,14 @@ def analyze_share(
                 seq += 1
                 yield (i, 0, _number(ev), seq), ev
         next_tick = d.ts + TICK_EVERY
-        last_ts = max(last_ts, d.ts)
+        last_ts = d.ts if last_ts is None else max(last_ts, d.ts)
         owner = number if legs is None else legs.get(number, number)
         if count == 1 or (owner - 1) % count == index:
             tr.next_id = number  # the number its session gets, if this datagram opens it
             for ev in tr.receive(d):
                 seq += 1
                 yield (i, 1, number, seq), ev
-    for ev in tr.finish(last_ts):
+    for ev in tr.finish(0.0 if last_ts is None else last_ts):  # any time, even < 1970
         seq += 1
         yield (_END, 2, _number(ev), seq), ev
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import json
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -38,10 +39,27 @@ class LogFormatError(ValueError):
         self.reason = reason
 
 
+_EXPANDED = re.compile(r"([+-])(\d{4,})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?Z")
+"""ISO 8601 with an expanded, signed year (how :func:`proxy.events.iso_time` writes a
+time outside years 1-9999)."""
+
+
 def parse_ts(value: Any) -> float:
-    """ISO 8601 (``...Z``) or a number -> seconds since the epoch."""
+    """ISO 8601 (``...Z``, also with an expanded year) or a number -> seconds since the
+    epoch."""
     if isinstance(value, int | float):
         return float(value)
+    m = _EXPANDED.fullmatch(str(value))
+    if m is not None:
+        sign, year, month, day, hh, mm, ss, frac = m.groups()
+        y = int(year) * (-1 if sign == "-" else 1) - (int(month) <= 2)
+        era, yoe = divmod(y, 400)  # Hinnant's days_from_civil
+        mp = (int(month) + 9) % 12
+        doy = (153 * mp + 2) // 5 + int(day) - 1
+        doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+        days = era * 146_097 + doe - 719_468
+        seconds = days * 86_400 + int(hh) * 3600 + int(mm) * 60 + int(ss)
+        return seconds + int((frac or "0").ljust(6, "0")) / 1e6
     dt = _dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=_dt.UTC)
