@@ -10,6 +10,7 @@ that one line and exits 2. The schema is documented in ``docs/config.md``.
 from __future__ import annotations
 
 import ipaddress
+import json
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -31,6 +32,9 @@ MODES = ("two-sided", "reverse")
 LOOPS = ("auto", "uvloop", "asyncio")
 ENGINES = ("protocol", "dgram")
 
+MAX_RCVBUF = 2**31 - 1
+"""The largest socket buffer a socket option can ask for (a C int)."""
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -38,7 +42,11 @@ class ConfigError(Exception):
     """A config key is unknown, missing or of the wrong type; ``str()`` is the user message."""
 
     def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"config error: {key}: {message}")
+        line = f"config error: {key}: {message}"
+        if not line.isprintable():  # a key or value with a newline...: still one line
+            line = "".join(c if c.isprintable() else c.encode("unicode_escape").decode()
+                           for c in line)
+        super().__init__(line)
         self.key = key
         self.message = message
 
@@ -183,6 +191,8 @@ class RelayConfig:
     log_max_bytes: int = 100 * 1024 * 1024
     log_backups: int = 3
     pcap: Path | None = None
+    force: bool = False
+    """Replace an existing ``pcap`` (without it, an existing file is refused)."""
     keylog: tuple[Path, ...] = ()
     """Key log files (NSS ``SSLKEYLOGFILE``), followed while they grow."""
     sdp: tuple[Path, ...] = ()
@@ -217,7 +227,7 @@ _RELAY_KEYS = {
 }
 _CALL_KEYS = ("name", "side_a", "side_b", "peer_a", "peer_b", "policy_a", "policy_b",
               "allow_a", "allow_b", "label_a", "label_b")
-_LOG_KEYS = ("file", "max_bytes", "backups", "pcap", "keylog", "headless")
+_LOG_KEYS = ("file", "max_bytes", "backups", "pcap", "force", "keylog", "headless")
 _TOP_KEYS = ("relay", "call", "log", "fault", "sdp", "fingerprints", "turn")
 _TURN_KEYS = ("listen", "transports", "users", "realm", "secret", "relay_ip", "relay_ports",
               "allow_loopback_peers", "allowed_peers", "denied_peers", "max_allocations",
@@ -226,9 +236,14 @@ _TURN_KEYS = ("listen", "transports", "users", "realm", "secret", "relay_ip", "r
               "nonce_lifetime")
 
 
+def _shown(text: str) -> str:
+    """A key as an error names it: quoted (as TOML would) when it is not printable."""
+    return text if text.isprintable() and text.strip() == text and text else json.dumps(text)
+
+
 def _type_name(value: Any) -> str:
     if isinstance(value, str):
-        return f'"{value}"'
+        return f'"{value}"' if value.isprintable() else json.dumps(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Mapping):
@@ -256,8 +271,8 @@ class _Section:
 
     def key(self, key: str) -> str:
         if self.name == "flags":
-            return self.flag_names.get(key) or "--" + key.replace("_", "-")
-        return f"[{self.name}] {key}"
+            return self.flag_names.get(key) or "--" + _shown(key).replace("_", "-")
+        return f"[{self.name}] {_shown(key)}"
 
     def has(self, key: str) -> bool:
         return key in self.table
@@ -306,16 +321,21 @@ class _Section:
         if key not in self.table:
             return default
         value = self.table[key]
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ConfigError(self.key(key), f"expected a number >= 0, got {_type_name(value)}")
+        if (isinstance(value, bool) or not isinstance(value, int | float)
+                or not 0 <= value < float("inf")):  # also refuses nan (TOML has it)
+            raise ConfigError(
+                self.key(key), f"expected a finite number >= 0, got {_type_name(value)}"
+            )
         return float(value)
 
-    def integer(self, key: str, default: int) -> int:
+    def integer(self, key: str, default: int, most: int | None = None) -> int:
         if key not in self.table:
             return default
         value = self.table[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(self.key(key), f"expected an integer >= 0, got {_type_name(value)}")
+        if most is not None and value > most:
+            raise ConfigError(self.key(key), f"expected at most {most}, got {value}")
         return value
 
     def boolean(self, key: str, default: bool) -> bool:
@@ -402,7 +422,8 @@ def from_mapping(doc: Mapping[str, Any]) -> RelayConfig:
     """Validate a parsed TOML document into a :class:`RelayConfig`."""
     for key in doc:
         if key not in _TOP_KEYS:
-            raise ConfigError(key, f"unknown table or key (known: {', '.join(_TOP_KEYS)})")
+            raise ConfigError(_shown(key),
+                              f"unknown table or key (known: {', '.join(_TOP_KEYS)})")
     relay_t = doc.get("relay", {})
     if not isinstance(relay_t, Mapping):
         raise ConfigError("relay", "expected a table [relay]")
@@ -489,7 +510,7 @@ def from_mapping(doc: Mapping[str, Any]) -> RelayConfig:
         idle_timeout=sec.number("idle_timeout", 60.0),
         max_sessions=sec.integer("max_sessions", 1000),
         silence_after=sec.number("silence_after", 10.0),
-        rcvbuf=sec.integer("rcvbuf", 4 * 1024 * 1024),
+        rcvbuf=sec.integer("rcvbuf", 4 * 1024 * 1024, MAX_RCVBUF),
         loop=sec.text("loop", "auto", LOOPS) or "auto",
         engine=sec.text("engine", "protocol", ENGINES) or "protocol",
         faults=tuple(faults),
@@ -498,6 +519,7 @@ def from_mapping(doc: Mapping[str, Any]) -> RelayConfig:
         log_max_bytes=lsec.integer("max_bytes", 100 * 1024 * 1024),
         log_backups=lsec.integer("backups", 3),
         pcap=lsec.path("pcap"),
+        force=lsec.boolean("force", False),
         keylog=lsec.paths("keylog"),
         headless=lsec.boolean("headless", False),
         sdp=sdp_files,
@@ -616,6 +638,13 @@ def load_toml(path: Path) -> RelayConfig:
         raise ConfigError(str(path), exc.strerror or str(exc)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), f"not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:  # TOML is UTF-8 (tomllib decodes before parsing)
+        before = exc.object[: exc.start]
+        line, column = before.count(b"\n") + 1, exc.start - (before.rfind(b"\n") + 1) + 1
+        raise ConfigError(
+            str(path), f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at line {line}, "
+            f"column {column}); TOML files are UTF-8"
+        ) from None
     return from_mapping(doc)
 
 
@@ -623,7 +652,7 @@ def apply_flags(cfg: RelayConfig, flags: Mapping[str, Any]) -> RelayConfig:
     """Lay command-line values (None = not given) over a config.
 
     Keys: the ``[relay]`` keys (``side_a``, ``peer_b``, ``listen``...), plus
-    ``log_file``, ``pcap``, ``keylog``, ``headless``, ``faults`` (rule strings),
+    ``log_file``, ``pcap``, ``force``, ``keylog``, ``headless``, ``faults`` (rule strings),
     ``sdp`` (paths).
     """
     relay_keys = {k: v for k, v in flags.items() if k in _RELAY_KEYS and v is not None}
@@ -658,7 +687,7 @@ def apply_flags(cfg: RelayConfig, flags: Mapping[str, Any]) -> RelayConfig:
             changes[k] = flag_sec.number(k, 0.0)
     for k in ("max_sessions", "rcvbuf", "fault_seed"):
         if flag_sec.has(k):
-            changes[k] = flag_sec.integer(k, 0)
+            changes[k] = flag_sec.integer(k, 0, MAX_RCVBUF if k == "rcvbuf" else None)
     if flag_sec.has("loop"):
         changes["loop"] = flag_sec.text("loop", None, LOOPS)
     if flag_sec.has("engine"):
@@ -683,6 +712,8 @@ def apply_flags(cfg: RelayConfig, flags: Mapping[str, Any]) -> RelayConfig:
         changes["keylog"] = cfg.keylog + tuple(Path(p) for p in more)
     if flags.get("headless"):
         changes["headless"] = True
+    if flags.get("force"):
+        changes["force"] = True
     if flags.get("no_decode"):
         changes["decode"] = False
     if flags.get("sdp"):

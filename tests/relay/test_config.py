@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from proxy.cli.main import build_parser
 from proxy.cli.run import build_config
-from proxy.relay.config import ConfigError, from_mapping, load_toml, validate
+from proxy.relay.config import (
+    _CALL_KEYS,
+    _LOG_KEYS,
+    _RELAY_KEYS,
+    ConfigError,
+    from_mapping,
+    load_toml,
+    validate,
+)
+from proxy.relay.faults import ACTION_KEYS, MATCH_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -130,11 +142,21 @@ def test_bad_flag_names_the_flag() -> None:
          'config error: [relay] side_a: expected "HOST:PORT", got 5000'),
         ("[relay]\ncolour = 1\n", "config error: [relay] colour: unknown key"),
         ("[relay\n", "not valid TOML"),
+        (b'[relay]\nlabel_a = "caf\xe9"\n',  # Latin-1, not UTF-8
+         "bad.toml: not UTF-8 text (byte 0xe9 at line 2, column 15); TOML files are UTF-8"),
+        ("[relay]\nidle_timeout = nan\n",
+         "config error: [relay] idle_timeout: expected a finite number >= 0, got nan"),
+        ("[relay]\nsilence_after = inf\n", "silence_after: expected a finite number >= 0"),
+        ("[relay]\nrcvbuf = 9223372036854775807\n",
+         "config error: [relay] rcvbuf: expected at most 2147483647, got 9223372036854775807"),
     ],
 )
-def test_cli_prints_one_line_and_exits_2(tmp_path: Path, toml: str, line: str) -> None:
+def test_cli_prints_one_line_and_exits_2(tmp_path: Path, toml: str | bytes, line: str) -> None:
     conf = tmp_path / "bad.toml"
-    conf.write_text(toml)
+    if isinstance(toml, bytes):
+        conf.write_bytes(toml)
+    else:
+        conf.write_text(toml)
     proc = subprocess.run(
         [sys.executable, "-m", "proxy", "run", "--config", str(conf)],
         capture_output=True, text=True, cwd=ROOT, timeout=30,
@@ -144,3 +166,56 @@ def test_cli_prints_one_line_and_exits_2(tmp_path: Path, toml: str, line: str) -
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert line in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_rcvbuf_flag_beyond_a_c_int_names_the_flag() -> None:
+    with pytest.raises(ConfigError) as info:
+        flags("--side-a", "127.0.0.1:0", "--side-b", "127.0.0.1:0", "--rcvbuf", str(2**40))
+    assert str(info.value) == f"config error: --rcvbuf: expected at most {2**31 - 1}, got {2**40}"
+
+
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats()
+    | st.text(max_size=30) | st.sampled_from(["127.0.0.1:5000", "[::1]:0", "0.0.0.0:5000-5002",
+                                             "10.0.0.0/8", "fixed", "allow", "reverse"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                 max_size=3),
+    max_leaves=6,
+)
+
+
+def _table(keys: tuple[str, ...]) -> st.SearchStrategy[dict[str, object]]:
+    return st.dictionaries(st.sampled_from(keys) | st.text(max_size=6), _VALUES, max_size=6)
+
+
+@settings(max_examples=int(os.environ.get("CONFIG_FUZZ_EXAMPLES", "300")), deadline=None)
+@given(st.fixed_dictionaries({}, optional={
+    "relay": _table(tuple(_RELAY_KEYS)) | _VALUES,
+    "call": st.lists(_table(_CALL_KEYS), max_size=2) | _VALUES,
+    "log": _table(_LOG_KEYS) | _VALUES,
+    "fault": st.lists(_table(MATCH_KEYS + ACTION_KEYS), max_size=2) | _VALUES,
+    "sdp": _table(("files",)) | _VALUES,
+}))
+def test_any_document_is_a_config_or_one_config_error(doc: dict[str, object]) -> None:
+    try:
+        cfg = validate(from_mapping(doc))
+    except ConfigError as exc:
+        assert str(exc).startswith("config error: ") and "\n" not in str(exc)
+        return
+    assert 0 <= cfg.rcvbuf < 2**31
+    for value in (cfg.idle_timeout, cfg.silence_after):
+        assert 0 <= value < float("inf")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=200))
+def test_any_bytes_as_a_config_file_are_one_config_error_at_most(data: bytes) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "c.toml"
+        path.write_bytes(data)
+        try:
+            load_toml(path)
+        except ConfigError:
+            pass
