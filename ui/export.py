@@ -4,25 +4,37 @@ datagrams, and the HTML report to attach to a bug report (``proxy.report``)."""
 from __future__ import annotations
 
 import json
-import time
+import os
 from pathlib import Path
 
-from proxy.events import event_to_dict
+from proxy.capture.outfile import OutputError, open_output
+from proxy.events import event_to_dict, iso_time
 from ui.model import SessionState
 
 
 def export_name(st: SessionState) -> str:
     """``dtlsproxy-s3-20260101-120000`` (from the session's first time)."""
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(st.first_ts))
+    day, _, clock = iso_time(st.first_ts).partition("T")  # any time, even year 36812
+    sign = day[0] if day[0] in "+-" else ""
+    stamp = sign + day[len(sign):].replace("-", "") + "-" + clock[:8].replace(":", "")
     return f"dtlsproxy-{st.sid}-{stamp}"
 
 
 def export_session(st: SessionState, directory: Path) -> list[Path]:
-    """Write the session's events (and datagrams) under ``directory``; return the paths."""
+    """Write the session's events (and datagrams) under ``directory``; return the paths.
+
+    Files are made by :mod:`proxy.capture.outfile` (0600, no symlink followed) and never
+    replace one: a second export of the same session is ``...-2.jsonl``, and so on."""
     directory.mkdir(parents=True, exist_ok=True)
-    base = directory / export_name(st)
-    jsonl = base.with_suffix(".jsonl")
-    with jsonl.open("w", encoding="utf-8") as fh:
+    name = export_name(st)
+    for n in range(1, 1000):
+        base = directory / (name if n == 1 else f"{name}-{n}")
+        jsonl = base.with_suffix(".jsonl")
+        if not (os.path.lexists(jsonl) or os.path.lexists(base.with_suffix(".pcapng"))):
+            break
+    else:
+        raise OutputError(directory / name, "999 exports of this session already there")
+    with open_output(jsonl) as fh:
         for ev in st.export_events():
             fh.write(json.dumps(event_to_dict(ev), separators=(",", ":")) + "\n")
     paths = [jsonl]

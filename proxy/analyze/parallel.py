@@ -4,24 +4,29 @@ Sessions are independent: each process reads the whole capture but decodes only 
 share of the sessions (:func:`proxy.analyze.pipeline.analyze_share`), renders its events (JSONL
 lines, ladder blocks) and hands them back with their keys; merged by key, they come out
 exactly as one process writes them. Children are forked (they inherit the imported
-modules and the verdict hook built from the key logs and SDPs), the parent works on
-share 0 meanwhile, and each child sends its result through a pipe, pickled.
+modules and the verdict hook built from the key logs and SDPs) and stream their items
+through a pipe, pickled in chunks of :data:`CHUNK`; the parent merges them with its own
+share 0 as they come, so that the output is written while the capture is read and no
+process holds more than its share's chunk in flight (a child a pipe ahead of the
+writer waits for it).
 
 Hand-written because the standard pools do not fit: ``multiprocessing`` re-imports or
 pickles the work per task and adds a result thread; here it is one fork per share and
-one pickled list back, which is all the job needs.
+one stream of pickled chunks back, which is all the job needs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import heapq
+import itertools
 import os
 import pickle
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 from proxy.analyze.pipeline import Key, sessions_ahead
@@ -37,6 +42,13 @@ MAX_AUTO_JOBS = 8
 
 PEEK_DATAGRAMS = 500
 """How far :func:`default_jobs` looks into a capture for its sessions."""
+
+CHUNK = 512
+"""Items a child pickles and sends at a time."""
+
+PIPE_BYTES = 1 << 20
+"""Pipe buffer asked for per child (Linux ``F_SETPIPE_SZ``; the default is 64 KiB): how
+far a child may run ahead of the merge before it waits."""
 
 
 class ShareFailed(RuntimeError):
@@ -66,16 +78,19 @@ def default_jobs(path: str | os.PathLike[str]) -> int:
     return max(1, min(most, sessions_ahead(path, PEEK_DATAGRAMS)))
 
 
-def run_shares(count: int, work: Callable[[tuple[int, int]], list[tuple[Key, T]]]
+def run_shares(count: int, work: Callable[[tuple[int, int]], Iterable[tuple[Key, T]]]
                ) -> Iterator[tuple[Key, T]]:
     """``work((i, count))`` for every share ``i``: share 0 here, the others in forked
-    children; every item of every share, in key order.
+    children; every item of every share, in key order, as the shares produce them (each
+    share's items must come in key order).
 
     An exception in share 0 propagates (after the children are reaped); one in a child
-    raises :class:`ShareFailed` with its type and message.
+    raises :class:`ShareFailed` with its type and message. Closing the iterator early
+    kills the children.
     """
     if count <= 1:
-        return iter(work((0, 1)))
+        yield from work((0, 1))
+        return
     sys.stdout.flush()
     sys.stderr.flush()
     children: list[tuple[int, int]] = []
@@ -83,35 +98,40 @@ def run_shares(count: int, work: Callable[[tuple[int, int]], list[tuple[Key, T]]
     try:
         for index in range(1, count):
             r, w = os.pipe()
+            with contextlib.suppress(OSError, AttributeError):  # Linux only; a hint
+                fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
             pid = os.fork()
             if pid == 0:  # the child: never returns
                 os.close(r)
+                for _, other in children:
+                    os.close(other)
                 _child(w, functools.partial(work, (index, count)))
             os.close(w)
             children.append((pid, r))
-        results = [work((0, count))]
-        for pid, r in children:
-            results.append(_collect(pid, r))
+        streams = [iter(work((0, count)))] + [_stream(pid, r) for pid, r in children]
+        yield from heapq.merge(*streams, key=_key)
         done = True
     finally:
         for pid, r in children:
             _reap(pid, r, kill=not done)
-    return heapq.merge(*results, key=_key)
 
 
 def _key(item: tuple[Key, object]) -> Key:
     return item[0]
 
 
-def _child(w: int, job: Callable[[], object]) -> None:
+def _child(w: int, job: Callable[[], Iterable[object]]) -> None:
     status = 0
     try:
-        try:
-            payload: tuple[str, object] = ("ok", job())
-        except BaseException as e:  # reported to the parent, which raises
-            payload = ("error", f"{type(e).__name__}: {e}")
-            status = 1
         with open(w, "wb") as f:
+            try:
+                items = iter(job())
+                while chunk := list(itertools.islice(items, CHUNK)):
+                    pickle.dump(("ok", chunk), f, protocol=pickle.HIGHEST_PROTOCOL)
+                payload: tuple[str, object] = ("end", None)
+            except BaseException as e:  # reported to the parent, which raises
+                payload = ("error", f"{type(e).__name__}: {e}")
+                status = 1
             pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
     except BaseException:
         status = 2
@@ -119,15 +139,19 @@ def _child(w: int, job: Callable[[], object]) -> None:
         os._exit(status)  # no atexit handlers, no flushing of the parent's buffers
 
 
-def _collect(pid: int, r: int) -> list[tuple[Key, T]]:
+def _stream(pid: int, r: int) -> Iterator[tuple[Key, T]]:
+    """A child's items, chunk by chunk, until its end mark."""
     with open(r, "rb", closefd=False) as f:
-        data = f.read()
-    if not data:
-        raise ShareFailed(f"analysis process {pid} ended without a result")
-    status, value = pickle.loads(data)
-    if status != "ok":
-        raise ShareFailed(f"analysis process {pid} failed: {value}")
-    return value  # type: ignore[no-any-return]
+        while True:
+            try:
+                status, value = pickle.load(f)
+            except (EOFError, pickle.UnpicklingError):
+                raise ShareFailed(f"analysis process {pid} ended without a result") from None
+            if status == "end":
+                return
+            if status != "ok":
+                raise ShareFailed(f"analysis process {pid} failed: {value}")
+            yield from value
 
 
 def _reap(pid: int, r: int, kill: bool) -> None:

@@ -40,7 +40,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Final, Protocol
 
-from proxy.events import Address, Datagram
+from proxy.capture.outfile import open_output
+from proxy.events import Address, Datagram, iso_time
 
 if TYPE_CHECKING:
     import dpkt
@@ -625,6 +626,10 @@ _MAC_A: Final = b"\x02\x00\x00\x00\x00\x01"
 _MAC_B: Final = b"\x02\x00\x00\x00\x00\x02"
 
 
+_MAX_PCAPNG_TS: Final = (2**64 - 1024) / 1e6
+"""The latest time a pcapng EPB holds in microseconds (64 bits; a float's margin off)."""
+
+
 class PcapngWriter:
     """Streams :class:`Datagram` values into a pcapng file, one block per datagram.
 
@@ -633,10 +638,13 @@ class PcapngWriter:
     with an IPv6 one is written as an IPv4-mapped IPv6 address; a host that is not an IP
     address is written as 0.0.0.0. Timestamps are microseconds. ``comment`` becomes the
     packet's ``opt_comment`` (Wireshark: ``frame.comment``). Nothing is buffered beyond
-    the file object's buffer; call :meth:`flush` to push it to disk.
+    the file object's buffer; call :meth:`flush` to push it to disk. The file is opened by
+    :mod:`proxy.capture.outfile` (0600, no symlink, an existing file only with ``force``),
+    unless ``file`` is given: an open file (``path`` then only names it).
     """
 
-    def __init__(self, path: str | os.PathLike[str], linktype: str = "ethernet") -> None:
+    def __init__(self, path: str | os.PathLike[str], linktype: str = "ethernet", *,
+                 force: bool = False, file: IO[bytes] | None = None) -> None:
         if linktype not in ("ethernet", "raw"):
             raise ValueError(f"linktype must be 'ethernet' or 'raw', not {linktype!r}")
         self.path = Path(path)
@@ -644,7 +652,8 @@ class PcapngWriter:
         self.count = 0
         import dpkt  # only writers need it (keeps `dtlsproxy analyze` start-up short)
 
-        self._f: IO[bytes] = open(self.path, "wb")  # noqa: SIM115 -- closed by close()
+        self._f: IO[bytes] = (open_output(self.path, binary=True, force=force) if file is None
+                              else file)
         dlt = LINKTYPE_ETHERNET if linktype == "ethernet" else LINKTYPE_RAW
         self._w = dpkt.pcapng.Writer(self._f, snaplen=65535, linktype=dlt)
 
@@ -657,11 +666,16 @@ class PcapngWriter:
         if sys.byteorder != "little":
             epb_cls = dpkt.pcapng.EnhancedPacketBlock
             opt_cls = dpkt.pcapng.PcapngOption
+        ts = dg.ts
+        if not 0 <= ts <= _MAX_PCAPNG_TS:  # 64-bit microseconds: write the nearest, say so
+            ts = min(max(ts, 0.0), _MAX_PCAPNG_TS) if ts == ts else 0.0
+            note = f"captured at {iso_time(dg.ts)}, outside the pcapng timestamp range"
+            comment = f"{comment}; {note}" if comment else note
         opts = []
         if comment:
             opts = [opt_cls(code=dpkt.pcapng.PCAPNG_OPT_COMMENT, text=comment), opt_cls()]
         epb = epb_cls(pkt_data=frame, opts=opts)
-        self._w.writepkt(epb, ts=dg.ts)
+        self._w.writepkt(epb, ts=ts)
         self.count += 1
 
     def flush(self) -> None:

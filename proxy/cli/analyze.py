@@ -18,12 +18,12 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from proxy.analyze.pipeline import Key, analyze_share
 from proxy.capture.jsonl import event_to_json
+from proxy.capture.outfile import OutputError, open_output
 from proxy.capture.pcap import Capture, CaptureError
-from proxy.cli.output import open_output
 from proxy.events import Event
 
 if TYPE_CHECKING:  # the ladder and reports are imported for their formats only (start-up)
@@ -72,7 +72,10 @@ def add_parser(sub: Any) -> None:
                    help="for html and markdown: 'addresses' (every IP address becomes a "
                    "consistent pseudonym) and/or 'certificates' (fingerprints only); "
                    "repeatable or comma-separated")
-    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write to FILE instead of stdout (created mode 0600; an existing "
+                   "file only with --force; a symbolic link is never followed)")
+    p.add_argument("--force", action="store_true", help="replace the -o file if it exists")
     p.add_argument("-v", "--verbose", action="store_true", help="show every retransmitted copy")
     p.add_argument("--session", action="append", default=[], type=_session_id, metavar="ID",
                    help="show only this session (s1, s2... as the overview lists them); "
@@ -173,122 +176,170 @@ def _main(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"dtlsproxy analyze: {e}", file=sys.stderr)
         return 2
-    problem = args.output and _unwritable(args.output)
-    if problem:  # before the analysis, not after it
-        print(f"dtlsproxy analyze: -o {args.output}: {problem}", file=sys.stderr)
+    try:  # before the analysis, not after it: 0600, no symlink, no clobbering
+        out = _Output(open_output(args.output, force=args.force) if args.output else sys.stdout)
+    except OutputError as e:
+        print(f"dtlsproxy analyze: -o {e}", file=sys.stderr)
         return 2
     warnings: list[str] = []
     progress = _Progress()
     try:
-        items = _analyse(args, hook, warnings, progress)
+        try:
+            if args.format == "jsonl":
+                tally = _Tally(args.session)
+                write_lines(tally.count(_jsonl_lines(args, hook, warnings, progress)), out)
+                trouble, shown = tally.trouble(), tally.shown
+            elif args.format in REPORTS:
+                from proxy.report import document
+
+                blocks = _blocks(args, hook, warnings, progress)
+                out.write(document(blocks, args.format, args.report))
+                trouble = [block.sid for block in blocks if block.troubled]
+                shown = {block.sid for block in blocks}
+            else:
+                ladders = _blocks(args, hook, warnings, progress)
+                _write_text(args, ladders, out)
+                trouble = _trouble({ladder.sid: ladder.state or "" for ladder in ladders},
+                                   {ladder.sid for ladder in ladders if ladder.findings})
+                shown = {ladder.sid for ladder in ladders}
+            out.flush()
+        finally:
+            progress.done()
+            out.close()
     except (CaptureError, ShareFailed) as e:  # a child's failure: no traceback either
-        progress.done()
         print(f"dtlsproxy analyze: {e}", file=sys.stderr)
+        if args.output and os.path.isfile(args.output) and not os.path.islink(args.output):
+            os.unlink(args.output)  # created above: nothing (or half an analysis) in it
         return EXIT_BAD_CAPTURE
-    progress.done()
-    if args.session:
-        missing = _missing_sessions(args, items)
-        if missing:
-            warnings.append(f"no session {', '.join(missing)} in {args.capture}")
-    rc = _write(args, items)
-    if rc != EXIT_OK:
-        return rc
+    except BrokenPipeError:  # `dtlsproxy analyze ... | head`: the reader has had enough
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # nothing left to flush at exit
+        return EXIT_BROKEN_PIPE
+    except _WriteFailed as e:
+        print(f"dtlsproxy analyze: writing {args.output or 'to stdout'} failed: "
+              f"{e.error.strerror or e.error}", file=sys.stderr)
+        return EXIT_WRITE_FAILED
+    missing = [sid for sid in args.session if sid not in shown]
+    if missing:
+        warnings.append(f"no session {', '.join(missing)} in {args.capture}")
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
-    if args.check:
-        trouble = _trouble(items, args.format)
-        if trouble:
-            print(f"dtlsproxy analyze: --check: {len(trouble)} session(s) failed or have a "
-                  f"finding: {', '.join(trouble)}", file=sys.stderr)
-            return EXIT_FINDINGS
+    if args.check and trouble:
+        print(f"dtlsproxy analyze: --check: {len(trouble)} session(s) failed or have a "
+              f"finding: {', '.join(trouble)}", file=sys.stderr)
+        return EXIT_FINDINGS
     return EXIT_OK
 
 
-def _analyse(args: argparse.Namespace, hook: VerdictEngine, warnings: list[str],
-             progress: _Progress) -> list[Any]:
-    """JSONL lines, or a :class:`SessionLadder` per session, in one process's order."""
-    from proxy.analyze.parallel import default_jobs, run_shares
+class _WriteFailed(Exception):
+    """Writing the output failed (not reading the capture): ``error`` says why."""
 
-    jobs = args.jobs
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Output:
+    """The output stream; an OSError writing it (but a closed pipe) is :class:`_WriteFailed`,
+    so that it is told apart from one reading the capture."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise _WriteFailed(e) from None
+
+    def flush(self) -> None:
+        self.write("")
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise _WriteFailed(e) from None
+
+    def close(self) -> None:
+        if self.stream is sys.stdout:
+            return
+        try:
+            self.stream.close()
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise _WriteFailed(e) from None
+
+
+def _jobs_for(args: argparse.Namespace) -> int:
+    """The processes to analyse in (with several, the legs of each handshake are found
+    first, in a light pre-pass: they stay in one process)."""
+    from proxy.analyze.parallel import default_jobs
+    from proxy.analyze.pipeline import leg_groups
+
+    jobs: int | None = args.jobs
     if jobs is None:
         jobs = default_jobs(args.capture)
     elif jobs > 1 and not os.path.isfile(args.capture):
         print(f"dtlsproxy analyze: {args.capture} is not a regular file (a pipe?): analysed "
               "in one process (each of --jobs reads the whole capture)", file=sys.stderr)
         jobs = 1
+    if jobs > 1:
+        args.leg_groups = leg_groups(args.capture)  # the legs of a handshake: one process
+    return jobs
+
+
+def _jsonl_lines(args: argparse.Namespace, hook: VerdictEngine, warnings: list[str],
+                 progress: _Progress) -> Iterator[str]:
+    """The JSONL lines in one process's order, as they are made (streamed: a capture of
+    any size is written with the memory of its sessions' state, not of its output)."""
+    from proxy.analyze.parallel import run_shares
+
+    jobs = _jobs_for(args)
     if jobs == 1:  # no keys to sort by
-        events = [ev for _, ev in _share_events(args, hook, (0, 1), warnings, progress)]
-        if args.session:
-            events = [ev for ev in events if ev.session in args.session]
-        if args.format == "jsonl":
-            return list(map(event_to_json, events))
-        if args.format in REPORTS:
-            return [block for _, block in _report_blocks(args, events)]
-        return [ladder for _, ladder in _ladder_blocks(args, events)]
+        only = args.session
+        for _, ev in _share_events(args, hook, (0, 1), warnings, progress):
+            if not only or ev.session in only:
+                yield event_to_json(ev)
+        return
 
-    from proxy.analyze.pipeline import leg_groups
+    def work(share: tuple[int, int]) -> Iterator[tuple[Key, str]]:
+        return _jsonl_share(args, hook, share, warnings, progress)
 
-    args.leg_groups = leg_groups(args.capture)  # the legs of a handshake: one process
+    for _, line in run_shares(jobs, work):
+        yield line
+
+
+def _blocks(args: argparse.Namespace, hook: VerdictEngine, warnings: list[str],
+            progress: _Progress) -> list[Any]:
+    """A :class:`SessionLadder` (text) or :class:`SessionBlock` (reports) per session, in
+    one process's order (all of them: the overview that comes first needs every one)."""
+    from proxy.analyze.parallel import run_shares
 
     def work(share: tuple[int, int]) -> list[tuple[Key, Any]]:
-        if args.format == "jsonl":
-            return _jsonl_share(args, hook, share, warnings, progress)
+        events = [ev for _, ev in _share_events(args, hook, share, warnings, progress)
+                  if not args.session or ev.session in args.session]
         if args.format in REPORTS:
-            return _report_share(args, hook, share, warnings, progress)
-        return _ladder_share(args, hook, share, warnings, progress)
+            return _report_blocks(args, events)
+        return _ladder_blocks(args, events)
 
-    return [item for _, item in run_shares(jobs, work)]
-
-
-def _missing_sessions(args: argparse.Namespace, items: list[Any]) -> list[str]:
-    """The ``--session`` ids that matched nothing."""
-    if args.format == "jsonl":
-        shown = {sid for sid in args.session
-                 if any(f'"session":"{sid}"' in line for line in items)}
-    else:  # ladders and report blocks both have a sid
-        shown = {item.sid for item in items}
-    return [sid for sid in args.session if sid not in shown]
+    return [block for _, block in run_shares(_jobs_for(args), work)]
 
 
-def _write(args: argparse.Namespace, items: list[Any]) -> int:
-    """Write the output; an exit code (:data:`EXIT_OK` when written)."""
-    try:
-        out: IO[str] = open_output(args.output) if args.output else sys.stdout
-    except OSError as e:
-        print(f"dtlsproxy analyze: -o {args.output}: {e.strerror or e}", file=sys.stderr)
-        return 2
-    try:
-        try:
-            if args.format == "jsonl":
-                write_lines(items, out)
-            elif args.format in REPORTS:
-                from proxy.report import document
+def _write_text(args: argparse.Namespace, ladders: list[SessionLadder], out: _Output) -> None:
+    from proxy.analyze.changes import change_overview
+    from proxy.analyze.ladder import overview
 
-                out.write(document(items, args.format, args.report))
-            else:
-                from proxy.analyze.changes import change_overview
-                from proxy.analyze.ladder import overview
-
-                shapes = [ladder.shape for ladder in items if ladder.shape is not None]
-                lines = overview(items) + change_overview(shapes) + [
-                    line for ladder in items for line in ladder.lines]
-                if not items:
-                    lines = [f"no DTLS or STUN found in {args.capture}"
-                             + (f" for {', '.join(args.session)}" if args.session else "")]
-                out.write("\n".join(lines) + "\n")
-            out.flush()
-        finally:
-            if out is not sys.stdout:
-                out.close()
-    except BrokenPipeError:  # `dtlsproxy analyze ... | head`: the reader has had enough
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # nothing left to flush at exit
-        return EXIT_BROKEN_PIPE
-    except OSError as e:
-        print(f"dtlsproxy analyze: writing {args.output or 'to stdout'} failed: "
-              f"{e.strerror or e}", file=sys.stderr)
-        return EXIT_WRITE_FAILED
-    return EXIT_OK
+    shapes = [ladder.shape for ladder in ladders if ladder.shape is not None]
+    lines = overview(ladders) + change_overview(shapes) + [
+        line for ladder in ladders for line in ladder.lines]
+    if not ladders:
+        lines = [f"no DTLS or STUN found in {args.capture}"
+                 + (f" for {', '.join(args.session)}" if args.session else "")]
+    out.write("\n".join(lines) + "\n")
 
 
 _TROUBLE_STATES = frozenset({"failed", "stalled", "handshaking", "alert", "unconfirmed"})
@@ -297,37 +348,42 @@ _TROUBLE_STATES = frozenset({"failed", "stalled", "handshaking", "alert", "uncon
 accepted)."""
 
 
-def _trouble(items: list[Any], fmt: str) -> list[str]:
-    """The sessions that did not establish (and tried) or have a finding, in order."""
-    import json
-
-    if fmt in REPORTS:
-        return [block.sid for block in items if block.troubled]
-    state: dict[str, str] = {}
-    found: set[str] = set()
-    if fmt != "jsonl":
-        state = {ladder.sid: ladder.state or "" for ladder in items}
-        found = {ladder.sid for ladder in items if ladder.findings}
-    for line in items if fmt == "jsonl" else ():
-        if line.startswith('{"event":"session",'):
-            ev = json.loads(line)
-            state[ev["session"]] = ev["state"]
-        elif line.startswith('{"event":"verdict",'):
-            found.add(json.loads(line)["session"])
+def _trouble(state: dict[str, str], found: set[str]) -> list[str]:
+    """The sessions that did not establish (and tried) or have a finding, in order; an
+    unconfirmed one without a finding says so."""
     return [sid + (" (unconfirmed)" if state[sid] == "unconfirmed" and sid not in found else "")
             for sid in state if state[sid] in _TROUBLE_STATES or sid in found]
 
 
-def _unwritable(path: str) -> str | None:
-    """Why ``-o path`` cannot be written, if that can be told before writing."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        return "is a directory"
-    if not os.path.isdir(folder):
-        return f"no such directory {folder}"
-    if os.path.exists(path):
-        return None if os.access(path, os.W_OK) else "not writable"
-    return None if os.access(folder, os.W_OK) else f"cannot create files in {folder}"
+class _Tally:
+    """What ``--check`` and ``--session`` need to know of the JSONL lines written: each
+    session's last state, the sessions with a verdict, the sessions asked for that were
+    seen."""
+
+    def __init__(self, wanted: list[str]) -> None:
+        self.state: dict[str, str] = {}
+        self.found: set[str] = set()
+        self.shown: set[str] = set()
+        self._wanted = [(sid, f'"session":"{sid}"') for sid in wanted]
+
+    def count(self, lines: Iterable[str]) -> Iterator[str]:
+        """``lines``, passed through, counted on the way."""
+        import json
+
+        for line in lines:
+            if line.startswith('{"event":"session",'):
+                ev = json.loads(line)
+                self.state[ev["session"]] = ev["state"]
+            elif line.startswith('{"event":"verdict",'):
+                self.found.add(json.loads(line)["session"])
+            for sid, needle in self._wanted:
+                if needle in line:
+                    self.shown.add(sid)
+            yield line
+
+    def trouble(self) -> list[str]:
+        """The sessions that did not establish (and tried) or have a finding, in order."""
+        return _trouble(self.state, self.found)
 
 
 def _share_events(args: argparse.Namespace, hook: VerdictEngine, share: tuple[int, int],
@@ -346,25 +402,20 @@ def _share_events(args: argparse.Namespace, hook: VerdictEngine, share: tuple[in
 
 
 def _jsonl_share(args: argparse.Namespace, hook: VerdictEngine, share: tuple[int, int],
-                 warnings: list[str], progress: _Progress) -> list[tuple[Key, str]]:
-    keyed = list(_share_events(args, hook, share, warnings, progress))
+                 warnings: list[str], progress: _Progress) -> Iterator[tuple[Key, str]]:
     encode = event_to_json
     only = args.session
-    return [(key, encode(ev)) for key, ev in keyed if not only or ev.session in only]
+    for key, ev in _share_events(args, hook, share, warnings, progress):
+        if not only or ev.session in only:
+            yield key, encode(ev)
 
 
-def _ladder_share(args: argparse.Namespace, hook: VerdictEngine, share: tuple[int, int],
-                  warnings: list[str], progress: _Progress) -> list[tuple[Key, SessionLadder]]:
-    events = [ev for _, ev in _share_events(args, hook, share, warnings, progress)
-              if not args.session or ev.session in args.session]
-    return _ladder_blocks(args, events)
+def _ladder_blocks(args: argparse.Namespace, events: list[Event]
+                   ) -> list[tuple[Key, SessionLadder]]:
+    from proxy.analyze.ladder import render_blocks
 
-
-def _report_share(args: argparse.Namespace, hook: VerdictEngine, share: tuple[int, int],
-                  warnings: list[str], progress: _Progress) -> list[tuple[Key, SessionBlock]]:
-    events = [ev for _, ev in _share_events(args, hook, share, warnings, progress)
-              if not args.session or ev.session in args.session]
-    return _report_blocks(args, events)
+    return [((0, 0, int(ladder.sid[1:]), 0), ladder)
+            for ladder in render_blocks(events, verbose=args.verbose)]
 
 
 def _report_blocks(args: argparse.Namespace, events: list[Event]
@@ -388,20 +439,16 @@ def report_options(args: argparse.Namespace, source: str) -> ReportOptions | Non
     return ReportOptions.of(parse_redactions(args.redact), source=os.path.basename(source))
 
 
-def _ladder_blocks(args: argparse.Namespace, events: list[Event]
-                   ) -> list[tuple[Key, SessionLadder]]:
-    from proxy.analyze.ladder import render_blocks
-
-    return [((0, 0, int(ladder.sid[1:]), 0), ladder)
-            for ladder in render_blocks(events, verbose=args.verbose)]
+class _Writable(Protocol):
+    def write(self, text: str, /) -> object: ...
 
 
-def write_jsonl(events: Iterable[Event], out: IO[str]) -> None:
+def write_jsonl(events: Iterable[Event], out: _Writable) -> None:
     """One JSON object per event (docs/log-schema.md): ``event_to_dict`` as compact JSON."""
     write_lines(map(event_to_json, events), out)
 
 
-def write_lines(lines: Iterable[str], out: IO[str]) -> None:
+def write_lines(lines: Iterable[str], out: _Writable) -> None:
     """Each line and a newline, written in batches."""
     batch: list[str] = []
     for line in lines:

@@ -27,6 +27,7 @@ def add_parser(sub: Any) -> None:
                    "issue or a mail (both to stdout, or -o FILE; no terminal needed)")
     p.add_argument("-o", "--output", metavar="FILE", help="with --format html/markdown: "
                    "write to FILE (created 0600) instead of stdout")
+    p.add_argument("--force", action="store_true", help="replace the -o file if it exists")
     p.add_argument("--redact", action="append", default=[], metavar="WHAT",
                    help="with --format html/markdown: 'addresses' (consistent pseudonyms) "
                    "and/or 'certificates' (fingerprints only); repeatable or comma-separated")
@@ -63,7 +64,7 @@ def main(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace, events: list[Any]) -> int:
     """Write the log as an HTML or Markdown report. Exit 2 on a bad option or an output
     that cannot be created, 3 when writing fails."""
-    from proxy.cli.output import open_output
+    from proxy.capture.outfile import open_output
     from proxy.report import ReportOptions, render
     from proxy.report.redact import parse_redactions
 
@@ -77,7 +78,7 @@ def _report(args: argparse.Namespace, events: list[Any]) -> int:
         sys.stdout.write(text)
         return 0
     try:
-        out = open_output(args.output)
+        out = open_output(args.output, force=args.force)
     except OSError as exc:
         print(f"dtlsproxy view: -o {args.output}: {exc.strerror or exc}", file=sys.stderr)
         return 2

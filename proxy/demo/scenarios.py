@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from proxy.bus import Bus
+from proxy.capture.outfile import open_output
 from proxy.decode.keylog import KeyLog
 from proxy.demo.peers.certs import make_identity, write_secret
 from proxy.demo.peers.pyopenssl_peer import DtlsEndpoint, EndpointConfig
@@ -135,7 +136,7 @@ class Demo:
         lines = [x.decode() for c in self.calls for x in c.client.endpoint.keylog_lines]
         new = lines[self._keylog_written :]
         if new:
-            with self.keylog.open("a", encoding="ascii") as f:
+            with open_output(self.keylog, append=True) as f:  # 0600, no symlink
                 f.write("".join(line.rstrip("\n") + "\n" for line in new))
             self._keylog_written = len(lines)
 
@@ -183,7 +184,8 @@ async def start_demo(names: list[str], bus: Bus, workdir: Path | None = None) ->
             other = make_identity().fingerprint
             sdp = wd / f"{name}.sdp"
             text = _sdp(other, "active")
-            sdp.write_text(text)
+            with open_output(sdp, force=True) as f:
+                f.write(text)
             sdps.append((str(sdp), text))
     labels_by_addr: dict[Address, str] = {}
     for call in calls:

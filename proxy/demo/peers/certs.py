@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -12,6 +11,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
+
+from proxy.capture.outfile import open_output
 
 KeyType = Literal["ecdsa-p256", "rsa2048", "ed25519"]
 """Key algorithms: ECDSA P-256 (what browsers use), RSA 2048, Ed25519."""
@@ -72,17 +73,16 @@ class Identity:
         directory.mkdir(parents=True, exist_ok=True)
         cert_path = directory / f"{stem}.crt"
         key_path = directory / f"{stem}.key"
-        cert_path.write_bytes(self.cert_pem)
+        with open_output(cert_path, binary=True, force=True) as f:
+            f.write(self.cert_pem)
         write_secret(key_path, self.key_pem)
         return cert_path, key_path
 
 
 def write_secret(path: Path, data: bytes) -> None:
-    """Create (or replace) ``path`` with mode 0600 before any byte is written."""
-    if path.exists():
-        path.unlink()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
+    """Create (or replace) ``path`` with mode 0600 before any byte is written (never
+    through a symlink: :mod:`proxy.capture.outfile`)."""
+    with open_output(path, binary=True, force=True) as f:
         f.write(data)
 
 
