@@ -14,6 +14,8 @@ from proxy.events import Datagram
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 CAPTURES = SHARED / "captures"
+DATA = ROOT / "tests" / "data"
+"""Small real captures kept with the tests."""
 pytest_plugins = ["tests.peers.fixtures"]
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

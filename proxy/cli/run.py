@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import signal
 import sys
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from proxy.relay.config import ConfigError, RelayConfig, apply_flags, load_toml,
 
 if TYPE_CHECKING:
     from proxy.cli.tui import Tui
+    from proxy.export.offload import Recording
     from proxy.relay import Relay
     from proxy.verdict import VerdictEngine
 
@@ -54,7 +56,8 @@ examples:
   --fault "msg=Finished,encrypted=1,action=corrupt,offset=-1,count=1"
       the first encrypted handshake record of a side is its Finished
 
-exit status: 0 stopped normally, 1 a socket could not be opened, 2 bad flags/config.
+exit status: 0 stopped normally, 1 a socket could not be opened, 2 bad flags/config
+(also an output file that cannot be created, or exists: --pcap needs --force).
 See docs/config.md for the TOML keys (every flag has one).
 """
 
@@ -132,7 +135,10 @@ def add_parser(sub: Any) -> None:
     o.add_argument("--log-backups", metavar="N", type=int,
                    help="rotated logs kept (default 3)")
     o.add_argument("--pcap", metavar="FILE",
-                   help="pcapng of both legs (Wireshark), e.g. run.pcapng")
+                   help="pcapng of both legs (Wireshark), e.g. run.pcapng; created mode "
+                        "0600, an existing file only with --force")
+    o.add_argument("--force", action="store_true", default=None,
+                   help="replace an existing --pcap file (the --log-file is appended to)")
     o.add_argument("--keylog", metavar="FILE", action="append",
                    help="NSS key log (SSLKEYLOGFILE: CLIENT_RANDOM lines for DTLS 1.2, "
                         "*_TRAFFIC_SECRET lines for DTLS 1.3), followed while the peers "
@@ -165,7 +171,7 @@ _FLAG_KEYS = (
     "side_a", "side_b", "peer_a", "peer_b", "policy_a", "policy_b", "allow_a", "allow_b",
     "label_a", "label_b", "listen", "upstream", "idle_timeout", "max_sessions",
     "silence_after", "rcvbuf", "loop", "engine", "fault_seed", "log_file", "pcap", "keylog",
-    "headless", "no_decode", "sdp", "faults", "log_max_bytes", "log_backups",
+    "headless", "no_decode", "sdp", "faults", "log_max_bytes", "log_backups", "force",
     "turn", "turn_user", "turn_realm", "turn_secret", "relay_ip", "relay_ports",
     "turn_allow_loopback", "turn_allow_peer", "turn_deny_peer",
 )
@@ -230,17 +236,27 @@ async def run(
     bus = Bus()
     writers: list[Callable[[list[Event]], None]] = []
     closers: list[Callable[[], None]] = []
-    if cfg.log_file is not None:
-        from proxy.export.jsonl import JsonlWriter
+    recording = None
+    if cfg.log_file is not None or cfg.pcap is not None:
+        # written by another process, fed without ever blocking (proxy.export.offload)
+        from proxy.capture.outfile import OutputError
+        from proxy.export.offload import Recording
 
         try:
-            jw = JsonlWriter(cfg.log_file, cfg.log_max_bytes, cfg.log_backups)
+            recording = Recording(pcap=cfg.pcap, log=cfg.log_file, force=cfg.force,
+                                  log_max_bytes=cfg.log_max_bytes,
+                                  log_backups=cfg.log_backups)
+        except OutputError as exc:
+            flag = "--pcap" if str(exc.filename) == str(cfg.pcap) else "--log-file"
+            print(f"dtlsproxy run: cannot write {flag} {exc}", file=sys.stderr)
+            return 2
         except OSError as exc:
-            print(f"dtlsproxy run: cannot write --log-file {cfg.log_file}: "
+            print(f"dtlsproxy run: cannot start the recording process: "
                   f"{exc.strerror or exc}", file=sys.stderr)
             return 1
-        writers.append(jw.write)
-        closers.append(jw.close)
+        if cfg.log_file is not None:
+            writers.append(recording.events)
+        closers.append(functools.partial(_close_recording, recording))
     use_tui = tui is not None and not cfg.headless and sys.stdout.isatty() and sys.stdin.isatty()
     tui_sub = bus.subscribe(maxlen=100_000) if use_tui else None
     if not use_tui:
@@ -264,19 +280,10 @@ async def run(
         relay.recorder.notice(level, "sdp", message)
     if cfg.sdp:  # the answer is often saved after the proxy started
         tasks.append(asyncio.create_task(follow_sdp(relay.recorder, cfg.sdp)))
-    if cfg.pcap is not None:
-        from proxy.export.pcapng import PcapngTap
-
-        try:
-            tap = PcapngTap(cfg.pcap)
-        except OSError as exc:
-            print(f"dtlsproxy run: cannot write --pcap {cfg.pcap}: {exc.strerror or exc}",
-                  file=sys.stderr)
-            await relay.close()
-            await _stop(tasks, closers)
-            return 1
-        relay.add_tap(tap)
-        closers.append(tap.close)
+    if recording is not None:
+        if cfg.pcap is not None:
+            relay.add_tap(recording.tap)
+        relay.recorder.add_reporter(recording.report)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -311,6 +318,14 @@ async def _run_tui(
         "log": str(cfg.log_file) if cfg.log_file else "-",
         "pcap": str(cfg.pcap) if cfg.pcap else "-",
     }, stop)
+
+
+def _close_recording(recording: Recording) -> None:
+    """Let the recording process write the rest; what could not be recorded (the log is
+    closed by then) is said on stderr."""
+    from proxy.export.console import ConsoleRenderer
+
+    ConsoleRenderer().write(recording.close())
 
 
 def _addr(a: tuple[str, int]) -> str:

@@ -42,6 +42,14 @@ def _build_table() -> tuple[str, ...]:
 _TABLE: Final = _build_table()
 
 
+_MEDIA: Final = frozenset(range(128, 192))
+
+
+def is_media(data: bytes) -> bool:
+    """Whether a datagram is RTP or RTCP (first byte 128-191): what the relay only counts."""
+    return bool(data) and data[0] in _MEDIA
+
+
 def classify(data: bytes) -> str:
     """The RFC 7983 class of a datagram: ``stun``, ``zrtp``, ``dtls``, ``turn``,
     ``rtp``, ``rtcp`` or ``other`` (also for an empty datagram)."""

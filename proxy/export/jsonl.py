@@ -7,7 +7,8 @@ configured once, here: its one processor renders the event object to its line
 (anything else logged is encoded as its dict), and a size-capped file logger writes
 it. When the file would pass ``max_bytes`` it is rotated (``log.jsonl`` ->
 ``log.jsonl.1`` ... ``.N``, ``backups`` kept; 0 = start the file again). The file
-is created mode 0600. Media is never logged per packet: the decoder only emits
+is created mode 0600 and an existing one is appended to, never through a symlink
+(:mod:`proxy.capture.outfile`). Media is never logged per packet: the decoder only emits
 MediaStats, and key material never enters an event.
 """
 
@@ -15,17 +16,16 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import MutableMapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import structlog
 
 from proxy.capture.jsonl import event_to_json
+from proxy.capture.outfile import open_output
 from proxy.events import Event
-
-FILE_MODE = 0o600
-
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
 """The encoder ``dtlsproxy analyze --format jsonl`` uses (compact, ASCII)."""
@@ -39,18 +39,21 @@ def render_line(ev: Event) -> str:
 class RotatingFileLogger:
     """A structlog logger that appends lines to a file, rotating at ``max_bytes``."""
 
-    def __init__(self, path: Path, max_bytes: int, backups: int) -> None:
+    def __init__(self, path: Path, max_bytes: int, backups: int,
+                 file: IO[str] | None = None) -> None:
         self.path = path
         self.max_bytes = max_bytes
         self.backups = backups
         self.rotations = 0
-        self._open()
+        self._open(file)
 
-    def _open(self) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
-        os.fchmod(fd, FILE_MODE)
-        self._f = os.fdopen(fd, "a", encoding="utf-8", newline="\n")
-        self.size = self._f.tell()
+    def _open(self, file: IO[str] | None = None) -> None:
+        """Open the log (0600, appended to, no symlink), or take ``file``: it open so."""
+        self._f = open_output(self.path, append=True) if file is None else file
+        if stat.S_ISREG(os.fstat(self._f.fileno()).st_mode):
+            self.size = self._f.seek(0, os.SEEK_END)
+        else:  # a FIFO or a device (/dev/null): nothing to rotate
+            self.size, self.max_bytes = 0, 0
 
     def _rotate(self) -> None:
         self._f.close()
@@ -92,8 +95,9 @@ def _render(logger: Any, method_name: str, event_dict: MutableMapping[str, Any])
 class JsonlWriter:
     """Writes events as JSONL through a structlog logger (configured once, here)."""
 
-    def __init__(self, path: Path, max_bytes: int = 100 * 1024 * 1024, backups: int = 3) -> None:
-        self.file = RotatingFileLogger(path, max_bytes, backups)
+    def __init__(self, path: Path, max_bytes: int = 100 * 1024 * 1024, backups: int = 3,
+                 file: IO[str] | None = None) -> None:
+        self.file = RotatingFileLogger(path, max_bytes, backups, file)
         self.log = structlog.wrap_logger(
             self.file,
             processors=[_render],

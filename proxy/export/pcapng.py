@@ -10,8 +10,9 @@ the modified bytes when corrupted) through :class:`proxy.capture.pcap.PcapngWrit
 
 from __future__ import annotations
 
-import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 from proxy.capture.pcap import PcapngWriter
 from proxy.events import Address, Datagram
@@ -19,30 +20,25 @@ from proxy.events import Address, Datagram
 Leg = tuple[Address, Address, bytes]
 """One hop of a datagram as it was on the wire: (source, destination, payload)."""
 
-FILE_MODE = 0o600
-
 
 class PcapngTap:
-    """Writes the legs it is given; flushes at most every ``flush_every`` datagrams."""
+    """Writes the legs of the datagrams it is given, and flushes, once per batch."""
 
-    def __init__(self, path: Path, flush_every: int = 64) -> None:
-        # create 0600 first: a capture of a call holds its (encrypted) media
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-        os.close(fd)
-        self.writer = PcapngWriter(path)
-        self.flush_every = flush_every
-        self._since_flush = 0
+    def __init__(self, path: Path, *, force: bool = False, file: IO[bytes] | None = None
+                 ) -> None:
+        # 0600 (a capture of a call holds its media), refused if it exists unless force;
+        # or the file given (opened so by the relay: proxy.export.offload)
+        self.writer = PcapngWriter(path, force=force, file=file)
         self._frame = 0
 
-    def __call__(self, ts: float, legs: list[Leg]) -> None:
-        for i, (src, dst, data) in enumerate(legs):
-            self._frame += 1
-            comment = None if i == 0 else "relayed by dtlsproxy"
-            self.writer.write(Datagram(ts, src, dst, data, self._frame), comment)
-        self._since_flush += 1
-        if self._since_flush >= self.flush_every:
-            self.writer.flush()
-            self._since_flush = 0
+    def __call__(self, batch: Sequence[tuple[float, list[Leg]]]) -> None:
+        """Write ``(receive time, legs)`` of each datagram of a batch (a Recorder tap)."""
+        for ts, legs in batch:
+            for i, (src, dst, data) in enumerate(legs):
+                self._frame += 1
+                comment = None if i == 0 else "relayed by dtlsproxy"
+                self.writer.write(Datagram(ts, src, dst, data, self._frame), comment)
+        self.writer.flush()
 
     def close(self) -> None:
         self.writer.close()

@@ -23,7 +23,7 @@ from proxy.relay.recorder import Recorder, Tap, TrackerLike, make_tracker
 from proxy.relay.reverse import UPSTREAM_LABEL, ReverseRelay
 from proxy.relay.sockets import RelayError
 from proxy.relay.turn import TurnRelay, check_turn
-from proxy.relay.twosided import Call
+from proxy.relay.twosided import Call, Refusals
 
 if TYPE_CHECKING:
     from proxy.verdict import VerdictEngine
@@ -37,6 +37,8 @@ class Relay:
     def __init__(self, config: RelayConfig, recorder: Recorder) -> None:
         self.config = config
         self.recorder = recorder
+        self.refusals = Refusals(recorder)
+        """Two-sided mode: the refused datagrams of every call (one summary for all)."""
         self.calls: list[Call] = []
         self.reverse: ReverseRelay | None = None
         self.turn: TurnRelay | None = None
@@ -70,6 +72,24 @@ class Relay:
         """Datagrams relayed (and numbered) so far."""
         return self.recorder.frames
 
+    def summary(self) -> str:
+        """What was relayed: datagrams forwarded (zero-length ones among them) and refused."""
+        if self.reverse is not None:
+            n, empty = self.reverse.totals()
+            no_peer = refused = 0
+        else:
+            sides = [side for call in self.calls for side in call.sides]
+            no_peer = sum(c.no_peer_dropped for c in self.calls)
+            n = sum(s.rx for s in sides) - no_peer
+            empty = sum(s.empty for s in sides)
+            refused = self.refusals.total
+        text = f"relayed {n} datagrams ({empty} of them zero-length)"
+        if no_peer:
+            text += f"; dropped {no_peer} that came before the other side had a peer"
+        if refused:
+            text += f"; refused {refused} from sources not allowed"
+        return text
+
     def add_tap(self, tap: Tap) -> None:
         """Give every relayed datagram's legs to ``tap`` (after forwarding, batched)."""
         self.recorder.add_tap(tap)
@@ -80,6 +100,7 @@ class Relay:
         self.recorder.tick(now)
         for call in self.calls:
             call.tick(now)
+        self.refusals.report(now)
         if self.reverse is not None:
             self.reverse.tick(now)
         if self.turn is not None:
@@ -104,6 +125,8 @@ class Relay:
             self.reverse.close()
         if self.turn is not None:
             self.turn.close()
+        self.refusals.report(time.time(), final=True)
+        self.recorder.notice("info", "relay_summary", self.summary())
         self.recorder.finish()
         self.closed.set()
         await asyncio.sleep(0)
@@ -198,6 +221,7 @@ async def start_relay(
                 call = Call(
                     call_cfg, recorder, rcvbuf=config.rcvbuf, faults=engine,
                     engine=config.engine, silence_after=config.silence_after,
+                    refusals=relay.refusals,
                 )
                 try:
                     await call.open()

@@ -1,11 +1,14 @@
 """The relay's second stage: what happens AFTER a datagram was forwarded.
 
-The forwarding callbacks only append the datagram to a list; :meth:`Recorder.drain`
-runs at most ``DRAIN_DELAY`` (5 ms) later, or right after the current round of I/O
-once ``DRAIN_BATCH`` datagrams are queued. It feeds the Tracker (decoding; media is
-counted per run of one source and destination), publishes the events on the bus and
-hands each datagram to the taps (the pcapng writer). A decoder exception is reported
-once as a Notice and never reaches the forwarding path.
+The forwarding callbacks only append the datagram (a :class:`Relayed` record) to a
+list; :meth:`Recorder.drain` runs at most ``DRAIN_DELAY`` (5 ms) later, or right after
+the current round of I/O once ``DRAIN_BATCH`` datagrams are queued. It hands the
+batch's legs to the taps (once per batch: the pcapng, written by another process,
+:mod:`proxy.export.offload`), feeds the Tracker (decoding; media, told by RFC 7983's
+first byte through :mod:`proxy.decode.demux`, is counted per run of one source and
+destination) and publishes the events on the bus. A decoder exception is reported once
+as a Notice and never reaches the forwarding path. Reporters (:meth:`add_reporter`)
+publish what the outputs have to say (records dropped) on the relay's tick.
 """
 
 from __future__ import annotations
@@ -14,19 +17,25 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from proxy.bus import Bus
 from proxy.compare.changes import ChangeWatch
+from proxy.decode.demux import is_media
 from proxy.events import Address, Datagram, DatagramSeen, Event, FaultApplied, Notice
 from proxy.export.pcapng import Leg
 
 if TYPE_CHECKING:
     from proxy.verdict import VerdictEngine
 
-Tap = Callable[[float, list[Leg]], None]
-"""Called with the receive time and the legs of one relayed datagram (in, then out)."""
+Tap = Callable[[list[tuple[float, list[Leg]]]], None]
+"""Called once per drain with ``(receive time, legs)`` of each relayed datagram (the
+inbound leg, then the outbound ones)."""
+
+Reporter = Callable[[float, bool], list[Event]]
+"""Called on every tick (``final`` False) and at the end (True): events to publish."""
 
 
 class TrackerLike(Protocol):
@@ -41,6 +50,8 @@ class TrackerLike(Protocol):
     def media(
         self, src: Address, dst: Address, packets: list[tuple[float, bytes]]
     ) -> list[Event]: ...
+
+    def close(self, a: Address, b: Address, now: float, reason: str) -> list[Event]: ...
 
 
 class NullTracker:
@@ -58,6 +69,9 @@ class NullTracker:
     def media(
         self, src: Address, dst: Address, packets: list[tuple[float, bytes]]
     ) -> list[Event]:
+        return []
+
+    def close(self, a: Address, b: Address, now: float, reason: str) -> list[Event]:
         return []
 
 
@@ -102,10 +116,49 @@ SHARE_WINDOW = 0.05
 
 SHED_REPORT_EVERY = 5.0
 
-_Pending = tuple[
-    int, float, Address, Address, bytes, str, Address, "Address | None", "list[bytes] | None",
-    "list[FaultApplied] | None", "bytes | None", "list[Leg] | None", str, bool,
-]
+
+@dataclass(slots=True)
+class Relayed:
+    """One relayed datagram waiting for the deferred stage (see :meth:`Recorder.record`)."""
+
+    frame: int
+    ts: float
+    src: Address
+    """The sender, as the decoder sees the conversation."""
+    dst: Address
+    """The receiving peer (not the proxy)."""
+    data: bytes
+    """What the receiving peer got (what the decoder sees)."""
+    side: str
+    """The label of the side that received it."""
+    hop_in: Address
+    """The proxy socket it arrived on."""
+    hop_out: Address | None
+    """The proxy socket it left from (None: not sent)."""
+    sent: list[bytes] | None = None
+    """The payloads sent when a fault changed them (None: ``data``, once)."""
+    faults: list[FaultApplied] | None = None
+    """Faults applied to it (published after the decoder's events for it)."""
+    received: bytes | None = None
+    """The bytes as they arrived, when a fault changed them."""
+    wire: list[Leg] | None = None
+    """The hops as they were on the wire, when they are not ``data`` itself (TURN)."""
+    via: str = ""
+    """The encapsulation the decoder is told of (TURN)."""
+    decode: bool = True
+    """False: only tapped (TURN control messages, a hop decoded elsewhere)."""
+
+    def legs(self) -> list[Leg]:
+        """The datagram as it was on the wire: inbound leg, then each outbound one."""
+        if self.wire is not None:
+            return self.wire
+        legs: list[Leg] = [(self.src, self.hop_in,
+                            self.data if self.received is None else self.received)]
+        if self.hop_out is not None:
+            hop, dst = self.hop_out, self.dst
+            legs.extend((hop, dst, d) for d in (self.sent if self.sent is not None
+                                                  else (self.data,)))
+        return legs
 
 
 class Recorder:
@@ -124,6 +177,7 @@ class Recorder:
         self.tracker = tracker
         self.decode = decode
         self.taps: list[Tap] = []
+        self.reporters: list[Reporter] = []
         self.active = decode
         """Whether relayed datagrams need recording at all (decoder or taps)."""
         self.frames = 0
@@ -131,7 +185,7 @@ class Recorder:
         self.shed = 0
         self._shed_reported = 0
         self._shed_report_ts = 0.0
-        self._pending: list[_Pending] = []
+        self._pending: list[Relayed] = []
         self._win_start = time.perf_counter()
         self._win_busy = 0.0
         self._over_share = False
@@ -141,9 +195,14 @@ class Recorder:
         """Sessions by outcome and shape: a notice when what changed, since when, changes."""
 
     def add_tap(self, tap: Tap) -> None:
-        """Hand every relayed datagram's legs to ``tap`` (in the deferred stage)."""
+        """Hand every relayed datagram's legs to ``tap`` (in the deferred stage, a batch
+        at a time)."""
         self.taps.append(tap)
         self.active = True
+
+    def add_reporter(self, reporter: Reporter) -> None:
+        """Publish what ``reporter`` returns on every tick and at the end."""
+        self.reporters.append(reporter)
 
     def set_label(self, addr: Address, label: str) -> None:
         """Name a latched peer in the decoder's output (when the tracker keeps labels)."""
@@ -192,8 +251,8 @@ class Recorder:
             self.frames += 1
             frame = self.frames
         pending = self._pending
-        pending.append((frame, ts, src, dst, data, side, hop_in, hop_out, out, extra, received,
-                        legs, via, decode))
+        pending.append(Relayed(frame, ts, src, dst, data, side, hop_in, hop_out, out, extra,
+                               received, legs, via, decode))
         n = len(pending)
         if n == 1:  # a new batch: drained within DRAIN_DELAY at the latest
             if self._loop is None:
@@ -214,32 +273,18 @@ class Recorder:
         out: list[Event] = []
         now = time.time()
         t0 = time.perf_counter()
-        shedding = self.decode and (self._over_share or now - batch[0][1] > SHED_AFTER)
-        taps = self.taps
+        shedding = self.decode and (self._over_share or now - batch[0].ts > SHED_AFTER)
+        if self.taps:
+            self._tap([(r.ts, r.legs()) for r in batch], out)
         decode = self.decode
         # media is counted per (src, dst) run, flushed before anything else is decoded,
         # so the counts interleave with the DTLS/STUN events as datagram by datagram
         runs: dict[tuple[Address, Address], list[tuple[float, bytes]]] = {}
-        for (frame, ts, src, dst, data, side, hop_in, hop_out, sent, extra, rcvd, wire, via,
-             decoded) in batch:
-            if taps:
-                legs: list[Leg]
-                if wire is not None:
-                    legs = wire
-                else:
-                    legs = [(src, hop_in, data if rcvd is None else rcvd)]
-                    if hop_out is not None:
-                        copies = sent if sent is not None else [data]
-                        legs.extend((hop_out, dst, d) for d in copies)
-                for tap in list(taps):
-                    try:
-                        tap(ts, legs)
-                    except Exception as exc:  # a broken exporter must not stop the relay
-                        taps.remove(tap)
-                        out.append(self._error("tap_failed", f"exporter stopped: {exc!r}", ts))
+        for r in batch:
+            ts, src, dst, data, extra = r.ts, r.src, r.dst, r.data, r.faults
             events: list[Event] = []
-            if decode and decoded:
-                if data and 128 <= data[0] <= 191:  # RTP/RTCP (RFC 7983): only counted
+            if decode and r.decode:
+                if is_media(data):  # RTP/RTCP: only counted
                     if shedding:
                         self.shed += 1
                     else:
@@ -251,7 +296,8 @@ class Recorder:
                 else:
                     if runs:
                         self._count_media(runs, out)
-                    events = self._decode(Datagram(ts, src, dst, data, frame, side, via), out)
+                    events = self._decode(Datagram(ts, src, dst, data, r.frame, r.side, r.via),
+                                          out)
             if extra:
                 # the decoder's session id, and its direction once the roles are known
                 # (client->server), replace the relay's side labels
@@ -279,8 +325,18 @@ class Recorder:
             ))
         self.bus.publish(self.changes.watch(out))
 
+    def _tap(self, batch: list[tuple[float, list[Leg]]], out: list[Event]) -> None:
+        taps = self.taps
+        for tap in list(taps):
+            try:
+                tap(batch)
+            except Exception as exc:  # a broken exporter must not stop the relay
+                taps.remove(tap)
+                out.append(self._error("tap_failed", f"exporter stopped: {exc!r}", batch[0][0]))
+
     def tick(self, now: float) -> None:
-        """Let the tracker emit time-driven events (media stats, stalls)."""
+        """Let the tracker emit time-driven events (media stats, stalls), and the
+        reporters theirs."""
         if self._pending:
             self.drain()
         if self.decode:
@@ -289,6 +345,7 @@ class Recorder:
             except Exception as exc:
                 msg = f"tracker tick failed: {exc!r}"
                 self.bus.publish([self._error("decoder_error", msg, now)])
+        self._report(now, final=False)
 
     def finish(self) -> None:
         """Flush and close every session."""
@@ -299,6 +356,27 @@ class Recorder:
                 self.bus.publish(self.changes.watch(self.tracker.finish(time.time())))
             except Exception as exc:
                 msg = f"tracker finish failed: {exc!r}"
+                self.bus.publish([self._error("decoder_error", msg, time.time())])
+        self._report(time.time(), final=True)
+
+    def _report(self, now: float, final: bool) -> None:
+        for reporter in self.reporters:
+            try:
+                self.bus.publish(reporter(now, final))
+            except Exception as exc:  # a broken output must not stop the relay
+                self.bus.publish([self._error("tap_failed", f"recording report failed: "
+                                              f"{exc!r}", now)])
+
+    def close_session(self, a: Address, b: Address, reason: str) -> None:
+        """Close the decoder's session between ``a`` and ``b`` now (its final verdicts
+        and ``session closed``) and release its state: the relay forgot that client."""
+        if self._pending:
+            self.drain()
+        if self.decode:
+            try:
+                self.bus.publish(self.changes.watch(self.tracker.close(a, b, time.time(), reason)))
+            except Exception as exc:
+                msg = f"closing a session failed: {exc!r}"
                 self.bus.publish([self._error("decoder_error", msg, time.time())])
 
     def sdp_changed(self, texts: list[tuple[str, str]]) -> None:

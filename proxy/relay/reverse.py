@@ -67,7 +67,11 @@ class ListenProtocol(asyncio.DatagramProtocol):
                 client.pending.append(data)
             return
         if client.engine is None:
-            ep.transport.sendto(data)
+            if data:
+                ep.transport.sendto(data)
+            else:  # the transports drop an empty payload: sent on the socket itself
+                ep.send_empty(None)
+                relay.empty += 1
             rec = relay.recorder
             if rec.active:
                 rec.record(ts, addr, relay.upstream, data, LISTEN_LABEL, relay.listen_addr,
@@ -100,7 +104,11 @@ class UpstreamProtocol(asyncio.DatagramProtocol):
         client.last = ts
         client.tx += 1
         if client.engine is None:
-            relay.listen_transport.sendto(data, client.addr)
+            if data:
+                relay.listen_transport.sendto(data, client.addr)
+            else:
+                relay.send(None, b"", client.addr)
+                relay.empty += 1
             rec = relay.recorder
             if rec.active:
                 rec.record(ts, relay.upstream, client.addr, data, UPSTREAM_LABEL,
@@ -142,6 +150,10 @@ class ReverseRelay:
         self.listen_ep: Endpoint | None = None
         self.listen_transport: asyncio.DatagramTransport
         self.granted = 0
+        self.empty = 0
+        """Zero-length datagrams forwarded (either way)."""
+        self.forwarded = 0
+        """Datagrams relayed for clients no longer here (see :meth:`totals`)."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._refused_cap = 0
         self._icmp_last: dict[Address, float] = {}
@@ -198,7 +210,8 @@ class ReverseRelay:
         for data in pending:
             ts = time.time()
             if client.engine is None:
-                ep.transport.sendto(data)
+                self.send(ep, data, None)
+                self.empty += not data
                 self.recorder.record(ts, client.addr, self.upstream, data, LISTEN_LABEL,
                                      self.listen_addr, client.up_addr)
             else:
@@ -210,11 +223,12 @@ class ReverseRelay:
         frame = self.recorder.next_frame()
         if side == "a":
             src, dst, label = client.addr, self.upstream, LISTEN_LABEL
-            transport, hop_in, hop_out = client.ep.transport, self.listen_addr, client.up_addr
+            ep: Endpoint | None = client.ep
+            hop_in, hop_out = self.listen_addr, client.up_addr
             send_to: Address | None = None
         else:
             src, dst, label = self.upstream, client.addr, UPSTREAM_LABEL
-            transport, hop_in, hop_out = self.listen_transport, client.up_addr, self.listen_addr
+            ep, hop_in, hop_out = None, client.up_addr, self.listen_addr
             send_to = client.addr
         emissions, events = client.engine.apply(
             data, side, label=label, frame=frame, ts=ts,
@@ -224,13 +238,28 @@ class ReverseRelay:
         loop = asyncio.get_running_loop()
         for e in emissions:
             if e.delay > 0:
-                loop.call_later(e.delay, _send_later, self, transport, e.data, send_to)
+                loop.call_later(e.delay, _send_later, self, ep, e.data, send_to)
             else:
-                transport.sendto(e.data, send_to)
+                self.send(ep, e.data, send_to)
+        self.empty += not data
         seen = emissions[0].data if emissions else data
         self.recorder.record(ts, src, dst, seen, label, hop_in, hop_out,
                              out=[e.data for e in emissions], frame=frame, extra=list(events),
                              received=data)
+
+    def totals(self) -> tuple[int, int]:
+        """(datagrams received from clients and the upstream, zero-length among them)."""
+        return self.forwarded + sum(c.rx + c.tx for c in self.clients.values()), self.empty
+
+    def send(self, ep: Endpoint | None, data: bytes, to: Address | None) -> None:
+        """Send on ``ep`` (None: the listen socket), a zero-length datagram too (which the
+        transports drop: sent on the socket itself)."""
+        ep = ep or self.listen_ep
+        assert ep is not None
+        if data:
+            ep.transport.sendto(data, to)
+        else:
+            ep.send_empty(to)
 
     def on_error(self, client: Client | None, exc: Exception) -> None:
         """ICMP port unreachable (upstream or a client) is reported, never fatal."""
@@ -252,14 +281,14 @@ class ReverseRelay:
         self.recorder.notice("error", "socket_error", f"socket error: {exc!r}")
 
     def tick(self, now: float) -> None:
-        """Close idle clients."""
+        """Close idle clients: their sockets, and their sessions in the decoder (a
+        ``session closed`` event each; the decoder's state for them is released)."""
         if self.idle_timeout <= 0:
             return
         idle = [c for c in self.clients.values() if now - c.last >= self.idle_timeout]
         for c in idle:
-            self.clients.pop(c.addr, None)
-            if c.ep is not None:
-                c.ep.close()
+            self._forget(c)
+            self.recorder.close_session(c.addr, self.upstream, "idle timeout")
         if idle:
             names = ", ".join(format_address(c.addr) for c in idle[:5])
             more = f" and {len(idle) - 5} more" if len(idle) > 5 else ""
@@ -268,20 +297,23 @@ class ReverseRelay:
                 f"closed {len(idle)} idle client(s) after {self.idle_timeout:g} s: {names}{more}",
             )
 
+    def _forget(self, c: Client) -> None:
+        self.clients.pop(c.addr, None)
+        self.forwarded += c.rx + c.tx
+        if c.ep is not None:
+            c.ep.close()
+
     def close(self) -> None:
         self.closed = True
         for task in list(self._tasks):
             task.cancel()
-        for c in self.clients.values():
-            if c.ep is not None:
-                c.ep.close()
-        self.clients.clear()
+        for c in list(self.clients.values()):
+            self._forget(c)
         if self.listen_ep is not None:
             self.listen_ep.close()
 
 
-def _send_later(
-    relay: ReverseRelay, transport: asyncio.DatagramTransport, data: bytes, to: Address | None
-) -> None:
-    if not relay.closed and not transport.is_closing():
-        transport.sendto(data, to)
+def _send_later(relay: ReverseRelay, ep: Endpoint | None, data: bytes, to: Address | None
+                ) -> None:
+    if not relay.closed and (ep is None or not ep.transport.is_closing()):
+        relay.send(ep, data, to)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import os
 import socket
 from typing import Any
 
@@ -113,6 +114,10 @@ def connected_socket(local: Address, peer: Address, rcvbuf: int) -> socket.socke
     return sock
 
 
+EMPTY_RETRIES = 20
+"""Times a zero-length datagram is tried again (1 ms apart) on a full socket buffer."""
+
+
 class Endpoint:
     """An asyncio-dgram stream whose transport runs our protocol (or asyncio-dgram's own)."""
 
@@ -120,6 +125,30 @@ class Endpoint:
         self.stream = stream
         self.sock = sock
         self.transport: asyncio.DatagramTransport = stream._transport
+        self._raw: socket.socket | None = None
+
+    def send_empty(self, addr: Address | None, tries: int = EMPTY_RETRIES) -> None:
+        """Send a zero-length datagram to ``addr`` (None: the connected peer).
+
+        asyncio's and uvloop's datagram transports silently drop an empty payload
+        (``sendto(b"")`` returns and sends nothing), so it goes out on the socket itself;
+        a full socket buffer is retried a few times, as the transport would queue it.
+        """
+        sock = self.sock or self._raw
+        if sock is None:  # asyncio_dgram.connect made the socket: a duplicate to send on
+            fileno = self.transport.get_extra_info("socket").fileno()
+            sock = self._raw = socket.socket(fileno=os.dup(fileno))
+            sock.setblocking(False)
+        try:
+            if addr is None:
+                sock.send(b"")
+            else:
+                sock.sendto(b"", addr)
+        except (BlockingIOError, InterruptedError):
+            if tries > 0 and not self.transport.is_closing():
+                asyncio.get_running_loop().call_later(0.001, self.send_empty, addr, tries - 1)
+        except OSError:  # e.g. an ICMP error queued on it: error_received reports those
+            pass
 
     @property
     def sockname(self) -> Address:
@@ -138,6 +167,8 @@ class Endpoint:
 
     def close(self) -> None:
         self.transport.close()
+        if self._raw is not None:
+            self._raw.close()
 
 
 async def open_endpoint(sock: socket.socket) -> Endpoint:

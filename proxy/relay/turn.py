@@ -180,7 +180,10 @@ class _RelaySocket:
 
     def send(self, data: bytes, peer: Address) -> None:
         if self.endpoint is not None:
-            self.endpoint.transport.sendto(data, peer)
+            if data:
+                self.endpoint.transport.sendto(data, peer)
+            else:  # a zero-length datagram to the peer: the transports would drop it
+                self.endpoint.send_empty(peer)
             return
         with contextlib.suppress(OSError):  # not wrapped yet: a full buffer loses it, as UDP
             self.sock.sendto(data, peer)

@@ -41,10 +41,72 @@ MAX_PEER_SOCKETS = 8
 """Connected per-peer sockets kept per side (allow-list policy may see several)."""
 
 MAX_REFUSED_SOURCES = 1024
-"""Refused sources remembered per side (the oldest is forgotten beyond this)."""
+"""Refused sources counted one by one per report (the rest are counted together)."""
 
 REFUSAL_REPORT_EVERY = 10.0
-"""Seconds between reports of further refusals from the same source."""
+"""Seconds between two summaries of the refusals (across every call and source)."""
+
+NAMED_SOURCES = 5
+"""Sources a summary names (the busiest first)."""
+
+
+class Refusals:
+    """Every refused datagram of a relay, told in few notices whatever the spray: the
+    first refusal at once (with why), then at most one summary every
+    ``REFUSAL_REPORT_EVERY`` seconds across every call, side and source (how many, from
+    how many sources, the busiest named). Memory is bounded (``MAX_REFUSED_SOURCES``)."""
+
+    def __init__(self, recorder: Recorder, every: float = REFUSAL_REPORT_EVERY) -> None:
+        self.recorder = recorder
+        self.every = every
+        self.total = 0
+        """Datagrams refused in all (never forwarded)."""
+        self._first_told = False
+        self._since = 0.0
+        self._count = 0
+        self._sources: dict[tuple[Address, str], int] = {}
+        self._others = 0
+        """Refusals from sources beyond ``MAX_REFUSED_SOURCES`` in this interval."""
+
+    def refuse(self, side: Side, addr: Address) -> None:
+        """Count one refused datagram from ``addr`` on ``side``."""
+        self.total += 1
+        now = time.time()
+        if not self._first_told:
+            self._first_told = True
+            self._since = now
+            self.recorder.notice(
+                "warning", "refused",
+                f"datagram from {format_address(addr)} on side {side.name.upper()} "
+                f"({side.label}) refused and dropped: {side.refusal_reason()}",
+            )
+            return
+        self._count += 1
+        key = (addr, side.where)
+        n = self._sources.get(key)
+        if n is not None:
+            self._sources[key] = n + 1
+        elif len(self._sources) < MAX_REFUSED_SOURCES:
+            self._sources[key] = 1
+        else:
+            self._others += 1
+
+    def report(self, now: float, final: bool = False) -> None:
+        """The summary of the refusals since the last one, when it is due (or ``final``)."""
+        if not self._count or (not final and now - self._since < self.every):
+            return
+        busiest = sorted(self._sources.items(), key=lambda kv: -kv[1])[:NAMED_SOURCES]
+        named = ", ".join(f"{format_address(a)} on {where} ({n})" for (a, where), n in busiest)
+        sources = len(self._sources) + (1 if self._others else 0)
+        rest = len(self._sources) - len(busiest)
+        more = f" and {rest}{'+' if self._others else ''} more" if rest or self._others else ""
+        self.recorder.notice(
+            "warning", "refused",
+            f"{self._count} more datagrams refused and dropped in {now - self._since:.0f} s, "
+            f"from {sources}{'+' if self._others else ''} source(s): {named}{more}",
+        )
+        self._since, self._count, self._others = now, 0, 0
+        self._sources.clear()
 
 
 def _allowed(addr: Address, allow: tuple[Network | Address, ...]) -> bool:
@@ -79,16 +141,18 @@ class SideProtocol(asyncio.DatagramProtocol):
         if side.faults is None and dst is not None:
             sock = other.send_sock  # forward first
             if sock is None or other.send_queued():
-                other.send_transport.sendto(data, dst)
+                other.send_queue(data, dst)
             else:
                 try:
                     sock.send(data)
                 except BlockingIOError:  # socket buffer full: the transport queues it
-                    other.send_transport.sendto(data, dst)
+                    other.send_queue(data, dst)
                 except OSError as exc:  # e.g. ICMP port unreachable, as error_received
                     other.call.on_error(other, exc, dst)
             ts = _now()
             side.rx += 1
+            if not data:
+                side.empty += 1
             side.last_rx = ts
             rec = side.recorder
             if rec.active:
@@ -96,6 +160,8 @@ class SideProtocol(asyncio.DatagramProtocol):
             return
         ts = _now()
         side.rx += 1
+        if not data:
+            side.empty += 1
         side.last_rx = ts
         if side.faults is not None:
             side.call.forward_with_faults(side, data, addr, ts)
@@ -130,8 +196,10 @@ class Side:
         self.peer: Address | None = cfg.peer
         self.endpoint: Endpoint | None = None
         self.addr: Address = cfg.bind
+        self.send_ep: Endpoint
+        """The endpoint this side sends to its peer on (set with :meth:`send_on`)."""
         self.send_transport: asyncio.DatagramTransport
-        """The transport this side sends to its peer on (set with :meth:`send_on`)."""
+        """``send_ep``'s transport."""
         self.send_sock: socket.socket | None = None
         """``send_transport``'s socket when it is connected to the peer: the hot path
         sends on it directly while the transport has nothing queued (order is kept),
@@ -142,9 +210,12 @@ class Side:
         self.faults = call.faults
         self.recorder = call.recorder
         self.rx = 0
+        self.empty = 0
+        """Zero-length datagrams received (and forwarded: they are datagrams too)."""
         self.last_rx: float | None = None
-        self.refused: dict[Address, list[float]] = {}
-        """source -> [count, last report time]"""
+        self.where = f"side {name.upper()} ({self.label})" + (
+            f" of {call.name}" if call.name != "call" else "")
+        """How a refusal summary names this side."""
         self.warned = False
         self.quiet_reported = False
 
@@ -161,9 +232,9 @@ class Side:
             self.peer = addr
             ep = self.peer_endpoints.get(addr)
             if ep is not None:
-                self.send_on(ep.transport, ep.sock)
+                self.send_on(ep, connected=True)
             else:
-                self.send_on(self._main_transport(), None)
+                self.send_on(self._main_endpoint(), connected=False)
             return True
         self._refuse(addr)
         return False
@@ -177,44 +248,37 @@ class Side:
         )
         self.call.open_peer_socket(self, addr)
 
-    def send_on(self, transport: asyncio.DatagramTransport, sock: socket.socket | None) -> None:
-        """Send to the peer on ``transport``; ``sock``: its socket, if connected to the peer."""
-        self.send_transport = transport
-        self.send_sock = sock
+    def send_on(self, ep: Endpoint, *, connected: bool) -> None:
+        """Send to the peer on ``ep``; ``connected``: its socket is connected to the peer."""
+        self.send_ep = ep
+        self.send_transport = transport = ep.transport
+        self.send_sock = ep.sock if connected else None
         # both loops' datagram transports have it (typeshed lists it for write transports)
         self.send_queued: Callable[[], int] = transport.get_write_buffer_size  # type: ignore[attr-defined]
 
-    def _main_transport(self) -> asyncio.DatagramTransport:
+    def send_queue(self, data: bytes, dst: Address) -> None:
+        """Send through the transport (which queues what the socket cannot take yet); a
+        zero-length datagram, which the transports drop, on the socket itself."""
+        if data:
+            self.send_transport.sendto(data, dst)
+        else:
+            self.send_ep.send_empty(dst)
+
+    def _main_endpoint(self) -> Endpoint:
         assert self.endpoint is not None
-        return self.endpoint.transport
+        return self.endpoint
 
     def _refuse(self, addr: Address) -> None:
-        now = time.time()
-        entry = self.refused.get(addr)
-        if entry is None:
-            if len(self.refused) >= MAX_REFUSED_SOURCES:  # bounded, even under a spray
-                self.refused.pop(next(iter(self.refused)))
-            self.refused[addr] = [0, now]
-            peer = format_address(self.peer) if self.peer else "?"
-            why = {
-                "latch-first": f"side is latched to {peer}",
-                "fixed": f"side's peer is fixed to {peer}",
-                "allow": "source not in the allow-list",
-            }[self.cfg.policy]
-            self.call.recorder.notice(
-                "warning", "refused",
-                f"datagram from {format_address(addr)} on side {self.name.upper()} "
-                f"({self.label}) refused and dropped: {why}",
-            )
-            return
-        entry[0] += 1
-        if now - entry[1] >= REFUSAL_REPORT_EVERY:
-            self.call.recorder.notice(
-                "warning", "refused",
-                f"{int(entry[0])} more datagrams from {format_address(addr)} on side "
-                f"{self.name.upper()} refused and dropped",
-            )
-            entry[0], entry[1] = 0, now
+        self.call.refusals.refuse(self, addr)
+
+    def refusal_reason(self) -> str:
+        """Why this side refuses a stranger."""
+        peer = format_address(self.peer) if self.peer else "?"
+        return {
+            "latch-first": f"side is latched to {peer}",
+            "fixed": f"side's peer is fixed to {peer}",
+            "allow": "source not in the allow-list",
+        }[self.cfg.policy]
 
     def close(self) -> None:
         for ep in self.peer_endpoints.values():
@@ -236,8 +300,11 @@ class Call:
         faults: FaultEngine | None = None,
         engine: str = "protocol",
         silence_after: float = 10.0,
+        refusals: Refusals | None = None,
     ) -> None:
         self.cfg = cfg
+        self.refusals = refusals or Refusals(recorder)
+        """Shared by every call of a relay (one summary for all)."""
         self.name = cfg.name
         self.recorder = recorder
         self.rcvbuf = rcvbuf
@@ -252,6 +319,8 @@ class Call:
         self._tasks: set[asyncio.Task[None]] = set()
         self._icmp_reported: dict[Address, float] = {}
         self._no_peer_reported: set[str] = set()
+        self.no_peer_dropped = 0
+        """Datagrams that arrived while the other side had no peer (not forwarded)."""
         self.closed = False
 
     @property
@@ -278,7 +347,7 @@ class Call:
             ep = await open_endpoint(sock)
             side.endpoint = ep
             side.addr = ep.sockname
-            side.send_on(ep.transport, None)
+            side.send_on(ep, connected=False)
             self._attach(ep, side_protocol(side))
         for side in self.sides:
             if side.peer is not None:
@@ -331,7 +400,7 @@ class Call:
                 proto.datagram_received(data, addr)
         self._attach(ep, side_protocol(side, connected_to=peer))
         if side.peer == peer:
-            side.send_on(ep.transport, ep.sock)
+            side.send_on(ep, connected=True)
         while len(side.peer_endpoints) > MAX_PEER_SOCKETS:
             oldest = next(iter(side.peer_endpoints))
             if oldest == side.peer:
@@ -351,13 +420,12 @@ class Call:
             self.no_peer(side, ts)
             self.recorder.publish(list(events))
             return
-        transport = other.send_transport
         loop = asyncio.get_running_loop()
         for e in emissions:
             if e.delay > 0:
                 loop.call_later(e.delay, _send_later, other, e.data)
             else:
-                transport.sendto(e.data, dst)
+                other.send_queue(e.data, dst)
         seen = emissions[0].data if emissions else data
         self.recorder.record(
             ts, src, dst, seen, side.label, side.addr, other.addr,
@@ -367,6 +435,7 @@ class Call:
     def no_peer(self, side: Side, ts: float) -> None:
         """A datagram arrived but the other side has no peer yet: dropped, said once."""
         other = side.other
+        self.no_peer_dropped += 1
         if other.name in self._no_peer_reported:
             return
         self._no_peer_reported.add(other.name)
@@ -449,7 +518,7 @@ class Call:
 
 def _send_later(side: Side, data: bytes) -> None:
     if side.peer is not None and not side.call.closed:
-        side.send_transport.sendto(data, side.peer)
+        side.send_queue(data, side.peer)
 
 
 async def _pump(ep: Endpoint, proto: asyncio.DatagramProtocol) -> None:

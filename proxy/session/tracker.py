@@ -229,23 +229,46 @@ class Tracker:
         """Close every session (end of capture, relay shutdown)."""
         out: list[Event] = []
         for entry in list(self._by_id.values()):
-            if entry.closed:
-                continue
-            s = entry.session
-            out.extend(self._stats(entry, entry.media.flush(now)))
-            if s.current is not None:
-                out.extend(s._complete(s.current, now))
-            if (
-                s.client is not None
-                and not s.established()
-                and s.fatal_alert() is None
-                and now - entry.last_dtls_ts >= self.stall_after
-            ):
-                entry.stalled = True
-            out.extend(self._after(entry, out, now, final=True))
-            entry.closed = True
-            out.append(SessionClosed(now, s.sid, reason))
+            if not entry.closed:
+                self._close(entry, now, reason, out)
         return out
+
+    def close(self, a: Address, b: Address, now: float, reason: str) -> list[Event]:
+        """Close the session between ``a`` and ``b`` as :meth:`finish` closes each (its
+        last events, then SessionClosed) and forget it, its verdict state too (the hook's
+        optional ``forget(sid)``): the relay dropped that client. A datagram between them
+        afterwards opens a new session."""
+        entry = self._by_pair.pop(frozenset((a, b)), None)
+        if entry is None:
+            return []
+        out: list[Event] = []
+        if not entry.closed:
+            self._close(entry, now, reason, out)
+        sid = entry.session.sid
+        self._by_id.pop(sid, None)
+        x, y = entry.addrs
+        self._route.pop((x, y), None)
+        self._route.pop((y, x), None)
+        forget = getattr(self.verdict_hook, "forget", None)
+        if forget is not None:
+            forget(sid)
+        return out
+
+    def _close(self, entry: _Entry, now: float, reason: str, out: list[Event]) -> None:
+        s = entry.session
+        out.extend(self._stats(entry, entry.media.flush(now)))
+        if s.current is not None:
+            out.extend(s._complete(s.current, now))
+        if (
+            s.client is not None
+            and not s.established()
+            and s.fatal_alert() is None
+            and now - entry.last_dtls_ts >= self.stall_after
+        ):
+            entry.stalled = True
+        out.extend(self._after(entry, out, now, final=True))
+        entry.closed = True
+        out.append(SessionClosed(now, s.sid, reason))
 
     # ------------------------------------------------------------- internals
 

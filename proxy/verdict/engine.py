@@ -143,6 +143,11 @@ class VerdictEngine:
         done = st.alert_done or s.fatal_alert() is not None
         return done or (st.report_done if s.established() else st.failure_done)
 
+    def forget(self, sid: str) -> None:
+        """Drop a session's rule state (the Tracker closed it and will not see it again)."""
+        self._states.pop(sid, None)
+        self._ice.pop(sid, None)
+
     def _state(self, s: Session) -> _State:
         st = self._states.get(s.sid)
         if st is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from proxy.decode.demux import KINDS, classify
+from proxy.decode.demux import KINDS, classify, is_media
 
 # one real first datagram of each kind (shared captures) plus RFC range edges
 STUN_BINDING = bytes.fromhex("000100582112a4422598a65b")
@@ -55,3 +55,14 @@ def test_every_first_byte_maps_to_a_known_kind() -> None:
         assert kind in KINDS
         counts[kind] = counts.get(kind, 0) + 1
     assert counts == {"stun": 4, "zrtp": 4, "dtls": 44, "turn": 16, "rtp": 64, "other": 124}
+
+
+def test_is_media_is_the_rtp_and_rtcp_classes_of_classify() -> None:
+    """The relay's deferred stage only counts media: is_media agrees with classify on
+    every first byte (and on the real RTP and RTCP datagrams), so RFC 7983 has one owner."""
+    for data in (RTP_OPUS, RTCP_XR, STUN_BINDING, DTLS12_CLIENT_HELLO, DTLS13_UNIFIED, b""):
+        assert is_media(data) == (classify(data) in ("rtp", "rtcp"))
+    for b in range(256):
+        for second in (0x00, 0xC8):
+            data = bytes([b, second])
+            assert is_media(data) == (classify(data) in ("rtp", "rtcp")), data
