@@ -26,6 +26,7 @@ as it goes; exits 1 if anything crashed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -58,7 +59,9 @@ def _where(exc: BaseException) -> str:
     if not ours:
         return "?"
     f = ours[-1]
-    return f"{Path(f.filename).relative_to(ROOT) if ROOT in Path(f.filename).parents else f.filename}:{f.lineno} in {f.name}"
+    name = Path(f.filename)
+    shown = name.relative_to(ROOT) if ROOT in name.parents else name
+    return f"{shown}:{f.lineno} in {f.name}"
 
 
 def _hook(capture: str) -> object:
@@ -100,27 +103,14 @@ def run_analyze_case(seed: int, index: int, workdir: str) -> int:
         f.write(data)
     for fmt in ("text", "jsonl"):
         out = os.path.join(workdir, f"out.{fmt}")
-        with contextlib_suppress_file(out):
+        try:
             rc = main(["analyze", path, "--format", fmt, "--check", "--jobs", "1", "-o", out])
+        finally:
+            with contextlib.suppress(FileNotFoundError):  # the next case starts without it
+                os.unlink(out)
         if rc not in (0, 1, 4):
             raise RuntimeError(f"analyze --format {fmt} exited {rc}")
     return len(data)
-
-
-class contextlib_suppress_file:  # noqa: N801 -- reads as a context manager
-    """Remove ``path`` after the block (the next case starts without it)."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
 
 
 def _quiet_stderr() -> None:

@@ -74,7 +74,7 @@ def mutate(rng: random.Random, data: bytes, ops: int | None = None) -> bytes:
             b[rng.randrange(n)] = rng.choice(INTERESTING8)
         elif op == 2 and n >= 2:  # an interesting 16-bit field (record/handshake lengths)
             i = rng.randrange(n - 1)
-            b[i : i + 2] = struct.pack("!H", rng.choice(INTERESTING16 + (n, n - i, n + 1)))
+            b[i : i + 2] = struct.pack("!H", rng.choice((*INTERESTING16, n, n - i, n + 1)))
         elif op == 3 and n >= 3:  # an interesting 24-bit field (handshake lengths, offsets)
             i = rng.randrange(n - 2)
             v = rng.choice((0, 1, n, n - i, n - i - 12, n * 2, 0xFFFFFF, 0x800000))
@@ -119,7 +119,8 @@ def random_dtls(rng: random.Random) -> bytes:
         body += (frag_len & 0xFFFFFF).to_bytes(3, "big")
     body += rng.randbytes(rng.randrange(400))
     rec_len = rng.choice((len(body), len(body), rng.randrange(65536)))
-    head = b"\x16\xfe\xfd" + struct.pack("!H", epoch) + rng.randbytes(6) + struct.pack("!H", rec_len)
+    head = (b"\x16\xfe\xfd" + struct.pack("!H", epoch) + rng.randbytes(6)
+            + struct.pack("!H", rec_len))
     out = head + bytes(body)
     if rng.random() < 0.2:  # a second record after it
         out += random_dtls(rng)[: rng.randrange(200)]
@@ -164,7 +165,7 @@ def mutated_file(seed: int, index: int) -> bytes:
         op = rng.randrange(5)
         if op == 0 and n >= 4:  # a 32-bit field at a 4-byte boundary (block lengths, ts)
             i = rng.randrange(n // 4) * 4
-            v = rng.choice(INTERESTING32 + (rng.randrange(1 << 32),))
+            v = rng.choice((*INTERESTING32, rng.randrange(1 << 32)))
             b[i : i + 4] = v.to_bytes(4, rng.choice(("little", "big")))
         else:
             b = bytearray(mutate(rng, bytes(b), ops=1))

@@ -1,10 +1,17 @@
 """Property tests: truncations, bit flips and splices of REAL datagrams (the shared
 captures) never raise anything but DecodeError from the decoder, and nothing at all
-from the session layer (mitmproxy's test_tls_fuzz habit)."""
+from the session layer (mitmproxy's test_tls_fuzz habit). Then a bounded share of
+``bench/fuzz.py``'s cases per build (a new seed each time): mutated real flows into the
+core, mutated real capture files through ``analyze``."""
 
 from __future__ import annotations
 
+import os
+import random
+import tempfile
 from functools import cache
+
+import pytest
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -89,3 +96,48 @@ def test_real_handshake_with_some_datagrams_mutated_never_raises(data: st.DataOb
             payload = data.draw(mutated())
         tr.receive(Datagram(d.ts, d.src, d.dst, payload, d.frame))
     tr.finish(flow[-1].ts + 60)
+
+
+# ------------------------------------------------ the seeded mutator (bench/fuzz.py)
+
+SEED = int(os.environ.get("FUZZ_SEED") or random.SystemRandom().randrange(1 << 32))
+"""A new seed per build (bounded cases each time, different ones every time); a failure
+names it, and ``bench/fuzz.py TARGET --seed S --case N --show`` replays that case."""
+
+
+def _fuzz(target: str, cases: int) -> None:
+    import bench.fuzz as fuzz
+
+    crashes = []
+    for index in range(cases):
+        try:
+            if target == "core":
+                fuzz.run_core_case(SEED, index)
+            else:
+                with tempfile.TemporaryDirectory() as tmp:
+                    fuzz.run_analyze_case(SEED, index, tmp)
+        except Exception as exc:  # collected: every crash of this build, with its reproducer
+            crashes.append(f"{type(exc).__name__}: {exc} -- reproduce: .venv/bin/python "
+                           f"bench/fuzz.py {target} --seed {SEED} --case {index} --show")
+    assert not crashes, "\n".join(crashes)
+
+
+def test_mutated_real_flows_never_crash_the_core() -> None:
+    """Real flows with mutated datagrams and random 16 fe fd ones, through the Tracker
+    and the verdict rules (about 5,000 datagrams a build)."""
+    _fuzz("core", 300)
+
+
+def test_mutated_real_capture_files_never_crash_analyze(capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    """Real capture files with mutated bytes through `analyze` in text and JSONL."""
+    _fuzz("analyze", 40)
+    capsys.readouterr()  # analyze's warnings about the damaged files
+
+
+def test_the_mutator_is_a_function_of_seed_and_case() -> None:
+    from tests.mutate import flows, mutated_file, mutated_flow
+
+    assert len(flows()) >= 10  # every real capture of the corpus, flow by flow
+    assert mutated_flow(7, 42) == mutated_flow(7, 42) != mutated_flow(7, 43)
+    assert mutated_file(7, 42) == mutated_file(7, 42)

@@ -25,7 +25,6 @@ from proxy.session import Tracker
 from tests.conftest import CAPTURES
 from tests.relay.test_relay import LOOPS, Peer, config, notices, run_on, settle
 
-
 HELLO = next(d.data for d in read_capture(CAPTURES / "dtls1_2.pcap"))
 """The first datagram of a real DTLS 1.2 ClientHello (fragmented over two)."""
 
