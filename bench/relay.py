@@ -25,11 +25,21 @@ Relays: (a) none, (b) socat UDP4-LISTEN -> UDP4 (rcvbuf 4 MiB), (c) dtlsproxy ru
 two-sided with fixed peers, JSONL log on, decoder on: uvloop + DatagramProtocol
 fast path (the default), stdlib asyncio + fast path, and asyncio-dgram's own
 recv() loop on both loops (``--engine dgram``).
+
+Recording (``--recording-rates``, or alone with ``--only-recording``): ``dtlsproxy run``
+(uvloop, decoder on) with no output, ``--log-file``, ``--pcap``, and both, at fixed
+rates of echoed datagrams (the sink sends each one back: twice the rate through the
+relay), ``--dtls-share`` of them DTLS application data records (decoded and logged),
+the rest RTP. Reported separately: datagrams lost each way (the forwarding's business:
+goal 0), and records the recording dropped (datagrams not captured in the pcapng, events
+not logged: the relay's ``recording_behind`` notices), with the datagrams the pcapng
+holds. The relay is not pinned there: its recording process needs a core of its own.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -115,6 +125,22 @@ def quiet(*socks: socket.socket, idle: float = 0.1, limit: float = 3.0) -> None:
         if sum(_drain(s, buf) for s in socks):
             last = time.monotonic()
         time.sleep(0.005)
+
+
+PROBE = b"\x80\x60ready"
+
+
+def wait_ready(p: Path2, limit: float = 30.0) -> None:
+    """Probe until the relay forwards (a loaded machine starts Python slowly)."""
+    buf = bytearray(65536)
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        p.gen.sendto(PROBE, p.to_b)
+        time.sleep(0.05)
+        if _drain(p.sink, buf):
+            quiet(p.sink, p.gen)
+            return
+    raise RuntimeError(f"the relay did not forward within {limit:g} s")
 
 
 _trial_id = 0
@@ -318,8 +344,8 @@ def run_relay(name: str, size: int, args: argparse.Namespace,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
                 env={**os.environ, "PYTHONPATH": str(ROOT)},
             )
-            time.sleep(1.0)
             p = Path2(gen, sink, ("127.0.0.1", pa), ("127.0.0.1", pb))
+            wait_ready(p)
         if name == "socat":
             # socat latches on its first datagram; learn its sending port from it
             gen.sendto(b"\x80\x60hello", p.to_b)
@@ -351,6 +377,180 @@ def run_relay(name: str, size: int, args: argparse.Namespace,
         sink.close()
 
 
+OUTPUTS = {"none": (), "log": ("log",), "pcap": ("pcap",), "log+pcap": ("log", "pcap")}
+"""Recording trials: the outputs turned on."""
+
+
+@dataclass
+class RecordingResult:
+    outputs: str
+    rate: int
+    sent: int
+    at_sink: int
+    back: int
+    dropped_pcap: int
+    dropped_log: int
+    captured: int | None
+    """Datagrams in the pcapng (both legs of each counted once); None: no pcapng."""
+    cpu: float
+
+    @property
+    def lost_ab(self) -> int:
+        return self.sent - self.at_sink
+
+    @property
+    def lost_ba(self) -> int:
+        return self.at_sink - self.back
+
+
+def traffic(n: int, size: int, dtls_share: float) -> list[bytes]:
+    """``n`` datagrams: ``dtls_share`` of them DTLS 1.2 application data records (epoch
+    1, as after a handshake), the rest RTP; each numbered (bytes 4-7 in RTP, the record
+    sequence in DTLS)."""
+    out = []
+    step = 1 / dtls_share if dtls_share > 0 else 0.0
+    next_dtls = 0.0
+    for i in range(n):
+        if step and i >= next_dtls:
+            next_dtls += step
+            body = bytes(size - 13)
+            out.append(b"\x17\xfe\xfd\x00\x01" + i.to_bytes(6, "big")
+                       + len(body).to_bytes(2, "big") + body)
+        else:
+            p = packet(i, size)
+            p[4:8] = i.to_bytes(4, "big")
+            out.append(bytes(p))
+    return out
+
+
+def echo_trial(p: Path2, data: list[bytes], rate: float) -> tuple[int, int]:
+    """Send ``data`` at ``rate``; the sink sends every datagram back. Returns (datagrams
+    that reached the sink, datagrams that came back to the generator)."""
+    buf = bytearray(65536)
+    gen, sink, to_b = p.gen, p.sink, p.to_b
+    assert p.to_a is not None
+    to_a = p.to_a
+    quiet(sink, gen)
+    at_sink = back = sent = 0
+    n = len(data)
+    t0 = time.perf_counter()
+
+    def pump() -> None:
+        nonlocal at_sink, back
+        try:
+            while True:
+                k = sink.recv_into(buf)
+                at_sink += 1
+                with contextlib.suppress(BlockingIOError):  # lost on the way back
+                    sink.sendto(memoryview(buf)[:k], to_a)
+        except BlockingIOError:
+            pass
+        back += _drain(gen, buf)
+
+    while sent < n:
+        due = min(n, int((time.perf_counter() - t0) * rate) + 1)
+        while sent < due:
+            try:
+                gen.sendto(data[sent], to_b)
+            except BlockingIOError:
+                break
+            sent += 1
+        pump()
+    end = time.perf_counter()
+    while time.perf_counter() - end < 0.5:  # the relay's backlog, both ways
+        pump()
+    return at_sink, back
+
+
+def _every_cpu() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setaffinity(0, range(os.cpu_count() or 1))
+
+
+def _notice_counts(text: str) -> tuple[int, int]:
+    """(datagrams not captured, events not logged) from the relay's recording_behind
+    notices (console lines on stderr, each counting what is new since the last)."""
+    import re
+
+    pcap = log = 0
+    for line in text.splitlines():
+        if "recording_behind" not in line:
+            continue
+        m = re.search(r"(\d+) datagrams not captured", line)
+        pcap += int(m.group(1)) if m else 0
+        m = re.search(r"(\d+) events not logged", line)
+        log += int(m.group(1)) if m else 0
+    return pcap, log
+
+
+def run_recording(outputs: str, rate: int, seconds: float, size: int, dtls_share: float,
+                  hs: list[tuple[bool, bytes]], tmp: Path) -> RecordingResult:
+    """One recording trial: ``dtlsproxy run`` with ``outputs`` on, echoed traffic."""
+    gen, sink = _sock(), _sock()
+    pa, pb = free_port(), free_port()
+    log, pcap = tmp / f"rec-{outputs}-{rate}.jsonl", tmp / f"rec-{outputs}-{rate}.pcapng"
+    err = tmp / f"rec-{outputs}-{rate}.stderr"
+    extra: list[str] = []
+    if "log" in OUTPUTS[outputs]:
+        extra += ["--log-file", str(log)]
+    if "pcap" in OUTPUTS[outputs]:
+        extra += ["--pcap", str(pcap), "--force"]
+    with err.open("wb") as errf:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "proxy", "run", "--headless",
+             "--side-a", f"127.0.0.1:{pa}", "--side-b", f"127.0.0.1:{pb}",
+             "--peer-a", f"127.0.0.1:{gen.getsockname()[1]}",
+             "--peer-b", f"127.0.0.1:{sink.getsockname()[1]}",
+             "--loop", "uvloop", "--silence-after", "0", *extra],
+            stdout=subprocess.DEVNULL, stderr=errf, cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            preexec_fn=_every_cpu,  # not the generator's CPU only: the writer needs one
+        )
+        try:
+            p = Path2(gen, sink, ("127.0.0.1", pa), ("127.0.0.1", pb))
+            wait_ready(p)
+            replay_handshake(p, hs)
+            data = traffic(int(rate * seconds), size, dtls_share)
+            cpu0 = _cpu(proc.pid)
+            w0 = time.monotonic()
+            at_sink, back = echo_trial(p, data, rate)
+            cpu = (_cpu(proc.pid) - cpu0) / (time.monotonic() - w0) * 100
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            gen.close()
+            sink.close()
+    dropped_pcap, dropped_log = _notice_counts(err.read_text(errors="replace"))
+    captured = None
+    if pcap.exists():  # the trial's datagrams (not the handshake nor the readiness probes)
+        from proxy.capture.pcap import read_capture
+
+        other = {d for _, d in hs} | {PROBE}
+        with read_capture(pcap) as cap:
+            captured = sum(1 for d in cap if d.data not in other) // 2
+    return RecordingResult(outputs, rate, len(data), at_sink, back, dropped_pcap,
+                           dropped_log, captured, cpu)
+
+
+def recording_table(results: list[RecordingResult]) -> str:
+    lines = ["| outputs | echoed datagrams/s | through the relay | lost A->B | lost B->A | "
+             "lost % | pcap: datagrams not captured | log: events not logged | "
+             "pcapng holds | relay CPU |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        through = r.sent + r.at_sink
+        lost = (r.lost_ab + r.lost_ba) / max(through, 1)
+        held = "-" if r.captured is None else f"{r.captured:,} of {through:,}"
+        lines.append(f"| {r.outputs} | {r.rate:,} | {through:,} | {r.lost_ab:,} | "
+                     f"{r.lost_ba:,} | {lost:.2%} | {r.dropped_pcap:,} | {r.dropped_log:,} | "
+                     f"{held} | {r.cpu:.0f} % |")
+    return "\n".join(lines)
+
+
 def in_private_netns() -> bool:
     """Re-exec under ``unshare -n`` (root only) with loopback up; True if we did."""
     if os.environ.get("DTLSPROXY_BENCH_NETNS") or os.geteuid() != 0:
@@ -375,6 +575,15 @@ def main() -> int:
                     "dtlsproxy dgram/asyncio")
     ap.add_argument("--no-netns", action="store_true", help="stay in this network namespace")
     ap.add_argument("--no-pin", action="store_true", help="do not pin to CPUs or renice")
+    ap.add_argument("--recording-rates", default="5000,10000",
+                    help="echoed datagrams/s of the recording trials ('' for none)")
+    ap.add_argument("--recording-seconds", type=float, default=3.0)
+    ap.add_argument("--recording-outputs", default=",".join(OUTPUTS))
+    ap.add_argument("--recording-size", type=int, default=200)
+    ap.add_argument("--dtls-share", type=float, default=0.4,
+                    help="share of the recording trials' datagrams that are DTLS records")
+    ap.add_argument("--only-recording", action="store_true",
+                    help="only the recording trials")
     args = ap.parse_args()
     if args.quick:
         args.duration, args.latency_seconds = 0.3, 1.0
@@ -399,7 +608,7 @@ def main() -> int:
           f"{len(hs)}-datagram DTLS handshake replayed per trial", flush=True)
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as tmpdir:
-        for size in (int(s) for s in args.sizes.split(",")):
+        for size in () if args.only_recording else (int(s) for s in args.sizes.split(",")):
             for name in args.relays.split(","):
                 r = run_relay(name, size, args, hs, Path(tmpdir))
                 if r is None:
@@ -409,11 +618,30 @@ def main() -> int:
                 print(f"  {size:>5} B  {name:<28} {r.max_rate:>9,.0f}/s  p50 {r.p50:7.1f} us  "
                       f"p99 {r.p99:7.1f} us  cpu {r.cpu:5.1f} %  no-idle-sleep p50 "
                       f"{r.qos_p50:6.1f} us  p99 {r.qos_p99:7.1f} us", flush=True)
-    print()
-    print(table(results))
-    print()
-    for line in goals(results):
-        print(line)
+        rec: list[RecordingResult] = []
+        rates = [int(r) for r in args.recording_rates.split(",") if r]
+        for rate in rates:
+            for outputs in args.recording_outputs.split(","):
+                r2 = run_recording(outputs, rate, args.recording_seconds,
+                                   args.recording_size, args.dtls_share, hs, Path(tmpdir))
+                rec.append(r2)
+                print(f"  recording {outputs:<9} {rate:>6,}/s echoed: lost {r2.lost_ab} "
+                      f"A->B, {r2.lost_ba} B->A; dropped records: {r2.dropped_pcap} pcap, "
+                      f"{r2.dropped_log} log; pcapng holds {r2.captured}", flush=True)
+    if results:
+        print()
+        print(table(results))
+        print()
+        for line in goals(results):
+            print(line)
+    if rec:
+        print()
+        print(f"recording: {args.recording_size} B datagrams, {args.dtls_share:.0%} DTLS "
+              f"records, {args.recording_seconds:g} s per trial, relay not pinned")
+        print(recording_table(rec))
+        lost = sum(r.lost_ab + r.lost_ba for r in rec)
+        print(f"goal: 0 datagrams lost with any output on: {'met' if lost == 0 else 'NOT met'}"
+              f" ({lost} lost in all)")
     return 0
 
 
