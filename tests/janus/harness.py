@@ -72,7 +72,7 @@ class BedResult:
         out = self.workdir / "analyze.jsonl"
         cmd = [
             sys.executable, "-m", "proxy", "analyze", str(self.workdir / "proxy.pcapng"),
-            "--format", "jsonl", "-o", str(out),
+            "--format", "jsonl", "-o", str(out), "--force",
         ]  # fmt: skip
         if sdp:
             cmd += ["--sdp", str(self.workdir / "offer.sdp")]

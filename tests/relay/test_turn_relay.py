@@ -48,7 +48,7 @@ async def call(cfg: RelayConfig, transport: str = "udp") -> tuple[
     sub = bus.subscribe(maxlen=100_000)
     relay = await start_relay(cfg, bus)
     legs: list[Any] = []
-    relay.add_tap(lambda ts, ls: legs.extend(ls))
+    relay.add_tap(lambda batch: legs.extend(leg for _, ls in batch for leg in ls))
     server = await UdpPeer.bind(DtlsEndpoint(EndpointConfig(role="server")))
     turn, inbox = await create_turn_endpoint(
         _Inbox, server_addr=relay.turn_addr, username="alice", password="secret",
