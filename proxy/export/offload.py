@@ -109,7 +109,8 @@ class Recording:
             spec["status"] = status_w
             self.child = subprocess.Popen(
                 [sys.executable, "-m", "proxy.export.offload", json.dumps(spec)],
-                stdin=data_r, pass_fds=fds, close_fds=True,
+                stdin=data_r, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                pass_fds=fds, close_fds=True,  # nothing on the terminal (the TUI owns it)
             )
         finally:
             for fd in fds:
@@ -173,10 +174,18 @@ class Recording:
         self.flush()
         out: list[Event] = []
         for output, error in self._read_status():
-            path = self.pcap if output == "pcap" else self.log
+            if output == "writer":
+                text = f"the recording process failed ({error}): nothing more is recorded"
+            else:
+                path = self.pcap if output == "pcap" else self.log
+                text = f"writing {path} failed: {error}; no more records go there"
             out.append(Notice(now, "", "error", "recording_failed",
-                              f"writing {path} failed: {error}; no more records go there "
-                              "(forwarding goes on)"))
+                              text + " (forwarding goes on)"))
+        if not self.closed and "writer" not in self.failed and self.child.poll() is not None:
+            self.failed["writer"] = f"exit {self.child.returncode}"
+            out.append(Notice(now, "", "error", "recording_failed",
+                              f"the recording process ended (exit {self.child.returncode}): "
+                              "nothing more is recorded (forwarding goes on)"))
         dropped = self.counts.dropped
         new = {k: dropped[k] - self._reported[k] for k in dropped}
         if any(new.values()) and (final or now - self._report_ts >= REPORT_EVERY):
@@ -267,7 +276,10 @@ def _writer(spec: dict[str, Any]) -> int:
         if len(head) < _HEAD.size:
             break
         (n,) = _HEAD.unpack(head)
-        kind, payload = pickle.loads(source.read(n))
+        frame = source.read(n)
+        if len(frame) < n:
+            break
+        kind, payload = pickle.loads(frame)
         try:
             if kind == _LEGS and tap is not None:
                 tap(payload)
@@ -290,5 +302,13 @@ def _writer(spec: dict[str, Any]) -> int:
     return 0
 
 
+def _main(spec: dict[str, Any]) -> int:
+    try:
+        return _writer(spec)
+    except BaseException as exc:  # told to the relay, which says it (no terminal here)
+        _write_status(int(spec["status"]), failed="writer", error=repr(exc))
+        return 1
+
+
 if __name__ == "__main__":
-    sys.exit(_writer(json.loads(sys.argv[1])))
+    sys.exit(_main(json.loads(sys.argv[1])))

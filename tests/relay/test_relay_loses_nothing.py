@@ -233,7 +233,8 @@ def test_a_recording_that_keeps_up_records_every_datagram(tmp_path: Path) -> Non
         assert legs == [d.data for d in hs for _ in (0, 1)]
         text = log.read_text()
         assert text.count('"event":"datagram"') == len(hs)
-        assert '"state":"established"' in text and '"code":"relay_summary"' in text
+        assert text.count('"event":"flight"') == 6  # flights 1-6 of the real handshake
+        assert '"code":"relay_summary"' in text
 
     asyncio.run(main())
 
@@ -332,3 +333,43 @@ def test_reverse_idle_clients_get_session_closed_and_their_state_released() -> N
                 c.close()
 
     asyncio.run(main())
+
+
+def _until(check: Any, limit: float = 20.0) -> Any:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(0.05)
+    raise AssertionError("not within the limit")
+
+
+def test_a_full_disk_or_a_dead_writer_is_told_and_costs_only_records(tmp_path: Path) -> None:
+    legs = [(("127.0.0.1", 5000), ("127.0.0.1", 6000), HELLO)] * 2
+    note = Notice(1.0, "", "info", "x", "an event to log")
+    # /dev/full: every write fails with ENOSPC; the log beside it goes on
+    rec = Recording(pcap=Path("/dev/full"), log=tmp_path / "run.jsonl")
+    for _ in range(20):
+        rec.tap([(1.0, legs)] * 50)
+    rec.events([note] * 10)
+    failed = _until(lambda: [e for e in rec.report(time.time())
+                             if isinstance(e, Notice) and e.code == "recording_failed"])
+    assert [e.message for e in failed] == [
+        "writing /dev/full failed: No space left on device; no more records go there "
+        "(forwarding goes on)"]
+    rec.events([note] * 5)
+    rec.close()
+    assert rec.written["log"] == 15 == len((tmp_path / "run.jsonl").read_text().splitlines())
+    # the writer killed: said once; what it cannot take any more is dropped and counted
+    rec = Recording(log=tmp_path / "second.jsonl")
+    os.kill(rec.child.pid, signal.SIGKILL)
+    rec.child.wait()
+    for _ in range(5):
+        rec.events([note] * 100)
+    told = [e.message for e in rec.report(time.time(), final=True) if isinstance(e, Notice)]
+    assert told[0] == ("the recording process ended (exit -9): nothing more is recorded "
+                       "(forwarding goes on)")
+    assert rec.counts.dropped["log"] == 500 and rec.counts.queued["log"] == 0
+    assert told[1].startswith("recording could not keep up: 500 events not logged to ")
+    rec.close()
