@@ -67,12 +67,13 @@ def _where(exc: BaseException) -> str:
 def _hook(capture: str) -> object:
     """A new verdict hook for a flow of ``capture`` (with its key log when the corpus has
     one): no state is shared between cases."""
-    from proxy.verdict import build_hook
+    from proxy.cli.inputs import load_secrets
+    from proxy.verdict import VerdictEngine, VerdictOptions
     from tests.conftest import CAPTURES
 
     stem = capture.split(".pcap")[0]
-    keys = [str(p) for p in CAPTURES.glob(f"{stem}.keys*")] if CAPTURES.is_dir() else []
-    return build_hook(keylogs=keys)
+    keys = sorted(CAPTURES.glob(f"{stem}.keys*")) if CAPTURES.is_dir() else []
+    return VerdictEngine(VerdictOptions(), load_secrets(keys))
 
 
 def run_core_case(seed: int, index: int) -> int:

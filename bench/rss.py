@@ -3,12 +3,20 @@
     .venv/bin/python bench/rss.py                      # ~70 MB capture, this checkout
     .venv/bin/python bench/rss.py --before /work/main  # and another checkout, same run
 
-The capture (built once, cached in ``bench/.cache/``) is the real handshakes of the shared
-captures (Chromium, Firefox, OpenSSL-style with HelloVerifyRequest, fragmented
-certificates, WebRTC STUN + DTLS + SRTP...) repeated between ever new pairs of
-addresses, one second apart, until it reaches ``--megabytes``. Peak RSS (``ru_maxrss``
-of the largest process, from ``wait4``, in KiB on Linux) is a fine measure on a loaded machine:
-it counts bytes, not time.
+Two captures (built once, cached in ``bench/.cache/``):
+
+* ``datachannel``: 8 sessions, each the real DTLS 1.2 handshake of ``dtls1_2.pcap``, then
+  DTLS application data records both ways (a data channel) until ``--megabytes``: the
+  JSONL output is about three times the capture (each datagram is a ``datagram`` and a
+  ``record`` event), the decoder's state small. What streaming the output is about.
+* ``handshakes``: the real handshakes of every shared capture (Chromium, Firefox,
+  OpenSSL-style with HelloVerifyRequest, fragmented certificates, WebRTC STUN + DTLS +
+  SRTP...) repeated between ever new pairs of addresses until ``--handshake-megabytes``:
+  tens of thousands of sessions, whose state ``analyze`` keeps to the end (their final
+  summaries and verdicts close the output).
+
+Peak RSS (``ru_maxrss`` of the largest process, from ``wait4``, in KiB on Linux) is a
+fine measure on a loaded machine: it counts bytes, not time.
 """
 
 from __future__ import annotations
@@ -26,8 +34,42 @@ CACHE = ROOT / "bench" / ".cache"
 SHARED = ROOT.parent / "shared" / "captures"
 
 
-def build(path: Path, megabytes: float) -> int:
-    """Write the capture; returns its number of sessions."""
+def build_datachannel(path: Path, megabytes: float, sessions: int = 8) -> None:
+    """The ``datachannel`` capture (see the module doc)."""
+    from proxy.capture.pcap import PcapngWriter, read_capture
+    from proxy.events import Datagram
+
+    hs = list(read_capture(SHARED / "dtls1_2.pcap"))
+    client = hs[0].src
+    tmp = path.with_suffix(".tmp")
+    frame = 0
+    with PcapngWriter(tmp, force=True) as w:
+        pairs = [((f"10.0.0.{k}", 50000 + k), (f"10.0.1.{k}", 4433)) for k in range(sessions)]
+        t = 1_700_000_000.0
+        for c, s in pairs:  # the handshakes first
+            for d in hs:
+                frame += 1
+                src, dst = (c, s) if d.src == client else (s, c)
+                w.write(Datagram(t + d.ts - hs[0].ts, src, dst, d.data, frame))
+        t += 60
+        seq = 100
+        while tmp.stat().st_size < megabytes * 1e6:
+            for c, s in pairs:
+                for src, dst in ((c, s), (s, c)):
+                    seq += 1
+                    size = 200 + seq % 800
+                    rec = (b"\x17\xfe\xfd\x00\x01" + seq.to_bytes(6, "big")
+                           + size.to_bytes(2, "big") + bytes(size))
+                    frame += 1
+                    w.write(Datagram(t, src, dst, rec, frame))
+                t += 0.001
+            if seq % 1000 < 2 * sessions:
+                w.flush()
+    tmp.replace(path)
+
+
+def build_handshakes(path: Path, megabytes: float) -> int:
+    """The ``handshakes`` capture; returns its number of sessions."""
     from proxy.capture.pcap import PcapngWriter, read_capture
     from proxy.events import Datagram
 
@@ -76,32 +118,40 @@ def peak_rss(argv: list[str], env: dict[str, str]) -> tuple[int, float]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--megabytes", type=float, default=70.0)
+    ap.add_argument("--megabytes", type=float, default=70.0,
+                    help="size of the datachannel capture")
+    ap.add_argument("--handshake-megabytes", type=float, default=20.0,
+                    help="size of the handshakes capture (0: not measured)")
     ap.add_argument("--before", type=Path, default=None,
                     help="another checkout to measure in the same run (e.g. /work/main)")
     ap.add_argument("--formats", default="jsonl,text")
     ap.add_argument("--jobs", default="1,2")
     args = ap.parse_args()
     CACHE.mkdir(exist_ok=True)
-    path = CACHE / f"handshakes-{args.megabytes:g}MB.pcapng"
-    if not path.exists():
-        print(f"building {path} ...", flush=True)
-        build(path, args.megabytes)
-    size = path.stat().st_size / 1e6
-    print(f"# analyze peak RSS: {path.name}, {size:.1f} MB, load average "
-          f"{os.getloadavg()[0]:.1f}")
+    captures = [CACHE / f"datachannel-{args.megabytes:g}MB.pcapng"]
+    if not captures[0].exists():
+        print(f"building {captures[0]} ...", flush=True)
+        build_datachannel(captures[0], args.megabytes)
+    if args.handshake_megabytes:
+        captures.append(CACHE / f"handshakes-{args.handshake_megabytes:g}MB.pcapng")
+        if not captures[1].exists():
+            print(f"building {captures[1]} ...", flush=True)
+            build_handshakes(captures[1], args.handshake_megabytes)
+    print(f"# analyze peak RSS, load average {os.getloadavg()[0]:.1f}", flush=True)
     trees = [("this checkout", ROOT)] + ([("before", args.before)] if args.before else [])
-    print("| checkout | format | --jobs | peak RSS (largest process) | wall s |")
-    print("|---|---|---:|---:|---:|")
-    for name, tree in trees:
-        env = {**os.environ, "PYTHONPATH": str(tree)}
+    print("| capture | checkout | format | --jobs | peak RSS (largest process) | wall s |")
+    print("|---|---|---|---:|---:|---:|", flush=True)
+    for path in captures:
+        label = f"{path.name} ({path.stat().st_size / 1e6:.0f} MB)"
         for fmt in args.formats.split(","):
             for jobs in args.jobs.split(","):
-                argv = [sys.executable, "-m", "proxy", "analyze", str(path), "--format", fmt,
-                        "--jobs", jobs]
-                rss, wall = peak_rss(argv, env)
-                print(f"| {name} | {fmt} | {jobs} | {rss / 1024:,.0f} MB | {wall:.1f} |",
-                      flush=True)
+                for name, tree in trees:
+                    env = {**os.environ, "PYTHONPATH": str(tree)}
+                    argv = [sys.executable, "-m", "proxy", "analyze", str(path), "--format",
+                            fmt, "--jobs", jobs]
+                    rss, wall = peak_rss(argv, env)
+                    print(f"| {label} | {name} | {fmt} | {jobs} | {rss / 1024:,.0f} MB | "
+                          f"{wall:.1f} |", flush=True)
     return 0
 
 

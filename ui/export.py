@@ -24,13 +24,14 @@ def export_session(st: SessionState, directory: Path) -> list[Path]:
     """Write the session's events (and datagrams) under ``directory``; return the paths.
 
     Files are made by :mod:`proxy.capture.outfile` (0600, no symlink followed) and never
-    replace one: a second export of the same session is ``...-2.jsonl``, and so on."""
+    replace one: a second export of the same session is ``...-2.jsonl`` (``.pcapng``,
+    ``.html``), and so on."""
     directory.mkdir(parents=True, exist_ok=True)
     name = export_name(st)
     for n in range(1, 1000):
         base = directory / (name if n == 1 else f"{name}-{n}")
         jsonl = base.with_suffix(".jsonl")
-        if not (os.path.lexists(jsonl) or os.path.lexists(base.with_suffix(".pcapng"))):
+        if not any(os.path.lexists(base.with_suffix(s)) for s in (".jsonl", ".pcapng", ".html")):
             break
     else:
         raise OutputError(directory / name, "999 exports of this session already there")
@@ -48,12 +49,11 @@ def export_session(st: SessionState, directory: Path) -> list[Path]:
 def write_report(st: SessionState, path: Path) -> Path:
     """The session as one self-contained HTML page (what ``analyze --format html`` makes),
     created 0600 and never through a symlink."""
-    from proxy.cli.output import open_output
     from proxy.report import ReportOptions, render
 
     text = render(st.export_events(), "html",
                   ReportOptions(source=f"exported from the dtlsproxy TUI: session {st.sid}"))
-    with open_output(str(path)) as out:
+    with open_output(path) as out:
         out.write(text)
     return path
 

@@ -3,9 +3,10 @@
 A pcapng interface may count seconds (``if_tsresol`` 0) in 64 bits, or shift them by a
 signed 64-bit ``if_tsoffset``: times far outside Python's datetime range (years 1-9999).
 The real DTLS 1.2 handshake of ``dtls1_2.pcap`` is rewritten so; ``analyze`` writes its
-text and its JSONL (ISO 8601 with an expanded year, read back to the same time by
-``view``), and the TUI exports the session (JSONL, and a pcapng whose timestamps are
-clamped to what pcapng holds, with a comment saying when the packet really was).
+text, its JSONL (ISO 8601 with an expanded year, read back to the same time by
+``view``) and its HTML and Markdown reports, and the TUI exports the session (JSONL, the
+HTML report, and a pcapng whose timestamps are clamped to what pcapng holds, with a
+comment saying when the packet really was).
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ def test_text_and_jsonl_of_a_capture_out_of_datetime_range(
     assert [parse_ts(line["ts"]) for line in seen] == times  # back to the very second
     back = events_from_jsonl(out)  # what `dtlsproxy view` reads
     assert [e.ts for e in back if isinstance(e, DatagramSeen)] == times
+    for fmt in ("html", "markdown"):
+        report = tmp_path / f"report.{fmt}"
+        assert main(["analyze", str(capture), "--format", fmt, "-o", str(report)]) == 0
+        assert "ClientHello" in report.read_text()
 
 
 @pytest.mark.parametrize("start", [YEAR_36812, BC_1200])
@@ -92,7 +97,8 @@ def test_tui_export_of_a_session_out_of_datetime_range(
     asyncio.run(run())
     stamp = "+0368120220-003616" if start > 0 else "-0011990215-141320"
     stem = export_dir / f"dtlsproxy-s1-{stamp}"
-    assert app.exported == [stem.with_suffix(".jsonl"), stem.with_suffix(".pcapng")]
+    assert app.exported == [stem.with_suffix(s) for s in (".jsonl", ".pcapng", ".html")]
+    assert app.exported[2].read_text().startswith("<!DOCTYPE html>")
     exported = events_from_jsonl(app.exported[0])
     assert [e.ts for e in exported if isinstance(e, DatagramSeen)] == times
     # pcapng holds 0 .. 2^64-1 microseconds since 1970 (to the year 586,524): the year

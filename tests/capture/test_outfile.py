@@ -201,7 +201,7 @@ def test_tui_export_never_replaces_a_file_nor_follows_a_planted_link(tmp_path: P
     first = export_session(st, tmp_path)
     second = export_session(st, tmp_path)
     stem = tmp_path / export_name(st)
-    assert first == [Path(f"{stem}-2.jsonl"), Path(f"{stem}-2.pcapng")]
-    assert second == [Path(f"{stem}-3.jsonl"), Path(f"{stem}-3.pcapng")]
+    assert first == [Path(f"{stem}-2.{ext}") for ext in ("jsonl", "pcapng", "html")]
+    assert second == [Path(f"{stem}-3.{ext}") for ext in ("jsonl", "pcapng", "html")]
     assert victim.read_text() == "mine"
     assert all(mode(p) == 0o600 for p in first + second)
