@@ -100,12 +100,15 @@ def build_handshakes(path: Path, megabytes: float) -> int:
     return sessions
 
 
-def peak_rss(argv: list[str], env: dict[str, str]) -> tuple[int, float]:
-    """(peak RSS in KiB of the command and its children, wall seconds)."""
+def peak_rss(argv: list[str], tree: Path) -> tuple[int, float]:
+    """(peak RSS in KiB of the largest process of the command, wall seconds), with the
+    ``proxy`` package of ``tree`` (run from there: ``-m`` puts the cwd first on the path)."""
     import time
 
+    env = {**os.environ, "PYTHONPATH": str(tree)}
     t0 = time.monotonic()
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(argv, env=env, cwd=tree, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode not in (0, 4):
@@ -146,10 +149,9 @@ def main() -> int:
         for fmt in args.formats.split(","):
             for jobs in args.jobs.split(","):
                 for name, tree in trees:
-                    env = {**os.environ, "PYTHONPATH": str(tree)}
                     argv = [sys.executable, "-m", "proxy", "analyze", str(path), "--format",
                             fmt, "--jobs", jobs]
-                    rss, wall = peak_rss(argv, env)
+                    rss, wall = peak_rss(argv, tree)
                     print(f"| {label} | {name} | {fmt} | {jobs} | {rss / 1024:,.0f} MB | "
                           f"{wall:.1f} |", flush=True)
     return 0

@@ -71,10 +71,9 @@ class Refusals:
     def refuse(self, side: Side, addr: Address) -> None:
         """Count one refused datagram from ``addr`` on ``side``."""
         self.total += 1
-        now = time.time()
         if not self._first_told:
             self._first_told = True
-            self._since = now
+            self._since = time.time()
             self.recorder.notice(
                 "warning", "refused",
                 f"datagram from {format_address(addr)} on side {side.name.upper()} "
