@@ -200,7 +200,8 @@ def _main(args: argparse.Namespace) -> int:
                 ladders = _blocks(args, hook, warnings, progress)
                 _write_text(args, ladders, out)
                 trouble = _trouble({ladder.sid: ladder.state or "" for ladder in ladders},
-                                   {ladder.sid for ladder in ladders if ladder.findings})
+                                   {ladder.sid for ladder in ladders if ladder.findings},
+                                   {ladder.sid: ladder.note or "" for ladder in ladders})
                 shown = {ladder.sid for ladder in ladders}
             out.flush()
         finally:
@@ -348,11 +349,18 @@ _TROUBLE_STATES = frozenset({"failed", "stalled", "handshaking", "alert", "uncon
 accepted)."""
 
 
-def _trouble(state: dict[str, str], found: set[str]) -> list[str]:
-    """The sessions that did not establish (and tried) or have a finding, in order; an
-    unconfirmed one without a finding says so."""
-    return [sid + (" (unconfirmed)" if state[sid] == "unconfirmed" and sid not in found else "")
-            for sid in state if state[sid] in _TROUBLE_STATES or sid in found]
+def _trouble(state: dict[str, str], found: set[str],
+             notes: dict[str, str] | None = None) -> list[str]:
+    """The sessions that did not establish (and tried) or have a finding, in order; one
+    without a finding says why when it was not judged (unconfirmed, one direction)."""
+    def why(sid: str) -> str:
+        if sid in found:
+            return ""
+        if (notes or {}).get(sid, "").startswith("only one direction captured"):
+            return " (one direction captured)"
+        return " (unconfirmed)" if state[sid] == "unconfirmed" else ""
+
+    return [sid + why(sid) for sid in state if state[sid] in _TROUBLE_STATES or sid in found]
 
 
 class _Tally:
@@ -362,6 +370,7 @@ class _Tally:
 
     def __init__(self, wanted: list[str]) -> None:
         self.state: dict[str, str] = {}
+        self.notes: dict[str, str] = {}
         self.found: set[str] = set()
         self.shown: set[str] = set()
         self._wanted = [(sid, f'"session":"{sid}"') for sid in wanted]
@@ -374,6 +383,7 @@ class _Tally:
             if line.startswith('{"event":"session",'):
                 ev = json.loads(line)
                 self.state[ev["session"]] = ev["state"]
+                self.notes[ev["session"]] = ev["note"] or ""
             elif line.startswith('{"event":"verdict",'):
                 self.found.add(json.loads(line)["session"])
             for sid, needle in self._wanted:
@@ -383,7 +393,7 @@ class _Tally:
 
     def trouble(self) -> list[str]:
         """The sessions that did not establish (and tried) or have a finding, in order."""
-        return _trouble(self.state, self.found)
+        return _trouble(self.state, self.found, self.notes)
 
 
 def _share_events(args: argparse.Namespace, hook: VerdictEngine, share: tuple[int, int],

@@ -150,6 +150,8 @@ class Session:
         self.new_legs: list[Session] = []
         """Sessions found to be legs of this one by the last datagram (the Tracker tells
         them: their summary gains this session)."""
+        self.heard = [0, 0]
+        """Datagrams of any kind from each endpoint (the Tracker counts them)."""
         self.relay_notes: dict[int, str] = {}
         """Frame -> the capture's comment on it, for handshake datagrams that a relay wrote
         (``relayed by dtlsproxy``...): who changed a message between two legs."""
@@ -298,9 +300,13 @@ class Session:
             self.clienthello_senders.add(sender)
             if self.client is None:
                 self.client = sender
+            if isinstance(body, ClientHello) and body.cookie:
+                self.cookie_exchange = True  # its HelloVerifyRequest may not be captured
         elif msg.msg_type == HT_HELLO_VERIFY_REQUEST:
             self.cookie_exchange = True
             self.transcript.restart_after_cookie()
+        if msg.msg_type in (HT_SERVER_HELLO, HT_HELLO_VERIFY_REQUEST) and self.client is None:
+            self.client = 1 - sender  # no ClientHello seen (one direction captured?)
         if type_name == "HelloRetryRequest":
             self.cookie_exchange = True
         if body is not None:
@@ -434,8 +440,11 @@ class Session:
             return cur, out
         if cur is not None and not cur.complete:
             out.extend(self._complete(cur, ts))
+        previous = cur.number if cur is not None else 0
+        if cur is not None and cur.dir_key == sender and not self.heard[1 - sender]:
+            previous += 1  # a flight again, nothing from the peer: its flight not captured
         number = next_flight_number(
-            cur.number if cur is not None else 0,
+            previous,
             type_name,
             cookie_exchange=self.cookie_exchange,
             resumption=self.neg.resumption,
@@ -769,6 +778,33 @@ class Session:
                      "alert refusing it (a key log reads it)")
         return note
 
+    def one_direction(self) -> int | None:
+        """The endpoint whose datagrams alone are in the capture, when what it sent shows
+        that the other one did send (a server answered a ClientHello; a client sent its
+        flight 5, or a ClientHello with a cookie): the other direction was not captured.
+        None when both directions were seen, or nothing says the peer spoke."""
+        for x in (0, 1):
+            if self.heard[1 - x] or not self.heard[x]:
+                continue
+            mine = [m for m in self.messages if m.sender == x]
+            if self.role(x) == "server" and mine:
+                return x
+            if self.role(x) == "client" and any(
+                    m.type != "ClientHello" or (isinstance(m.body, ClientHello)
+                                                and m.body.cookie) for m in mine):
+                return x
+        return None
+
+    def one_direction_note(self) -> str | None:
+        """The sentence when only one direction was captured."""
+        x = self.one_direction()
+        if x is None:
+            return None
+        me, peer = self.role(x), self.role(1 - x)
+        return (f"only one direction captured ({me}->{peer}): nothing from the {peer} is in "
+                f"the capture, yet the {me} answered it; message order, transcript and "
+                "silence are not judged")
+
     def legs(self) -> list[Session]:
         """The other sessions that carry this handshake (the same ClientHello random)."""
         return [] if self.leg_index is None else self.leg_index.legs(self)
@@ -789,7 +825,8 @@ class Session:
         """The summary's sentences: the version choice, and for DTLS 1.3 what the key log
         opened or what stays hidden (:func:`proxy.session.dtls13.note`)."""
         if self.neg.version != DTLS13:
-            parts = [p for p in (self.confirmation_note(), self.neg.note()) if p]
+            parts = [p for p in (self.one_direction_note(), self.confirmation_note(),
+                                 self.neg.note()) if p]
         else:
             parts = [p for p in (self.neg.version_note(), dtls13_note(self)) if p]
         return "; ".join(parts) or None

@@ -124,6 +124,7 @@ class Tracker:
             return out
         key = (kind, sender)
         entry.counters[key] = entry.counters.get(key, 0) + 1
+        s.heard[sender] += 1
         entry.settled = False
         dirl = s.dir_label(sender)
         out.append(DatagramSeen(d.ts, s.sid, d.frame, dirl, kind, len(d.data), d.data, d.via))
@@ -173,6 +174,7 @@ class Tracker:
             entry.settled = False
         intervals, rtp, rtcp = entry.media.add_packets(_SENDERS[sender], packets)
         counters = entry.counters
+        entry.session.heard[sender] += len(packets)
         for kind, n in (("rtp", rtp), ("rtcp", rtcp)):
             if n:
                 key = (kind, sender)
@@ -203,6 +205,7 @@ class Tracker:
                 and not s.established()
                 and s.fatal_alert() is None
                 and now - entry.last_dtls_ts >= self.stall_after
+                and s.one_direction() is None
             ):
                 entry.stalled = True
             out.extend(self._after(entry, out, now, final=False))
@@ -246,6 +249,7 @@ class Tracker:
             self._close(entry, now, reason, out)
         sid = entry.session.sid
         self._by_id.pop(sid, None)
+        self.leg_index.forget(entry.session)
         x, y = entry.addrs
         self._route.pop((x, y), None)
         self._route.pop((y, x), None)
@@ -264,6 +268,7 @@ class Tracker:
             and not s.established()
             and s.fatal_alert() is None
             and now - entry.last_dtls_ts >= self.stall_after
+            and s.one_direction() is None
         ):
             entry.stalled = True
         out.extend(self._after(entry, out, now, final=True))
@@ -324,6 +329,7 @@ class Tracker:
             n.resumption, tuple(n.fingerprints.items()), s.dtls13.opened > 0,
             len(s.dtls13.unreadable), len(s.dtls13.auth_failures), n.client_hello is None,
             n.server_hello is None, s.confirm.retransmitted_after, tuple(s.legs()),
+            s.one_direction(),
         )
         if inputs == entry.last_inputs and not final:
             return out  # the summary's key below is a function of these
@@ -356,8 +362,9 @@ class Tracker:
             return "failed"
         if s.finished_both():
             return "unconfirmed"  # an encrypted alert now may be a close_notify
-        if any(isinstance(a, AlertSeen) and a.encrypted for a in s.alerts):
-            return "failed"
+        if s.one_direction() is None and any(
+                isinstance(a, AlertSeen) and a.encrypted for a in s.alerts):
+            return "failed"  # (one direction alone: an unreadable alert may be a close)
         return "stalled" if entry.stalled else "handshaking"
 
     def _summary(self, entry: _Entry, now: float) -> SessionSummary:

@@ -43,6 +43,11 @@ from proxy.verdict.rules import Context, explain_alert, ref, silent_failure
 
 CLOSE_NOTIFY = 0
 
+_ONE_SIDED = ("Certificate validity", "Certificate signature", "Certificate",
+              "certificate fingerprint vs SDP", "datagram size vs path MTU")
+"""Checks that read one side's own messages only: still judged when only that side's
+direction is in the capture."""
+
 ONCE_PER_HANDSHAKE = frozenset({"role_conflict", "keylog_conflict", "datagram_exceeds_mtu"})
 """Codes emitted once per handshake whatever the culprit."""
 
@@ -181,6 +186,7 @@ class VerdictEngine:
         finished = s.finished_both()
         rejected = s.rejected()
         pending = finished and not established and not rejected
+        one_way = s.one_direction() is not None  # nothing to judge the peer's side by
         fatal = s.fatal_alert()
         failure_alert = False
         any_alert = False
@@ -199,17 +205,17 @@ class VerdictEngine:
                 st.malformed.append((ev.dir, ev.message_seq, ev.error))
         quiet = now - st.last_ts >= self.options.silence_after
         # the receiver of the last flight gave up on it: its alert, silence or the end
-        give_up = rejected and not st.failure_done and not st.alert_done and (
+        give_up = rejected and not one_way and not st.failure_done and not st.alert_done and (
             final or quiet or any_alert)
         report = not st.report_done and fatal is None and not st.alert_done and (
-            established or (final and pending))
+            established or (final and (pending or one_way)))
         need_full = (
             (failure_alert and not st.alert_done) or give_up or report
             or (not established and not st.failure_done and not st.alert_done
                 and fatal is None and (final or quiet)))
         ctx, fresh = self._context(s, st, now, need_full)
         out: list[Event] = []
-        if fresh:  # the immediate findings depend only on the checks
+        if fresh and not one_way:  # the immediate findings depend only on the checks
             out.extend(self._immediate(ctx, st))
         if give_up:
             v = self._failure(ctx, "last flight", lambda: final_flight_rejected(ctx))
@@ -221,6 +227,9 @@ class VerdictEngine:
                 st.alert_done = True
                 v = self._failure(ctx, "alert attribution",
                                   lambda a=ev: T.explain_alert13(ctx, a) or explain_alert(ctx, a))
+                if v is not None and one_way:
+                    v = dataclasses.replace(v, reason=f"{v.reason} ({s.one_direction_note()})",
+                                            certain=False)
                 if v is not None:
                     out.extend(self._emit(st, [v]))
                     st.failure_done = True
@@ -231,7 +240,7 @@ class VerdictEngine:
             passed = all(c.passed is not False for c in evidence)
             out.append(CheckReport(now, s.sid, passed, evidence))
         if (not established and not finished and not st.failure_done and not st.alert_done
-                and fatal is None and (final or quiet)):
+                and fatal is None and (final or quiet) and not one_way):
             n = self.options.retransmit_threshold
             v = self._failure(ctx, "silence",
                               lambda: T.silent13(ctx, n) or silent_failure(ctx, n))
@@ -391,6 +400,13 @@ class VerdictEngine:
             put("key logs", lambda: self._keylog_agreement(s))
         put("last flight", lambda: confirmation_check(s, now))
         put("legs", lambda: legs_check(s))
+        if s.one_direction() is not None:
+            note = s.one_direction_note() or ""
+            for name, c in list(checks.items()):
+                if c.passed is False and not name.endswith(_ONE_SIDED):
+                    # the side not captured (its offer, its messages) would explain it
+                    checks[name] = Check(name, None, f"not judged: {note}", c.values)
+            checks["capture"] = Check("capture", None, note)
         if self.decryptor is None and full and not v13:
             for role in C.ROLES:
                 if C.find_message(s, role, "Finished") is not None:
@@ -528,6 +544,8 @@ class VerdictEngine:
         Finished were sent, but whether the last one was accepted is not known)."""
         s = ctx.s
         out: list[Verdict] = []
+        if s.one_direction() is not None:
+            return out  # its transcript lacks the other side's messages
         legs = ctx.checks.get(LEGS_CHECK)
         if legs is not None and legs.passed is False:  # recovered (a retransmission)
             v = self._guard(ctx, "legs", lambda: altered_in_transit(ctx))
@@ -567,7 +585,8 @@ def _is_failure(s: Session, a: AlertSeen) -> bool:
     (after both Finished it may be a close_notify: the last flight's check says so)."""
     if a.level == 2:
         return a.description != CLOSE_NOTIFY  # an orderly shutdown at any level
-    return a.encrypted and a.level is None and not s.finished_both()
+    return (a.encrypted and a.level is None and not s.finished_both()
+            and s.one_direction() is None)
 
 
 def _role_conflict(ctx: Context) -> Verdict | None:
