@@ -678,6 +678,20 @@ class PcapngWriter:
         self._w.writepkt(epb, ts=ts)
         self.count += 1
 
+    def write_secrets(self, lines: list[str]) -> None:
+        """Append a Decryption Secrets Block holding TLS key log ``lines`` (NSS format:
+        ``CLIENT_RANDOM``, ``*_TRAFFIC_SECRET*``): Wireshark decrypts the packets that
+        follow it with them (pcapng §4.7). The file then holds secrets."""
+        if not lines:
+            return
+        data = ("\n".join(lines) + "\n").encode("ascii")
+        pad = (4 - len(data) % 4) % 4
+        order = "<" if sys.byteorder == "little" else ">"
+        total = 12 + 8 + len(data) + pad
+        self._f.write(struct.pack(order + "III", _DSB, total, _TLS_KEY_LOG)
+                      + struct.pack(order + "I", len(data)) + data + bytes(pad)
+                      + struct.pack(order + "I", total))
+
     def flush(self) -> None:
         """Push buffered blocks to the file."""
         self._f.flush()
@@ -739,3 +753,39 @@ def _udp6_checksum(src: bytes, dst: bytes, udp: bytes) -> int:
     s = dpkt.in_cksum_add(s, udp)
     csum: int = dpkt.in_cksum_done(s)
     return csum or 0xFFFF
+
+
+def move_secrets_first(path: str | os.PathLike[str]) -> None:
+    """Rewrite a pcapng file with its Decryption Secrets Blocks right after the first
+    section and interface blocks: tshark reads a secret only before the packets it
+    decrypts. Blocks are copied byte for byte; the file keeps its mode (replaced whole,
+    never through a symlink)."""
+    src = Path(path)
+    with src.open("rb") as f:
+        data = f.read()
+    if data[:4] != b"\x0a\x0d\x0d\x0a" or len(data) < 12:
+        return
+    order = "<" if data[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
+    head: list[bytes] = []
+    secrets: list[bytes] = []
+    rest: list[bytes] = []
+    pos = 0
+    while pos + 12 <= len(data):
+        btype, blen = struct.unpack_from(order + "II", data, pos)
+        if blen < 12 or pos + blen > len(data):
+            rest.append(data[pos:])
+            break
+        block = data[pos:pos + blen]
+        if btype == _DSB:
+            secrets.append(block)
+        elif not rest and btype in (0x0A0D0D0A, 1):
+            head.append(block)
+        else:
+            rest.append(block)
+        pos += blen
+    tmp = src.with_name(src.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW,
+                 os.stat(src).st_mode & 0o777)
+    with os.fdopen(fd, "wb") as out:
+        out.write(b"".join(head + secrets + rest))
+    os.replace(tmp, src)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -139,6 +140,10 @@ def add_parser(sub: Any) -> None:
                         "0600, an existing file only with --force")
     o.add_argument("--force", action="store_true", default=None,
                    help="replace an existing --pcap file (the --log-file is appended to)")
+    o.add_argument("--pcap-keys", action="store_true", default=None,
+                   help="also write the --keylog lines of the captured handshakes into the "
+                        "pcapng (Decryption Secrets Blocks: Wireshark opens it decrypted, "
+                        "DTLS 1.2 and 1.3; the file then holds secrets)")
     o.add_argument("--keylog", metavar="FILE", action="append",
                    help="NSS key log (SSLKEYLOGFILE: CLIENT_RANDOM lines for DTLS 1.2, "
                         "*_TRAFFIC_SECRET lines for DTLS 1.3), followed while the peers "
@@ -171,6 +176,7 @@ _FLAG_KEYS = (
     "side_a", "side_b", "peer_a", "peer_b", "policy_a", "policy_b", "allow_a", "allow_b",
     "label_a", "label_b", "listen", "upstream", "idle_timeout", "max_sessions",
     "silence_after", "rcvbuf", "loop", "engine", "fault_seed", "log_file", "pcap", "keylog",
+    "pcap_keys",
     "headless", "no_decode", "sdp", "faults", "log_max_bytes", "log_backups", "force",
     "turn", "turn_user", "turn_realm", "turn_secret", "relay_ip", "relay_ports",
     "turn_allow_loopback", "turn_allow_peer", "turn_deny_peer",
@@ -242,10 +248,19 @@ async def run(
         from proxy.capture.outfile import OutputError
         from proxy.export.offload import Recording
 
+        if cfg.pcap_keys and not (cfg.keylog and cfg.pcap):
+            print("dtlsproxy run: --pcap-keys needs --pcap and --keylog (the lines come "
+                  "from the key logs)", file=sys.stderr)
+            return 2
         try:
+            if cfg.pcap_keys:  # the writer follows them: they must exist (0600, like run's)
+                for path in cfg.keylog:
+                    if not path.exists():
+                        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             recording = Recording(pcap=cfg.pcap, log=cfg.log_file, force=cfg.force,
                                   log_max_bytes=cfg.log_max_bytes,
-                                  log_backups=cfg.log_backups)
+                                  log_backups=cfg.log_backups,
+                                  pcap_keys=cfg.keylog if cfg.pcap_keys else ())
         except OutputError as exc:
             flag = "--pcap" if str(exc.filename) == str(cfg.pcap) else "--log-file"
             print(f"dtlsproxy run: cannot write {flag} {exc}", file=sys.stderr)

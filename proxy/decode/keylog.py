@@ -221,6 +221,11 @@ class KeyLog:
             entries = self._entries.get((label, client_random))
         return entries[0].secret if entries else None
 
+    def known(self, label: str, client_random: bytes) -> bytes | None:
+        """The first secret for (label, client_random) read so far (no file is re-read)."""
+        entries = self._entries.get((label, client_random))
+        return entries[0].secret if entries else None
+
     def secrets(self, label: str, client_random: bytes) -> dict[str, bytes]:
         """Secret per source for (label, client_random)."""
         if (label, client_random) not in self._entries and self._followed:

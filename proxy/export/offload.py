@@ -69,14 +69,17 @@ class Recording:
     """The relay's recording outputs, written by a child process (see the module doc).
 
     ``pcap``: pcapng of both legs of every datagram (refused if it exists, unless
-    ``force``); ``log``: the JSONL log (appended to, rotated at ``log_max_bytes``).
+    ``force``); ``log``: the JSONL log (appended to, rotated at ``log_max_bytes``);
+    ``pcap_keys``: key log files whose lines for the captured handshakes go into the
+    pcapng (Decryption Secrets Blocks, ``run --pcap-keys``).
     Raises :class:`proxy.capture.outfile.OutputError` when an output cannot be opened,
     OSError when the writer cannot be started.
     """
 
     def __init__(self, *, pcap: Path | None = None, log: Path | None = None,
                  force: bool = False, log_max_bytes: int = 100 * 1024 * 1024,
-                 log_backups: int = 3, max_pending: int = MAX_PENDING) -> None:
+                 log_backups: int = 3, max_pending: int = MAX_PENDING,
+                 pcap_keys: Sequence[Path] = ()) -> None:
         self.pcap, self.log = pcap, log
         self.max_pending = max_pending
         self.counts = Counts()
@@ -90,7 +93,8 @@ class Recording:
         self._report_ts = 0.0
         self._status = b""
         fds: list[int] = []
-        spec: dict[str, Any] = {"log_max_bytes": log_max_bytes, "log_backups": log_backups}
+        spec: dict[str, Any] = {"log_max_bytes": log_max_bytes, "log_backups": log_backups,
+                                "pcap_keys": [str(p) for p in pcap_keys]}
         try:
             if pcap is not None:
                 spec["pcap"] = (str(pcap), open_fd(pcap, force=force))
@@ -264,7 +268,13 @@ def _writer(spec: dict[str, Any]) -> int:
     tap = log = None
     if "pcap" in spec:
         path, fd = spec["pcap"]
-        tap = PcapngTap(Path(path), file=os.fdopen(fd, "wb"))
+        keys = spec.get("pcap_keys") or []
+        follow = None
+        if keys:  # run --pcap-keys: the handshakes' key log lines into the pcapng
+            from proxy.capture.dsb import SecretsFollower
+
+            follow = SecretsFollower(keys)
+        tap = PcapngTap(Path(path), file=os.fdopen(fd, "wb"), secrets=follow)
     if "log" in spec:
         path, fd = spec["log"]
         log = JsonlWriter(Path(path), spec["log_max_bytes"], spec["log_backups"],

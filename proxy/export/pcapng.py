@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from proxy.capture.pcap import PcapngWriter
+from proxy.capture.dsb import SecretsFollower
+from proxy.capture.pcap import PcapngWriter, move_secrets_first
 from proxy.events import Address, Datagram
 
 Leg = tuple[Address, Address, bytes]
@@ -22,18 +23,28 @@ Leg = tuple[Address, Address, bytes]
 
 
 class PcapngTap:
-    """Writes the legs of the datagrams it is given, and flushes, once per batch."""
+    """Writes the legs of the datagrams it is given, and flushes, once per batch.
 
-    def __init__(self, path: Path, *, force: bool = False, file: IO[bytes] | None = None
-                 ) -> None:
+    With ``secrets`` (``run --pcap-keys``) the key log lines of the handshakes it writes
+    go into Decryption Secrets Blocks too, before the records they open when the key log
+    had them in time (:class:`proxy.capture.dsb.SecretsFollower`), else moved to the
+    front at :meth:`close`: Wireshark opens the file decrypted, DTLS 1.2 and 1.3 alike.
+    """
+
+    def __init__(self, path: Path, *, force: bool = False, file: IO[bytes] | None = None,
+                 secrets: SecretsFollower | None = None) -> None:
         # 0600 (a capture of a call holds its media), refused if it exists unless force;
         # or the file given (opened so by the relay: proxy.export.offload)
         self.writer = PcapngWriter(path, force=force, file=file)
         self._frame = 0
+        self.path = path
+        self.secrets = secrets
 
     def __call__(self, batch: Sequence[tuple[float, list[Leg]]]) -> None:
         """Write ``(receive time, legs)`` of each datagram of a batch (a Recorder tap)."""
         for ts, legs in batch:
+            if self.secrets is not None and legs:
+                self.writer.write_secrets(self.secrets.before(ts, legs[0][2]))
             for i, (src, dst, data) in enumerate(legs):
                 self._frame += 1
                 comment = None if i == 0 else "relayed by dtlsproxy"
@@ -41,4 +52,10 @@ class PcapngTap:
         self.writer.flush()
 
     def close(self) -> None:
+        """Write the key log lines that came after the last datagram, close; move every
+        secrets block to the front when some came after records they open."""
+        if self.secrets is not None:
+            self.writer.write_secrets(self.secrets.final())
         self.writer.close()
+        if self.secrets is not None and self.secrets.late:
+            move_secrets_first(self.path)

@@ -195,6 +195,9 @@ class RelayConfig:
     """Replace an existing ``pcap`` (without it, an existing file is refused)."""
     keylog: tuple[Path, ...] = ()
     """Key log files (NSS ``SSLKEYLOGFILE``), followed while they grow."""
+    pcap_keys: bool = False
+    """Write the key log lines of the captured handshakes into the pcapng (Decryption
+    Secrets Blocks: Wireshark opens it decrypted; the file then holds secrets)."""
     sdp: tuple[Path, ...] = ()
     headless: bool = False
     fingerprint_files: tuple[Path, ...] = ()
@@ -227,7 +230,8 @@ _RELAY_KEYS = {
 }
 _CALL_KEYS = ("name", "side_a", "side_b", "peer_a", "peer_b", "policy_a", "policy_b",
               "allow_a", "allow_b", "label_a", "label_b")
-_LOG_KEYS = ("file", "max_bytes", "backups", "pcap", "force", "keylog", "headless")
+_LOG_KEYS = ("file", "max_bytes", "backups", "pcap", "pcap_keys", "force", "keylog",
+             "headless")
 _TOP_KEYS = ("relay", "call", "log", "fault", "sdp", "fingerprints", "turn")
 _TURN_KEYS = ("listen", "transports", "users", "realm", "secret", "relay_ip", "relay_ports",
               "allow_loopback_peers", "allowed_peers", "denied_peers", "max_allocations",
@@ -522,6 +526,7 @@ def from_mapping(doc: Mapping[str, Any]) -> RelayConfig:
         force=lsec.boolean("force", False),
         keylog=lsec.paths("keylog"),
         headless=lsec.boolean("headless", False),
+        pcap_keys=lsec.boolean("pcap_keys", False),
         sdp=sdp_files,
         fingerprint_files=fp_files,
         turn=turn,
@@ -714,6 +719,8 @@ def apply_flags(cfg: RelayConfig, flags: Mapping[str, Any]) -> RelayConfig:
         changes["headless"] = True
     if flags.get("force"):
         changes["force"] = True
+    if flags.get("pcap_keys"):
+        changes["pcap_keys"] = True
     if flags.get("no_decode"):
         changes["decode"] = False
     if flags.get("sdp"):

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from proxy.capture.pcap import read_capture_secrets
 from tests.conftest import IN_CI, require_tool
 from tests.peers.nss import NssOptions, NssPeer, available, make_cert_db, nss_server
 from tests.relay.test_relay_peers import Proxy, free_port, read_log
@@ -43,13 +44,14 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def run_through_proxy(tmp: Path, db: Path, *faults: str, server: NssOptions | None = None,
                       client: NssOptions | None = None, talk: bool = True,
-                      wait: float = 2.0, two_sided: bool = False) -> list[dict[str, Any]]:
+                      wait: float = 2.0, two_sided: bool = False,
+                      pcap_keys: bool = False) -> list[dict[str, Any]]:
     """One tstclnt exchange through ``dtlsproxy run``; the JSONL log. Reverse mode (a
     socket toward the server per client), or ``two_sided``: one socket toward the server
     for every client port of 127.0.0.1 (``--allow-a``), as a browser-facing relay has
     (tstclnt's server serves its second connection only from the first one's port)."""
     skeys, ckeys = tmp / "server.keys", tmp / "client.keys"
-    args = []
+    args = ["--pcap-keys"] if pcap_keys else []
     for f in faults:
         args += ["--fault", f]
     with nss_server(tmp, db, server) as (srv, port):
@@ -93,7 +95,7 @@ C2S, S2C = "client->server", "server->client"
 def one_rtt(db: Path, tmp_path_factory: pytest.TempPathFactory
             ) -> tuple[Path, list[dict[str, Any]]]:
     tmp = tmp_path_factory.mktemp("nss-1rtt")
-    return tmp, run_through_proxy(tmp, db)
+    return tmp, run_through_proxy(tmp, db, pcap_keys=True)
 
 
 def test_live_every_message_decrypted_and_verified(
@@ -135,6 +137,25 @@ def test_offline_analyze_of_the_relay_pcap_decrypts_the_same(
     for sid in legs:
         assert (S2C, 4, "CertificateVerify") in messages(offline, sid)
         assert checks(offline, sid)["server Finished"] is True
+
+
+def test_the_relay_pcapng_carries_the_handshakes_secrets(
+        one_rtt: tuple[Path, list[dict[str, Any]]]) -> None:
+    """--pcap-keys: a Decryption Secrets Block with this handshake's key log lines (the
+    two legs share the ClientHello), read back with no --keylog."""
+    tmp, _live = one_rtt
+    assert os.stat(tmp / "run.pcapng").st_mode & 0o777 == 0o600
+    lines = read_capture_secrets(tmp / "run.pcapng")
+    keys = {ln for ln in (tmp / "client.keys").read_text().splitlines()
+            if ln and not ln.startswith("#")}
+    assert set(lines) == keys and len(lines) == 5
+    p = tmp / "from-dsb.keys"
+    p.write_text("\n".join(lines) + "\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "proxy", "analyze", str(tmp / "run.pcapng"), "--keylog", str(p),
+         "--format", "jsonl"], capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60, check=True)
+    assert '"type":"CertificateVerify"' in out.stdout.replace(" ", "")
 
 
 def test_hello_retry_request_through_the_proxy(db: Path, tmp_path: Path) -> None:
