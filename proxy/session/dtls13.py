@@ -55,6 +55,12 @@ EPOCH_LABELS: dict[tuple[str, int], str] = {
 RETRY_AFTER = 0.25
 """Seconds (of packet time) before a key log is asked again for a secret it lacked (a
 peer's SSLKEYLOGFILE may get the line a moment after the proxy saw the record)."""
+GRACE = 2.0
+"""Seconds a record waits for its key log line (a client writes its handshake secrets
+only once it got the ServerHello the proxy already forwarded): its events come then,
+in order; after that it is shown encrypted."""
+MAX_PENDING = 256
+"""Records held back for their keys per session (beyond, the oldest is shown encrypted)."""
 
 
 def epoch_name(epoch: int) -> str:
@@ -206,6 +212,8 @@ class Dtls13:
     """Senders of epoch-2 (handshake) records, decrypted or not."""
     post_flight: int | None = None
     """Number of the current post-handshake flight (NewSessionTicket, KeyUpdate...)."""
+    pending: list[tuple[int, Record, bytes, float, int]] = field(default_factory=list)
+    """(sender, record, its header, ts, frame) waiting for their key log line (GRACE)."""
     keys_missing_since: float | None = None
 
     def cid_length(self, sender: int) -> int | None:
@@ -234,11 +242,57 @@ def _keys_for(s: Session) -> Protection | None:
 def receive_unified(s: Session, sender: int, rec: Record, data: bytes, ts: float,
                     frame: int) -> list[Event]:
     """Events of one unified-header record: the record (with its real epoch, sequence
-    number and content type when it could be opened) and what it carries."""
+    number and content type when it could be opened) and what it carries. With a key log
+    that lacks its secret yet, the record waits (up to :data:`GRACE`, behind the records
+    already waiting) and its events come when the line does."""
+    header = data[rec.offset:rec.payload_offset]
+    out = flush_pending(s, ts)
+    st = s.dtls13
+    if st.pending or _waits(s, sender, rec, ts):
+        if len(st.pending) >= MAX_PENDING:
+            old = st.pending.pop(0)
+            out.extend(_open_one(s, *old))
+        st.pending.append((sender, rec, header, ts, frame))
+        return out
+    out.extend(_open_one(s, sender, rec, header, ts, frame))
+    return out
+
+
+def _waits(s: Session, sender: int, rec: Record, ts: float) -> bool:
+    """Whether this record should wait for its key log line: a key log is given, the
+    session is DTLS 1.3, and the keys of its epoch are not known yet."""
+    if s.secrets13 is None or s.role(sender) is None:
+        return False
+    prot = _keys_for(s)
+    if prot is None:
+        return s.neg.version == DTLS13 and s.neg.client_random is not None
+    role = s.role(sender) or ""
+    top = prot.top.get(role, 2)
+    epoch = tls13.reconstruct(rec.epoch, 2, top, limit_bits=16)
+    return prot.keys(role, epoch, ts) is None and epoch < 4
+
+
+def flush_pending(s: Session, now: float, final: bool = False) -> list[Event]:
+    """Events of the records that waited for keys: those whose keys came, in order, and
+    those whose wait is over (or ``final``: end of capture) as encrypted."""
+    st = s.dtls13
+    out: list[Event] = []
+    while st.pending:
+        sender, rec, header, ts, frame = st.pending[0]
+        expired = final or now - ts >= GRACE
+        if not expired and _waits(s, sender, rec, now):
+            break
+        st.pending.pop(0)
+        out.extend(_open_one(s, sender, rec, header, ts, frame))
+    return out
+
+
+def _open_one(s: Session, sender: int, rec: Record, header: bytes, ts: float, frame: int
+              ) -> list[Event]:
+    """Events of one unified-header record, opened when its keys are known."""
     st = s.dtls13
     role = s.role(sender)
     dirl = s.dir_label(sender)
-    header = data[rec.offset:rec.payload_offset]
     opened: tls13.Unprotected | None = None
     error: str | None = None
     prot = _keys_for(s) if role is not None else None

@@ -47,7 +47,13 @@ from proxy.events import (
 )
 from proxy.identify.ja4 import fingerprints
 from proxy.session.confirm import CONFIRMED, REJECTED, Confirmation
-from proxy.session.dtls13 import Dtls13, SecretLookup, plaintext_ack, receive_unified
+from proxy.session.dtls13 import (
+    Dtls13,
+    SecretLookup,
+    flush_pending,
+    plaintext_ack,
+    receive_unified,
+)
 from proxy.session.dtls13 import note as dtls13_note
 from proxy.session.flights import FLIGHT_ENDERS, Flight, next_flight_number
 from proxy.session.legs import LegIndex
@@ -820,6 +826,11 @@ class Session:
         c = self.confirm
         if c.how is None and c.final_sender is not None and self.neg.version != DTLS13:
             c.time_passed(now)
+
+    def flush13(self, now: float, final: bool = False) -> list[Event]:
+        """Events of DTLS 1.3 records that waited for their key log line (time passed,
+        or ``final``: the end; see :func:`proxy.session.dtls13.flush_pending`)."""
+        return flush_pending(self, now, final) if self.dtls13.pending else []
 
     def note(self) -> str | None:
         """The summary's sentences: the version choice, and for DTLS 1.3 what the key log

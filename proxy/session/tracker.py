@@ -196,6 +196,10 @@ class Tracker:
             intervals = entry.media.tick(now)
             if intervals:
                 out.extend(self._stats(entry, intervals))
+            held = entry.session.flush13(now)  # DTLS 1.3 records that waited for keys
+            if held:
+                out.extend(held)
+                entry.settled = False
             if entry.settled:
                 continue
             s = entry.session
@@ -261,6 +265,7 @@ class Tracker:
     def _close(self, entry: _Entry, now: float, reason: str, out: list[Event]) -> None:
         s = entry.session
         out.extend(self._stats(entry, entry.media.flush(now)))
+        out.extend(s.flush13(now, final=True))  # DTLS 1.3 records still waiting for keys
         if s.current is not None:
             out.extend(s._complete(s.current, now))
         if (

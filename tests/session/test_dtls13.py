@@ -17,14 +17,17 @@ import pytest
 from proxy.analyze.pipeline import analyze_capture
 from proxy.capture.pcap import read_capture
 from proxy.cli.inputs import load_secrets
+from proxy.decode.dtls.crypto import tls13
 from proxy.decode.dtls.messages import (
     Ack,
     Certificate,
     CertificateVerify,
     EncryptedExtensions,
     Finished,
+    KeyUpdate,
     NewSessionTicket,
 )
+from proxy.decode.dtls.record import Record, parse_records
 from proxy.events import (
     AlertSeen,
     Datagram,
@@ -211,3 +214,127 @@ def test_a_corrupted_ciphertext_is_a_record_that_failed_to_authenticate() -> Non
 def test_no_exception_and_no_malformed_record(name: str) -> None:
     evs = run(name, name)
     assert not [e for e in evs if type(e).__name__ == "Malformed"]
+
+
+def test_records_wait_for_a_key_log_line_written_after_them(tmp_path: Path) -> None:
+    """Live, a client writes its handshake secrets only once it got the ServerHello the
+    proxy already forwarded: the server's encrypted records wait for the line (up to
+    dtls13.GRACE) and come out decrypted, in order, once the key log has it."""
+    keys = tmp_path / "live.keys"
+    keys.write_text("")
+    tracker = Tracker(verdict_hook=VerdictEngine(secrets=load_secrets([str(keys)])))
+    grams = list(read_capture(DATA / "nss-1rtt.pcap"))
+    evs: list[Event] = []
+    for i, d in enumerate(grams):
+        if i == 3:  # after the server's flight and the client's Finished passed
+            keys.write_text((DATA / "nss-1rtt.keys").read_text())
+        evs.extend(tracker.receive(d))
+    evs.extend(tracker.finish(grams[-1].ts + 10))
+    got = messages(evs)
+    assert (S2C, 4, "CertificateVerify", 2) in got and (C2S, 5, "Finished", 2) in got
+    assert not [m for m in evs if isinstance(m, MessageSeen) and m.type == "EncryptedHandshake"]
+    frames = [m.frames[0] for m in evs if isinstance(m, MessageSeen) and m.copy == 1]
+    assert frames == sorted(frames)  # held back, never reordered
+
+
+def test_records_shown_encrypted_when_the_line_never_comes(tmp_path: Path) -> None:
+    keys = tmp_path / "empty.keys"
+    keys.write_text("")
+    tracker = Tracker(verdict_hook=VerdictEngine(secrets=load_secrets([str(keys)])))
+    grams = list(read_capture(DATA / "nss-1rtt.pcap"))
+    evs: list[Event] = []
+    for d in grams:
+        evs.extend(tracker.receive(d))
+    evs.extend(tracker.finish(grams[-1].ts + 10))
+    hidden = [m for m in evs if isinstance(m, MessageSeen) and m.type == "EncryptedHandshake"]
+    assert len(hidden) == 6
+
+
+def _keys(label: str, name: str = "1rtt") -> tuple[bytes, bytes]:
+    """(client_random, secret) of one key log line."""
+    for line in (DATA / f"nss-{name}.keys").read_text().splitlines():
+        lab, cr, secret = line.split()
+        if lab == label:
+            return bytes.fromhex(cr), bytes.fromhex(secret)
+    raise KeyError(label)
+
+
+def test_key_update_then_epoch_4() -> None:
+    """After the real handshake, the server updates its keys: a KeyUpdate in epoch 3, then
+    data in epoch 4 under HKDF-Expand-Label(secret, "traffic upd") (RFC 8446 §7.2); the
+    header carries only the epoch's low bits (0), reconstructed as 4."""
+    suite = tls13.SUITES[0x1301]
+    _cr, app = _keys("SERVER_TRAFFIC_SECRET_0")
+    k3 = tls13.traffic_keys(suite, app)
+    k4 = tls13.traffic_keys(suite, tls13.next_traffic_secret(suite, app))
+    grams = list(read_capture(DATA / "nss-1rtt.pcap"))
+    server_to_client = next(d for d in grams if d.src != grams[0].src)
+    update = bytes([24, 0, 0, 1, 0, 5, 0, 0, 0, 0, 0, 1, 0])  # message_seq 5, not requested
+    last = grams[-1]
+    extra = [
+        Datagram(last.ts + 0.1, server_to_client.src, server_to_client.dst,
+                 tls13.protect(k3, 3, 2, 22, update), last.frame + 1),
+        Datagram(last.ts + 0.2, server_to_client.src, server_to_client.dst,
+                 tls13.protect(k4, 4, 0, 23, b"after the update"), last.frame + 2),
+    ]
+    tracker = Tracker(verdict_hook=VerdictEngine(
+        secrets=load_secrets([str(DATA / "nss-1rtt.keys")])))
+    evs: list[Event] = []
+    for d in [*grams, *extra]:
+        evs.extend(tracker.receive(d))
+    ku = [m for m in evs if isinstance(m, MessageSeen) and m.type == "KeyUpdate"]
+    assert len(ku) == 1 and isinstance(ku[0].body, KeyUpdate) and ku[0].epoch == 3
+    assert ku[0].flight is not None and ku[0].flight > 6  # post-handshake, its own flight
+    rec4 = [r for r in evs if isinstance(r, RecordSeen) and r.frame == last.frame + 2]
+    assert [(r.epoch, r.sequence, r.decrypted, r.content_type_name) for r in rec4] == [
+        (4, 0, True, "application_data")]
+
+
+def _with_connection_id(d: Datagram, cid: bytes) -> Datagram:
+    """The datagram's first (plaintext hello) record with a connection_id extension added
+    at the end of its extensions: lengths fixed up, the records after it kept."""
+    data = d.data
+    rec_len = int.from_bytes(data[11:13], "big")
+    hs = bytearray(data[13:13 + rec_len])
+    ext = (54).to_bytes(2, "big") + (len(cid) + 1).to_bytes(2, "big") + bytes([len(cid)]) + cid
+    body = bytes(hs[12:])
+    # extensions block: the last 2-byte length before the extensions (hello-specific)
+    from proxy.decode.dtls.messages import parse_body
+
+    parsed = parse_body(hs[0], body)
+    ext_start = parsed.spans["extensions"][0]  # type: ignore[attr-defined]
+    n = int.from_bytes(body[ext_start:ext_start + 2], "big") + len(ext)
+    body = body[:ext_start] + n.to_bytes(2, "big") + body[ext_start + 2:] + ext
+    length = len(body).to_bytes(3, "big")
+    new_hs = bytes([hs[0]]) + length + bytes(hs[4:6]) + b"\x00\x00\x00" + length + body
+    record = data[:11] + len(new_hs).to_bytes(2, "big") + new_hs
+    return dataclasses.replace(d, data=record + data[13 + rec_len:])
+
+
+def test_connection_ids_from_the_hellos() -> None:
+    """The hellos negotiate connection ids (RFC 9147 §9): the server's records then carry
+    the client's id (C bit), parsed with its length and decrypted."""
+    suite = tls13.SUITES[0x1301]
+    _cr, hs_secret = _keys("SERVER_HANDSHAKE_TRAFFIC_SECRET")
+    keys = tls13.traffic_keys(suite, hs_secret)
+    grams = list(read_capture(DATA / "nss-1rtt.pcap"))
+    ch = _with_connection_id(grams[0], b"\xc1\x1e\x07")
+    server = grams[1]
+    plain = [r for r in parse_records(server.data) if isinstance(r, Record)]
+    out = bytearray(server.data[:plain[0].end])
+    for seq, rec in enumerate(r for r in plain if r.unified):
+        opened = tls13.unprotect(keys, 2, server.data[rec.offset:rec.payload_offset], 0,
+                                 rec.fragment, seq)
+        out += tls13.protect(keys, 2, opened.sequence, opened.content_type, opened.content,
+                             cid=b"\xc1\x1e\x07")
+    sh = _with_connection_id(dataclasses.replace(server, data=bytes(out)), b"\x5e")
+    tracker = Tracker(verdict_hook=VerdictEngine(
+        secrets=load_secrets([str(DATA / "nss-1rtt.keys")])))
+    evs = tracker.receive(ch) + tracker.receive(sh)
+    assert not [e for e in evs if type(e).__name__ == "Malformed"]
+    got = [m.type for m in evs if isinstance(m, MessageSeen)]
+    assert got == ["ClientHello", "ServerHello", "EncryptedExtensions"]  # + a Certificate part
+    unified = [r for r in evs if isinstance(r, RecordSeen) and r.unified]
+    assert len(unified) == 2 and all(r.decrypted for r in unified)
+    s = tracker.sessions["s1"]
+    assert s.dtls13.cids == {1: (b"\xc1\x1e\x07",), 0: (b"\x5e",)}
