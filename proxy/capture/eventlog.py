@@ -23,7 +23,7 @@ from typing import Any
 
 import proxy.events as events_mod
 from proxy.decode.dtls.handshake import HEADER_LENGTH
-from proxy.decode.dtls.messages import parse_body
+from proxy.decode.dtls.messages import ParseContext, parse_ack, parse_body
 from proxy.decode.dtls.reader import DecodeError
 from proxy.events import EVENT_TYPES, Event
 
@@ -106,13 +106,18 @@ def _convert(tp: Any, value: Any) -> Any:
 
 
 def _body(data: Mapping[str, Any]) -> Any:
-    """The message body re-parsed from ``raw`` (12-byte header + body), else the dict."""
+    """The message body re-parsed from ``raw`` (12-byte header + body; an ACK's record
+    numbers), else the dict. A decrypted DTLS 1.3 message is parsed as 1.3."""
     raw, msg_type = data.get("raw"), data.get("msg_type")
-    if isinstance(raw, str) and len(raw) >= 24 and isinstance(msg_type, int):
-        try:
-            return parse_body(msg_type, bytes.fromhex(raw)[HEADER_LENGTH:])
-        except (ValueError, DecodeError):
-            pass
+    try:
+        if isinstance(raw, str) and data.get("type") == "ACK":
+            return parse_ack(bytes.fromhex(raw))
+        if isinstance(raw, str) and len(raw) >= 24 and isinstance(msg_type, int):
+            dtls13 = bool(data.get("decrypted")) or int(data.get("epoch") or 0) >= 2
+            return parse_body(msg_type, bytes.fromhex(raw)[HEADER_LENGTH:],
+                              ParseContext(is_dtls13=dtls13) if dtls13 else None)
+    except (ValueError, DecodeError):
+        pass
     return data["body"]
 
 
