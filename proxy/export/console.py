@@ -73,10 +73,11 @@ class ConsoleRenderer:
             return (f"{head} {ev.dir} {self._c('yellow', f'flight {ev.flight} retransmitted')} "
                     f"(copy {ev.copy})")
         if isinstance(ev, AlertSeen):
-            if ev.encrypted:
-                what = "encrypted alert"
+            if ev.encrypted and ev.description is None:
+                what = "encrypted alert" + (" (by its size)" if ev.by_size else "")
             else:
                 what = f"{ev.level_name or ev.level} {ev.description_name or ev.description}"
+                what += " (decrypted)" if ev.encrypted else ""
             answers = f" (answers flight {ev.answers_flight})" if ev.answers_flight else ""
             return f"{head} {ev.dir} {self._c('red', 'ALERT ' + what)}{answers}"
         if isinstance(ev, Notice):

@@ -212,6 +212,8 @@ class Dtls13:
     """Senders of epoch-2 (handshake) records, decrypted or not."""
     post_flight: int | None = None
     """Number of the current post-handshake flight (NewSessionTicket, KeyUpdate...)."""
+    sizes: dict[int, list[int]] = field(default_factory=dict)
+    """Flight number -> ciphertext sizes of its undecrypted records (copies detection)."""
     pending: list[tuple[int, Record, bytes, float, int]] = field(default_factory=list)
     """(sender, record, its header, ts, frame) waiting for their key log line (GRACE)."""
     keys_missing_since: float | None = None
@@ -386,7 +388,7 @@ def _ack(s: Session, sender: int, opened: tls13.Unprotected, ts: float, frame: i
         st.acks.append((sender, frame, numbers))
     other = 1 - sender
     acked = {f for e, q in numbers if (f := st.sent.get((other, e, q))) is not None}
-    number, started = s._place_ack(sender, ts, acked)
+    number, started = s._place_ack(sender, ts, acked, frame)
     out: list[Event] = list(started)
     encrypted = opened.epoch > 0
     out.append(MessageSeen(ts, s.sid, s.dir_label(sender), number, "ACK", None, None,

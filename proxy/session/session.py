@@ -66,6 +66,9 @@ HT_HELLO_VERIFY_REQUEST = 3
 HT_FINISHED = 20
 HT_NEW_CONNECTION_ID = 10
 EXT_CONNECTION_ID = 54
+COPY_GAP = 0.04
+"""Seconds of silence before an encrypted DTLS 1.3 flight's first record size, seen
+again, counts as the flight sent again (retransmission timers start at 50 ms or more)."""
 EXT_PRE_SHARED_KEY = 41
 DTLS13 = 0xFEFC
 CLOSE_NOTIFY = 0
@@ -397,7 +400,7 @@ class Session:
             fresh = tuple(c for c in body.cids if c and c not in known)
             self.dtls13.cids[1 - sender] = (*known, *fresh)[:16]
 
-    def _place_ack(self, sender: int, ts: float, acked: set[int]
+    def _place_ack(self, sender: int, ts: float, acked: set[int], frame: int = 0
                    ) -> tuple[int | None, list[Event]]:
         """The flight of a DTLS 1.3 ACK (``acked``: the other side's flights whose records it
         names): the sender's open flight; else a flight of its own when it answers the
@@ -407,6 +410,7 @@ class Session:
         cur = self.current
         if cur is not None and cur.dir_key == sender and not cur.complete:
             cur.messages.append("ACK")
+            cur.add_frames((frame,))
             cur.last_ts = ts
             return cur.number, []
         if cur is None or cur.dir_key == sender or cur.number not in acked:
@@ -416,6 +420,7 @@ class Session:
             return None, []
         flight, started = self._place(sender, "ACK", ts)
         flight.messages.append("ACK")
+        flight.add_frames((frame,))
         flight.last_ts = ts
         return flight.number, [*started, *self._complete(flight, ts)]
 
@@ -632,17 +637,25 @@ class Session:
         d = self.dirs[sender]
         d.epoch_records[2] = d.epoch_records.get(2, 0) + 1
         flight, started = self._place(sender, "EncryptedHandshake", ts)
+        out: list[Event] = list(started)
         flight.add_frames((frame,))
         if "EncryptedHandshake" not in flight.messages:
             flight.messages.append("EncryptedHandshake")
+        sizes = self.dtls13.sizes.setdefault(flight.number, [])
+        if sizes and rec.length == sizes[0] and ts - flight.last_ts >= COPY_GAP:
+            # the flight's first record size again after a pause: sent again (no keys to
+            # read its message_seq; "the same record sizes again")
+            flight.copies += 1
+            out.append(FlightRetransmitted(ts, self.sid, self.dir_label(sender),
+                                           flight.number, flight.copies, (frame,)))
+        elif len(sizes) < 64:
+            sizes.append(rec.length)
         flight.last_ts = ts
-        return [
-            *started,
-            MessageSeen(
-                ts, self.sid, self.dir_label(sender), flight.number, "EncryptedHandshake", None,
-                None, rec.epoch, True, 1, (frame,), rec.length, b"", None, error,
-            ),
-        ]
+        out.append(MessageSeen(
+            ts, self.sid, self.dir_label(sender), flight.number, "EncryptedHandshake", None,
+            None, rec.epoch, True, flight.copies, (frame,), rec.length, b"", None, error,
+        ))
+        return out
 
     def _encrypted_record(
         self, sender: int, rec: Record, ts: float, frame: int, type_name: str,

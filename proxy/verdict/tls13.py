@@ -731,8 +731,9 @@ def silent13(ctx: Context, threshold: int) -> Verdict | None:
     if not is13(s):
         return None
     client_last = next((f for f in reversed(s.flights) if f.dir_key == s.client), None)
-    server_after = client_last is not None and any(
-        f.dir_key != s.client and f.number > client_last.number for f in s.flights)
+    server_after = client_last is not None and (
+        any(f.dir_key != s.client and f.number > client_last.number for f in s.flights)
+        or (not s.dtls13.opened and s.dirs[1 - s.client].last_ts > client_last.first_ts))
     if client_last is None or server_after or client_last.copies - 1 < threshold:
         return None
     if client_last.number < 5 and "Finished" not in client_last.messages:

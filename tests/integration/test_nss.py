@@ -213,3 +213,17 @@ def test_corrupted_ciphertext_is_a_record_that_failed_to_authenticate(
     assert failed and failed[0]["frames"] == [fault["frame"]]
     assert any(e["event"] == "verdict" and e["code"] == "record_auth_failed" for e in log)
 
+
+
+def test_readme_dtls13_demo_script(db: Path) -> None:
+    """The README's DTLS 1.3 demo (scripts/dtls13-demo.sh --headless): the proxy alters
+    the server's CertificateVerify inside its record, the client's decrypt_error is
+    decrypted, the verdict names the CertificateVerify."""
+    out = subprocess.run(["bash", str(ROOT / "scripts" / "dtls13-demo.sh"), "--headless"],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         timeout=60, cwd=ROOT,
+                         env={**os.environ, "PY": sys.executable, "NO_COLOR": "1",
+                              "PYTHONPATH": str(ROOT)}).stdout
+    assert "FAULT corrupt" in out and "encrypted it again" in out, out
+    assert "ALERT fatal decrypt_error (decrypted) (answers flight 4)" in out, out
+    assert "VERDICT certificate_verify_bad_signature: server CertificateVerify" in out, out

@@ -217,6 +217,30 @@ def test_client_flight_never_acknowledged() -> None:
     assert "although it verifies with the key log" in v.reason
 
 
+def test_without_keys_a_flight_sent_again_is_seen_by_its_record_sizes() -> None:
+    """No key log: the client's flight 5 comes three more times (re-encrypted: other bytes,
+    the same sizes) and the server sends nothing after it: the copies are counted by
+    their sizes, and the silence is reported with what is known."""
+    grams = datagrams("1rtt")
+    client_addr = grams[0].src
+    cut = next(i for i, d in enumerate(grams) if d.src == client_addr and unified(d))
+    fin = grams[cut]
+    keys = keys_of("1rtt", "CLIENT_HANDSHAKE_TRAFFIC_SECRET")
+    (rec,) = unified(fin)[:1]
+    opened = tls13.unprotect(keys, 2, fin.data[:rec.payload_offset], 0, rec.fragment, 0)
+    copies = [dataclasses.replace(fin, data=tls13.protect(keys, 2, k, 22, opened.content),
+                                  ts=fin.ts + k, frame=fin.frame + 100 + k) for k in (1, 2, 3)]
+    evs = run([*grams[:cut], dataclasses.replace(fin, data=fin.data[:rec.end]), *copies],
+              None)
+    resent = [e for e in evs if type(e).__name__ == "FlightRetransmitted"]
+    assert [(e.dir, e.flight, e.copy) for e in resent] == [  # type: ignore[attr-defined]
+        ("client->server", 5, 2), ("client->server", 5, 3), ("client->server", 5, 4)]
+    (v,) = [v for v in verdicts(evs) if v.code == "ack_missing"]
+    assert not v.certain and "CLIENT_HANDSHAKE_TRAFFIC_SECRET" in (v.to_be_certain or "")
+    known = next(c for c in v.evidence if c.name == "what is known without keys")
+    assert known.values["client flight 5"] == "sent 4 times (the same record sizes again)"
+
+
 def test_corrupted_ciphertext_record_failed_to_authenticate() -> None:
     grams = datagrams("1rtt")
     data = bytearray(grams[1].data)
