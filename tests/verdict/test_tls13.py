@@ -169,6 +169,35 @@ def test_downgrade_sentinel_in_a_server_hello_that_chose_dtls12() -> None:
     assert "downgrade sentinel" in v.reason and "DTLS 1.2" in v.reason
 
 
+def test_a_second_hello_retry_request() -> None:
+    """The server asks again after the second ClientHello: a HelloRetryRequest loop (a
+    client must abort at the second one, RFC 8446 4.1.4)."""
+    grams = datagrams("hrr")
+    hrr = bytearray(grams[1].data)
+    hrr[13 + 4:13 + 6] = (1).to_bytes(2, "big")  # message_seq 1: a new message
+    hrr[3 + 2:3 + 8] = (1).to_bytes(6, "big")  # record sequence 1
+    again = dataclasses.replace(grams[1], data=bytes(hrr), frame=grams[2].frame + 1,
+                                ts=grams[2].ts + 0.001)
+    evs = run([*grams[:3], again], "hrr")
+    (v,) = [v for v in verdicts(evs) if v.code == "hello_retry_request_bad"]
+    assert "2 HelloRetryRequests in one handshake" in v.reason
+    assert v.culprit is not None and v.culprit.type == "HelloRetryRequest"
+    assert v.culprit.frames == (again.frame,)
+
+
+def test_server_key_share_for_a_group_the_client_did_not_share() -> None:
+    grams = datagrams("1rtt")
+    sh = bytearray(grams[1].data)
+    at = sh.find(b"\x00\x33", 13 + 12 + 35)  # the ServerHello's key_share extension
+    assert sh[at + 4:at + 6] == b"\x11\xec"  # X25519MLKEM768, the client's only share
+    sh[at + 4:at + 6] = b"\x00\x1d"  # x25519
+    grams[1] = dataclasses.replace(grams[1], data=bytes(sh))
+    evs = run(grams[:2], None)
+    (v,) = [v for v in verdicts(evs) if v.code == "key_share_group_not_offered"]
+    assert "x25519, but the client sent no share for it" in v.reason
+    assert v.culprit is not None and v.culprit.type == "ServerHello" and v.certain
+
+
 def _fragment(d: Datagram, cut: int) -> tuple[Datagram, Datagram]:
     """The ClientHello record split into two handshake fragments in two datagrams."""
     body = d.data[13 + 12:]
