@@ -136,10 +136,6 @@ class Protection:
             k = self._keys[(role, epoch)] = tls13.traffic_keys(self.suite, secret)
         return k
 
-    def has_any(self, role: str) -> bool:
-        """Whether some secret of ``role`` is known."""
-        return any(r == role for r, _e in self._secrets)
-
     def open(self, role: str, rec: Record, header: bytes, cid_length: int, now: float
              ) -> tls13.Unprotected | None:
         """Decrypt one unified-header record sent by ``role``: None when no epoch it may
@@ -180,7 +176,6 @@ class Unreadable:
     bytes: int = 0
     sizes: list[int] = field(default_factory=list)
     """Ciphertext sizes, in order (the first 64)."""
-    frames: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -216,12 +211,9 @@ class Dtls13:
     """Flight number -> ciphertext sizes of its undecrypted records (copies detection)."""
     pending: list[tuple[int, Record, bytes, float, int]] = field(default_factory=list)
     """(sender, record, its header, ts, frame) waiting for their key log line (GRACE)."""
-    keys_missing_since: float | None = None
-
-    def cid_length(self, sender: int) -> int | None:
-        """The length of the connection id the sender's records carry (None: none known)."""
-        known = self.cids.get(sender)
-        return len(known[0]) if known else None
+    waited: set[tuple[str, int]] = field(default_factory=set)
+    """(sender role, epoch) whose line did not come within GRACE: its later records are
+    not held back (still opened if the line comes after all)."""
 
 
 def _keys_for(s: Session) -> Protection | None:
@@ -271,6 +263,8 @@ def _waits(s: Session, sender: int, rec: Record, ts: float) -> bool:
     role = s.role(sender) or ""
     top = prot.top.get(role, 2)
     epoch = tls13.reconstruct(rec.epoch, 2, top, limit_bits=16)
+    if (role, epoch) in s.dtls13.waited:
+        return False
     return prot.keys(role, epoch, ts) is None and epoch < 4
 
 
@@ -285,6 +279,12 @@ def flush_pending(s: Session, now: float, final: bool = False) -> list[Event]:
         if not expired and _waits(s, sender, rec, now):
             break
         st.pending.pop(0)
+        role = s.role(sender)
+        prot = st.protection
+        if expired and role is not None and prot is not None:
+            epoch = tls13.reconstruct(rec.epoch, 2, prot.top.get(role, 2), limit_bits=16)
+            if prot.keys(role, epoch, now) is None:
+                st.waited.add((role, epoch))
         out.extend(_open_one(s, sender, rec, header, ts, frame))
     return out
 
@@ -354,9 +354,6 @@ def _unreadable(s: Session, sender: int, rec: Record, ts: float, frame: int,
     u.bytes += rec.length
     if len(u.sizes) < 64:
         u.sizes.append(rec.length)
-        u.frames.append(frame)
-    if st.keys_missing_since is None and error is None:
-        st.keys_missing_since = ts
     suite = tls13.suite(s.neg.cipher_suite or 0)
     if error is None and suite is not None and rec.length == 2 + 1 + suite.tag_length:
         return [s._alert_event(sender, ts, frame, rec.epoch, True, None, by_size=True)]

@@ -242,12 +242,16 @@ def test_records_shown_encrypted_when_the_line_never_comes(tmp_path: Path) -> No
     keys.write_text("")
     tracker = Tracker(verdict_hook=VerdictEngine(secrets=load_secrets([str(keys)])))
     grams = list(read_capture(DATA / "nss-1rtt.pcap"))
+    grams[-1] = dataclasses.replace(grams[-1], ts=grams[-1].ts + 3)  # past the wait
     evs: list[Event] = []
-    for d in grams:
+    for d in grams[:-1]:
         evs.extend(tracker.receive(d))
-    evs.extend(tracker.finish(grams[-1].ts + 10))
+    last = tracker.receive(grams[-1])  # releases the held records, then its own at once
+    evs += last + tracker.finish(grams[-1].ts + 10)
     hidden = [m for m in evs if isinstance(m, MessageSeen) and m.type == "EncryptedHandshake"]
     assert len(hidden) == 6
+    assert [r.frame for r in last if isinstance(r, RecordSeen)][-1] == grams[-1].frame
+    assert ("client", 3) in tracker.sessions["s1"].dtls13.waited
 
 
 def _keys(label: str, name: str = "1rtt") -> tuple[bytes, bytes]:
