@@ -537,14 +537,14 @@ def run_recording(outputs: str, rate: int, seconds: float, size: int, dtls_share
 
 
 def recording_table(results: list[RecordingResult]) -> str:
-    lines = ["| outputs | echoed datagrams/s | through the relay | lost A->B | lost B->A | "
+    lines = ["| outputs | echoed datagrams/s | offered (both ways) | lost A->B | lost B->A | "
              "lost % | pcap: datagrams not captured | log: events not logged | "
-             "pcapng holds | relay CPU |",
+             "pcapng holds (what reached the relay) | relay CPU |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         through = r.sent + r.at_sink
         lost = (r.lost_ab + r.lost_ba) / max(through, 1)
-        held = "-" if r.captured is None else f"{r.captured:,} of {through:,}"
+        held = "-" if r.captured is None else f"{r.captured:,}"
         lines.append(f"| {r.outputs} | {r.rate:,} | {through:,} | {r.lost_ab:,} | "
                      f"{r.lost_ba:,} | {lost:.2%} | {r.dropped_pcap:,} | {r.dropped_log:,} | "
                      f"{held} | {r.cpu:.0f} % |")
