@@ -19,6 +19,7 @@ from proxy.relay.config import (
     _CALL_KEYS,
     _LOG_KEYS,
     _RELAY_KEYS,
+    _TURN_KEYS,
     ConfigError,
     from_mapping,
     load_toml,
@@ -196,6 +197,8 @@ def _table(keys: tuple[str, ...]) -> st.SearchStrategy[dict[str, object]]:
     "log": _table(_LOG_KEYS) | _VALUES,
     "fault": st.lists(_table(MATCH_KEYS + ACTION_KEYS), max_size=2) | _VALUES,
     "sdp": _table(("files",)) | _VALUES,
+    "fingerprints": _table(("files",)) | _VALUES,
+    "turn": _table(_TURN_KEYS) | _VALUES,
 }))
 def test_any_document_is_a_config_or_one_config_error(doc: dict[str, object]) -> None:
     try:
