@@ -256,7 +256,6 @@ class _Output:
             raise _WriteFailed(e) from None
 
     def flush(self) -> None:
-        self.write("")
         try:
             self.stream.flush()
         except BrokenPipeError:

@@ -48,7 +48,7 @@ class RotatingFileLogger:
         self._open(file)
 
     def _open(self, file: IO[str] | None = None) -> None:
-        """Open the log (0600, appended to, no symlink), or take ``file``: it open so."""
+        """Open the log (0600, appended to, no symlink), or take ``file`` (opened so)."""
         self._f = open_output(self.path, append=True) if file is None else file
         if stat.S_ISREG(os.fstat(self._f.fileno()).st_mode):
             self.size = self._f.seek(0, os.SEEK_END)
