@@ -9,7 +9,7 @@ fragment cannot be a record of this cipher at all, e.g. shorter than its tag).
 from __future__ import annotations
 
 import hmac
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from proxy.decode.dtls.reader import DecodeError
 
@@ -102,26 +102,40 @@ def _decrypt_aead(
             f"{p.mode.upper()} record of {len(fragment)} bytes is shorter than its "
             f"{p.record_iv_length}-byte nonce and {p.tag_length}-byte tag",
         )
-    if p.mode == "chacha20":
-        pad = bytes(4) + _seq_num(epoch, sequence)
-        nonce = bytes(a ^ b for a, b in zip(iv, pad, strict=True))
-    else:
-        nonce = iv + fragment[: p.record_iv_length]
+    nonce = _aead_nonce(keys, iv, epoch, sequence, fragment[: p.record_iv_length])
     sealed = fragment[p.record_iv_length :]
     aad = _header(epoch, sequence, content_type, version, len(sealed) - p.tag_length)
     from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 
     try:
-        if p.mode == "gcm":
-            return AESGCM(key).decrypt(nonce, sealed, aad)
-        if p.mode == "chacha20":
-            return ChaCha20Poly1305(key).decrypt(nonce, sealed, aad)
-        return AESCCM(key, tag_length=p.tag_length).decrypt(nonce, sealed, aad)
+        plain: bytes = _aead(keys, key).decrypt(nonce, sealed, aad)
+        return plain
     except InvalidTag:
         raise AuthenticationFailed(
             f"{p.mode.upper()} tag does not verify (wrong keys, or the record was altered)"
         ) from None
+
+
+def _aead_nonce(keys: ConnectionKeys, iv: bytes, epoch: int, sequence: int,
+                explicit: bytes) -> bytes:
+    """ChaCha20-Poly1305: the IV XOR epoch||seq; GCM/CCM: the IV then the record's
+    explicit nonce (RFC 7905, RFC 5288, RFC 6655)."""
+    if keys.params.mode == "chacha20":
+        pad = bytes(4) + _seq_num(epoch, sequence)
+        return bytes(a ^ b for a, b in zip(iv, pad, strict=True))
+    return iv + explicit
+
+
+def _aead(keys: ConnectionKeys, key: bytes) -> Any:
+    """The AEAD of the suite (cryptography's AESGCM, ChaCha20Poly1305 or AESCCM)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
+
+    p = keys.params
+    if p.mode == "gcm":
+        return AESGCM(key)
+    if p.mode == "chacha20":
+        return ChaCha20Poly1305(key)
+    return AESCCM(key, tag_length=p.tag_length)
 
 
 def _check_mac(mac_key: bytes, mac_hash: str, data: bytes, mac: bytes) -> None:
@@ -220,24 +234,11 @@ def encrypt_record(
     key = keys.client_write_key if sender == "client" else keys.server_write_key
     iv = keys.client_write_iv if sender == "client" else keys.server_write_iv
     if p.mode in ("gcm", "ccm", "ccm8", "chacha20"):
-        from cryptography.hazmat.primitives.ciphers.aead import (
-            AESCCM,
-            AESGCM,
-            ChaCha20Poly1305,
-        )
-
         explicit = like[: p.record_iv_length]
-        if p.mode == "chacha20":
-            seq_pad = bytes(4) + _seq_num(epoch, sequence)
-            nonce = bytes(a ^ b for a, b in zip(iv, seq_pad, strict=True))
-        else:
-            nonce = iv + explicit
+        nonce = _aead_nonce(keys, iv, epoch, sequence, explicit)
         aad = _header(epoch, sequence, content_type, version, len(plaintext))
-        if p.mode == "gcm":
-            return explicit + AESGCM(key).encrypt(nonce, plaintext, aad)
-        if p.mode == "chacha20":
-            return ChaCha20Poly1305(key).encrypt(nonce, plaintext, aad)
-        return explicit + AESCCM(key, tag_length=p.tag_length).encrypt(nonce, plaintext, aad)
+        sealed: bytes = _aead(keys, key).encrypt(nonce, plaintext, aad)
+        return explicit + sealed
     if p.mode != "cbc":
         raise ValueError(f"cannot encrypt a {p.mode} record")
     from cryptography.hazmat.primitives.ciphers import Cipher, modes
