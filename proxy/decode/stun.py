@@ -227,3 +227,32 @@ def parse_stun(data: bytes) -> StunInfo:
         method_code=method,
         classic=classic,
     )
+
+
+TURN_METHODS: Final = frozenset({"allocate", "refresh", "send", "data", "create_permission",
+                                 "channel_bind", "connect", "connection_bind",
+                                 "connection_attempt"})
+"""Methods a client uses with a TURN server (RFC 8656, RFC 6062), never between peers."""
+
+ICE_ATTRIBUTES: Final = ("USERNAME", "PRIORITY", "ICE-CONTROLLING", "ICE-CONTROLLED",
+                         "USE-CANDIDATE")
+"""What an ICE connectivity check carries (RFC 8445 §7.1) and a plain STUN Binding
+request to a STUN server does not."""
+
+
+def stun_role(method: str, cls: str, attributes: Mapping[str, str]) -> str | None:
+    """What a STUN request or indication is for: ``ice`` (a connectivity check between two
+    peers, or Chromium's GOOG-PING), ``server`` (a client asking a STUN server for its
+    address, or any TURN method: an exchange with a server, not an ICE path between
+    peers); None for a response (it follows its request)."""
+    if cls not in ("request", "indication"):
+        return None
+    if method == "goog_ping":
+        return "ice"
+    if method in TURN_METHODS:
+        return "server"
+    if method == "binding":
+        if any(a in attributes for a in ICE_ATTRIBUTES):
+            return "ice"
+        return "server" if cls == "request" else None  # a keepalive indication: either
+    return None

@@ -159,6 +159,11 @@ class Session:
         self.new_legs: list[Session] = []
         """Sessions found to be legs of this one by the last datagram (the Tracker tells
         them: their summary gains this session)."""
+        self.ice_checks = 0
+        """STUN requests that are ICE connectivity checks (USERNAME, PRIORITY...)."""
+        self.server_methods: set[str] = set()
+        """STUN/TURN methods used with a server (Binding without ICE credentials,
+        Allocate, Refresh...): what a STUN or TURN server exchange shows."""
         self.heard = [0, 0]
         """Datagrams of any kind from each endpoint (the Tracker counts them)."""
         self.relay_notes: dict[int, str] = {}
@@ -797,6 +802,18 @@ class Session:
                      "alert refusing it (a key log reads it)")
         return note
 
+    def stun_seen(self, role: str | None, method: str) -> None:
+        """A STUN message (``role`` from :func:`proxy.decode.stun.stun_role`)."""
+        if role == "ice":
+            self.ice_checks += 1
+        elif role == "server" and len(self.server_methods) < 16:
+            self.server_methods.add(method)
+
+    def server_exchange(self) -> bool:
+        """A client talking to a STUN or TURN server: STUN/TURN server methods, no ICE
+        check and no DTLS handshake. Not an ICE path between two peers."""
+        return bool(self.server_methods) and not self.ice_checks and self.client is None
+
     def one_direction(self) -> int | None:
         """The endpoint whose datagrams alone are in the capture, when what it sent shows
         that the other one did send (a server answered a ClientHello; a client sent its
@@ -848,6 +865,10 @@ class Session:
     def note(self) -> str | None:
         """The summary's sentences: the version choice, and for DTLS 1.3 what the key log
         opened or what stays hidden (:func:`proxy.session.dtls13.note`)."""
+        if self.server_exchange():
+            methods = ", ".join(sorted(self.server_methods))
+            return (f"a STUN/TURN server exchange ({methods}): a client and its STUN or TURN "
+                    "server, not an ICE path between two peers")
         if self.neg.version != DTLS13:
             parts = [p for p in (self.one_direction_note(), self.confirmation_note(),
                                  self.neg.note()) if p]

@@ -15,7 +15,7 @@ from proxy.decode.demux import classify
 from proxy.decode.dtls import registry
 from proxy.decode.dtls.reader import DecodeError
 from proxy.decode.rtp import MediaCounter, MediaInterval
-from proxy.decode.stun import parse_stun
+from proxy.decode.stun import parse_stun, stun_role
 from proxy.events import (
     Address,
     AlertSeen,
@@ -146,6 +146,7 @@ class Tracker:
             except DecodeError as e:
                 out.append(Malformed(d.ts, s.sid, d.frame, dirl, "stun", e.offset, e.reason))
             else:
+                s.stun_seen(stun_role(info.method, info.cls, info.attributes), info.method)
                 out.append(
                     StunSeen(
                         d.ts, s.sid, d.frame, dirl, info.method, info.cls,
@@ -334,7 +335,7 @@ class Tracker:
             n.resumption, tuple(n.fingerprints.items()), s.dtls13.opened > 0,
             len(s.dtls13.unreadable), len(s.dtls13.auth_failures), n.client_hello is None,
             n.server_hello is None, s.confirm.retransmitted_after, tuple(s.legs()),
-            s.one_direction(),
+            s.one_direction(), s.server_exchange(),
         )
         if inputs == entry.last_inputs and not final:
             return out  # the summary's key below is a function of these

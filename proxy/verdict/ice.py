@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from proxy.decode.stun import stun_role
 from proxy.events import Check, DatagramSeen, Event, StunSeen, Verdict
 
 CODE = "no_client_hello"
+MAX_STEP = 30.0
+"""Seconds between two datagrams of one session beyond which the capture's clock jumped
+(ICE checks and consent refreshes come every few seconds at most)."""
 
 
 @dataclass
@@ -25,6 +29,19 @@ class IceWatch:
     successes: dict[str, int] = field(default_factory=dict)
     dtls: int = 0
     done: bool = False
+    checks: int = 0
+    """ICE connectivity checks seen (a STUN/TURN server exchange has none)."""
+    elapsed: float = 0.0
+    """Capture time since the first STUN message, counted on monotonic steps: a step back
+    or a jump of more than :data:`MAX_STEP` (clocks of merged captures) counts nothing."""
+    last_ts: float | None = None
+
+    def _step(self, ts: float) -> None:
+        if self.last_ts is not None:
+            gap = ts - self.last_ts
+            if 0 < gap <= MAX_STEP:
+                self.elapsed += gap
+        self.last_ts = ts
 
     def absorb(self, events: list[Event]) -> None:
         """Count STUN requests/answers per direction and DTLS datagrams."""
@@ -32,17 +49,25 @@ class IceWatch:
             if isinstance(ev, StunSeen):
                 if self.first_ts is None:
                     self.first_ts = ev.ts
+                self._step(ev.ts)
+                if stun_role(ev.method, ev.cls, ev.attributes) == "ice":
+                    self.checks += 1
                 table = self.successes if ev.cls == "success" else self.requests
                 if ev.cls in ("request", "success"):
                     table[ev.dir] = table.get(ev.dir, 0) + 1
-            elif isinstance(ev, DatagramSeen) and ev.kind == "dtls":
-                self.dtls += 1
+            elif isinstance(ev, DatagramSeen):
+                if self.first_ts is not None:
+                    self._step(ev.ts)
+                if ev.kind == "dtls":
+                    self.dtls += 1
 
     def verdict(self, sid: str, now: float, final: bool, hello_after: float) -> Verdict | None:
-        """The finding once ``hello_after`` seconds of ICE passed with no ClientHello."""
-        if self.done or self.first_ts is None or self.dtls:
+        """The finding once ``hello_after`` seconds of ICE passed with no ClientHello
+        (never for a STUN/TURN server exchange: no ICE check, no peer to wait for)."""
+        if self.done or self.first_ts is None or self.dtls or not self.checks:
             return None
-        waited = now - self.first_ts
+        gap = now - (self.last_ts if self.last_ts is not None else now)
+        waited = self.elapsed + (gap if 0 < gap <= MAX_STEP else 0.0)
         if waited < hello_after:
             return None
         self.done = True
