@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(openssl gnutls-bin tshark janus tmux socat iproute2 chromium chromium-driver
-              firefox-esr libnss3-tools coturn)
+              firefox-esr libnss3-tools coturn dnsmasq-base)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator, Mapping
 
 from proxy.capture.pcap import Capture, CaptureError, read_capture
 from proxy.decode.demux import classify
-from proxy.decode.dtls.record import looks_like_dtls
+from proxy.decode.dtls.record import plausible_dtls
+from proxy.decode.stun import plausible_stun
 from proxy.events import Address, Event
 from proxy.session import Tracker
 
@@ -95,9 +96,14 @@ def analyze_share(
 
 
 def opens_session(payload: bytes) -> bool:
-    """Whether a datagram of a new UDP flow makes it a session: it looks like DTLS or
-    STUN (RFC 7983 first byte + record sanity)."""
-    return looks_like_dtls(payload) or classify(payload) == "stun"
+    """Whether a datagram of a new UDP flow makes it a session: it is DTLS or STUN, by
+    the RFC 7983 first byte and a plausibility check of what follows (records that parse
+    with a known version and length; a STUN header and attributes that do): DNS, mDNS and
+    other UDP whose first byte happens to fall in those ranges open none."""
+    kind = classify(payload)
+    if kind == "dtls":
+        return plausible_dtls(payload)
+    return kind == "stun" and plausible_stun(payload)
 
 
 def leg_groups(path: str | os.PathLike[str]) -> dict[int, int]:

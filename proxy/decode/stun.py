@@ -256,3 +256,15 @@ def stun_role(method: str, cls: str, attributes: Mapping[str, str]) -> str | Non
             return "ice"
         return "server" if cls == "request" else None  # a keepalive indication: either
     return None
+
+
+def plausible_stun(data: bytes) -> bool:
+    """Whether a datagram is a STUN message beyond its first byte (to open a session on
+    it): it parses (its length field matches, attributes fit) and has the RFC 5389 magic
+    cookie, or is a classic RFC 3489 Binding. An mDNS or DNS message whose first byte is
+    0-3 does not pass."""
+    try:
+        info = parse_stun(data)
+    except DecodeError:
+        return False
+    return not info.classic or info.method == "binding"

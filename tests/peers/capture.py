@@ -190,8 +190,10 @@ CAPTURE_END = b"dtlsproxy-capture-end"
 
 @contextlib.contextmanager
 def tshark_capture(tshark: str, path: Path, port: int, interface: str = "lo",
-                   host: str = "127.0.0.1", timeout: float = 10.0) -> Iterator[Path]:
-    """Run ``tshark -i lo -f "udp port N" -w path`` around the block (needs capture rights).
+                   host: str = "127.0.0.1", timeout: float = 10.0,
+                   also: tuple[int, ...] = ()) -> Iterator[Path]:
+    """Run ``tshark -i lo -f "udp port N" -w path`` around the block (needs capture rights);
+    ``also``: more UDP ports captured.
 
     Starts capturing before the block runs: waits for tshark's ``File:`` log line
     (``Capturing on`` comes a few ms before dumpcap really captures). At the end it
@@ -200,7 +202,8 @@ def tshark_capture(tshark: str, path: Path, port: int, interface: str = "lo",
     late): so every earlier packet is in the file too. Then SIGINT, always reaped.
     The marker is the last packet; :func:`read_pcap_payloads` leaves it out.
     """
-    tool = ToolProcess([tshark, "-i", interface, "-f", f"udp port {port}", "-w", str(path)])
+    bpf = " or ".join(f"udp port {p}" for p in (port, *also))
+    tool = ToolProcess([tshark, "-i", interface, "-f", bpf, "-w", str(path)])
     with tool:
         tool.wait_for(r"File: ", timeout)
         try:

@@ -88,6 +88,23 @@ def looks_like_dtls(data: bytes) -> bool:
     return int.from_bytes(data[1:3], "big") in RECORD_VERSIONS
 
 
+def plausible_dtls(data: bytes) -> bool:
+    """Whether a datagram is DTLS beyond its first byte, enough to open a session on it
+    (finding DTLS on any port): :func:`looks_like_dtls`, every record parses (a known
+    version, a length within the datagram), and a DTLS 1.3 unified header carries its
+    length, so the records cover the datagram exactly. A DNS query whose transaction id
+    starts with 0x20-0x3f passes the RFC 7983 first-byte test, not this one."""
+    if not looks_like_dtls(data):
+        return False
+    records = parse_records(data)
+    for r in records:
+        if isinstance(r, MalformedRecord):
+            return False
+        if r.unified and not data[r.offset] & 0x04:  # no length: it takes the rest
+            return False
+    return bool(records)
+
+
 def parse_records(data: bytes, cid_length: int | None = None,
                   known_cids: tuple[bytes, ...] = ()) -> list[Record | MalformedRecord]:
     """All records of one datagram, in order.
