@@ -466,6 +466,70 @@ class TurnAllocation(Event):
     """Why it closed (Refresh with LIFETIME 0, expired, TCP connection closed, shutdown)."""
 
 
+@dataclass(frozen=True, slots=True)
+class PeerState(Event):
+    """A peer's own view of the session (Janus's Admin API or events, a browser's dump),
+    sent when it is first matched to the session and whenever it changes."""
+
+    EVENT: ClassVar[str] = "peer"
+    ts: float
+    session: str
+    source: str
+    """Who says it: ``Janus handle 123``, ``Chrome peer connection 12-1 (dump.txt)``."""
+    peer: str
+    """``janus``, ``chrome`` or ``firefox``."""
+    matched_by: str
+    """How the view was tied to this session: ``ICE ufrag 'ab:cd'``, ``selected pair ...``."""
+    ice_state: str | None = None
+    dtls_state: str | None = None
+    dtls_role: str | None = None
+    """The peer's own DTLS role as it says it (``client``/``server``)."""
+    selected_pair: str | None = None
+    """``local <-> remote`` as the peer sees it."""
+    local_fingerprint: str | None = None
+    remote_fingerprint: str | None = None
+    srtp_profile: str | None = None
+    tls_version: str | None = None
+    hangup: str | None = None
+    """The peer's reason for closing (``DTLS alert``), if it did."""
+    webrtcup: bool = False
+    sdps: tuple[str, ...] = ()
+    """The SDPs the checks now use from this peer, by source (never their text: an SDP
+    holds the ICE password)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PeerNote(Event):
+    """One thing a peer said about the session (a Janus event: ICE or DTLS state, the
+    selected pair, webrtcup, hangup and its reason, media receiving)."""
+
+    EVENT: ClassVar[str] = "peer_event"
+    ts: float
+    session: str
+    source: str
+    what: str
+    """``ice``, ``dtls``, ``selected-pair``, ``webrtcup``, ``hangup``, ``media``, ``sdp``,
+    ``candidate``, ``handle``."""
+    value: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PeerViews(Event):
+    """The peer's view next to the proxy's, in one sentence, and whether they agree."""
+
+    EVENT: ClassVar[str] = "views"
+    ts: float
+    session: str
+    source: str
+    peer_says: str
+    proxy_says: str
+    agree: bool | None
+    """True both say the call works (or both that it failed); False they disagree (a
+    ``views_disagree`` verdict says how); None one side has not said yet."""
+    sentence: str
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.EVENT: cls
     for cls in (
@@ -486,6 +550,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
         FaultApplied,
         Notice,
         TurnAllocation,
+        PeerState,
+        PeerNote,
+        PeerViews,
     )
 }
 """``"event"`` name -> class, for readers of JSONL (``dtlsproxy view``)."""

@@ -11,10 +11,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from proxy.decode.keylog import KeyLog, KeyLogError
 from proxy.verdict import SdpText, Secrets
 from proxy.verdict.keys import RsaPremaster
+
+if TYPE_CHECKING:
+    from proxy.peerstate.views import PeerView
 
 
 def load_secrets(keylogs: Sequence[Path] = (), rsa_keys: Sequence[Path] = (), *,
@@ -45,6 +49,25 @@ def read_sdps(paths: Sequence[Path]) -> tuple[SdpText, ...]:
         except OSError as e:
             raise ValueError(f"--sdp {path}: cannot read it ({e.strerror or e})") from None
     return tuple(out)
+
+
+def read_peer_dumps(paths: Sequence[Path]) -> list[PeerView]:
+    """The peer connections of each ``--peer-dump`` file (Chrome's webrtc-internals dump,
+    Firefox's about:webrtc data). Raises ValueError naming the file."""
+    from proxy.peerstate.dumps import parse_dump
+    from proxy.peerstate.views import PeerDataError
+
+    out: list[PeerView] = []
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as e:
+            raise ValueError(f"--peer-dump {path}: cannot read it ({e.strerror or e})") from None
+        try:
+            out.extend(parse_dump(text, path.name))
+        except PeerDataError as e:
+            raise ValueError(f"--peer-dump {e}") from None
+    return out
 
 
 def _create_private(path: Path) -> None:

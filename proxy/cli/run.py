@@ -150,6 +150,20 @@ def add_parser(sub: Any) -> None:
                         "write it; repeatable, e.g. one per peer; never logged")
     o.add_argument("--sdp", metavar="FILE", action="append",
                    help="SDP offer/answer with fingerprints and a=setup (repeatable)")
+    j = p.add_argument_group("the peers' own view (docs/config.md [janus], [peers])")
+    j.add_argument("--janus-admin", metavar="URL",
+                   help="Janus's Admin API (e.g. http://127.0.0.1:7088/admin): every handle's "
+                        "SDPs and ICE/DTLS state, matched to the sessions; no --sdp needed")
+    j.add_argument("--janus-admin-secret", metavar="SECRET",
+                   help="Janus's admin_secret (prefer [janus] admin_secret in a 0600 config)")
+    j.add_argument("--janus-events", metavar="HOST:PORT",
+                   help="receive Janus's sample event handler POSTs here (its backend "
+                        "http://HOST:PORT/)")
+    j.add_argument("--janus-events-secret", metavar="USER:PASSWORD",
+                   help="the credentials the event handler sends (backend_user/backend_pwd)")
+    j.add_argument("--peer-dump", metavar="FILE", action="append",
+                   help="a browser's dump: Chrome's webrtc-internals 'Create Dump' or Firefox's "
+                        "about:webrtc data (repeatable)")
     f = p.add_argument_group("faults")
     f.add_argument("--fault", metavar="RULE", action="append", dest="faults",
                    help='inject a fault (repeatable), e.g. '
@@ -180,6 +194,7 @@ _FLAG_KEYS = (
     "headless", "no_decode", "sdp", "faults", "log_max_bytes", "log_backups", "force",
     "turn", "turn_user", "turn_realm", "turn_secret", "relay_ip", "relay_ports",
     "turn_allow_loopback", "turn_allow_peer", "turn_deny_peer",
+    "janus_admin", "janus_admin_secret", "janus_events", "janus_events_secret", "peer_dump",
 )
 
 
@@ -299,6 +314,18 @@ async def run(
         if cfg.pcap is not None:
             relay.add_tap(recording.tap)
         relay.recorder.add_reporter(recording.report)
+    peers = None
+    if cfg.decode and (cfg.janus is not None or cfg.peer_dumps):
+        from proxy.cli.inputs import read_peer_dumps
+
+        try:
+            dumps = read_peer_dumps(cfg.peer_dumps)
+            peers = await _start_peers(cfg, relay, bus, dumps)
+        except (OSError, ValueError) as exc:
+            print(f"dtlsproxy run: {exc}", file=sys.stderr)
+            await relay.close()
+            await _stop(tasks, closers)
+            return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -310,9 +337,48 @@ async def run(
         await _run_tui(tui, tui_sub, cfg, relay, stop)
     else:
         await stop.wait()
+    if peers is not None:
+        await peers.close()
     await relay.close()
     await _stop(tasks, closers)
     return 0
+
+
+class _Peers:
+    def __init__(self, hub: Any, janus: Any) -> None:
+        self.hub = hub
+        self.janus = janus
+
+    async def close(self) -> None:
+        if self.janus is not None:
+            await self.janus.close()
+        self.hub.close()
+
+
+async def _start_peers(cfg: RelayConfig, relay: Relay, bus: Bus, dumps: list[Any]) -> _Peers:
+    """The peers' own views: Janus's Admin API and events, the --peer-dump files."""
+    from proxy.relay.peers import PeerHub
+
+    from proxy.events import format_address
+
+    hub = PeerHub(bus, relay.recorder)
+    hub.add_own([format_address(side.addr) for c in relay.calls for side in (c.a, c.b)])
+    janus = None
+    if cfg.janus is not None:
+        from proxy.relay.janus import start_janus
+
+        try:
+            janus = await start_janus(cfg.janus, hub, relay.recorder)
+        except OSError as exc:
+            hub.close()
+            raise OSError(f"--janus-events: cannot listen ({exc.strerror or exc})") from None
+    for view in dumps:
+        hub.offer(view)
+    for path in cfg.peer_dumps:
+        n = sum(1 for v in dumps if v.name.endswith(f"({path.name})"))
+        relay.recorder.notice("info", "peer_dump", f"--peer-dump {path}: {n} peer "
+                              "connections; matched to sessions as their STUN arrives")
+    return _Peers(hub, janus)
 
 
 async def _run_tui(

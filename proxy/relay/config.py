@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -164,6 +165,28 @@ class TurnConfig:
     """Port range of the relay sockets (open it in the firewall, with the listen port)."""
 
 
+@dataclass(frozen=True, slots=True, repr=False)
+class JanusConfig:
+    """``[janus]``, ``--janus-admin``, ``--janus-events``: Janus's own view of its calls."""
+
+    admin_url: str | None = None
+    """The Admin API (``http://HOST:7088/admin``), polled for every handle's SDPs and state."""
+    admin_secret: str | None = None
+    """Janus's ``admin_secret`` (never logged)."""
+    poll_every: float = 2.0
+    """Seconds between two sweeps of the Admin API (and at once on a new call's STUN)."""
+    max_rate: float = 20.0
+    """Admin API requests per second at most."""
+    events: Address | None = None
+    """Where the receiver for Janus's sample event handler listens (``HOST:PORT``)."""
+    events_credentials: tuple[str, str] | None = None
+    """(user, password) the handler must send (its ``backend_user``/``backend_pwd``)."""
+
+    def __repr__(self) -> str:
+        return (f"JanusConfig(admin_url={self.admin_url!r}, events={self.events!r}, "
+                f"secret={'set' if self.admin_secret else 'none'})")
+
+
 @dataclass(frozen=True, slots=True)
 class RelayConfig:
     """Everything ``dtlsproxy run`` needs; built from TOML and flags."""
@@ -204,6 +227,10 @@ class RelayConfig:
     """``[fingerprints] files``: the user's known-stack entries (docs/stacks.md)."""
     turn: TurnConfig | None = None
     """TURN mode, alone or beside two-sided mode (None: off)."""
+    janus: JanusConfig | None = None
+    """Janus's Admin API and/or event handler (None: not used)."""
+    peer_dumps: tuple[Path, ...] = ()
+    """``--peer-dump``: webrtc-internals dumps, about:webrtc exports (``[peers] dumps``)."""
 
 
 _RELAY_KEYS = {
@@ -232,7 +259,9 @@ _CALL_KEYS = ("name", "side_a", "side_b", "peer_a", "peer_b", "policy_a", "polic
               "allow_a", "allow_b", "label_a", "label_b")
 _LOG_KEYS = ("file", "max_bytes", "backups", "pcap", "pcap_keys", "force", "keylog",
              "headless")
-_TOP_KEYS = ("relay", "call", "log", "fault", "sdp", "fingerprints", "turn")
+_TOP_KEYS = ("relay", "call", "log", "fault", "sdp", "fingerprints", "turn", "janus", "peers")
+_JANUS_KEYS = ("admin_url", "admin_secret", "poll_every", "max_rate", "events",
+               "events_secret")
 _TURN_KEYS = ("listen", "transports", "users", "realm", "secret", "relay_ip", "relay_ports",
               "allow_loopback_peers", "allowed_peers", "denied_peers", "max_allocations",
               "max_allocations_per_user", "max_permissions", "max_channels",
@@ -501,6 +530,17 @@ def from_mapping(doc: Mapping[str, Any]) -> RelayConfig:
             raise ConfigError("turn", "expected a table [turn]")
         turn = _turn_from(_Section("turn", turn_t, _TURN_KEYS), turn_t)
 
+    janus_t = doc.get("janus")
+    janus = None
+    if janus_t is not None:
+        if not isinstance(janus_t, Mapping):
+            raise ConfigError("janus", "expected a table [janus]")
+        janus = _janus_from(_Section("janus", janus_t, _JANUS_KEYS))
+    peers_t = doc.get("peers", {})
+    if not isinstance(peers_t, Mapping):
+        raise ConfigError("peers", "expected a table [peers]")
+    dumps = _Section("peers", peers_t, ("dumps",)).paths("dumps")
+
     mode = sec.text("mode", None, MODES)
     listen = sec.address("listen")
     upstream = sec.address("upstream", peer=True)
@@ -530,7 +570,34 @@ def from_mapping(doc: Mapping[str, Any]) -> RelayConfig:
         sdp=sdp_files,
         fingerprint_files=fp_files,
         turn=turn,
+        janus=janus,
+        peer_dumps=dumps,
     )
+
+
+def _janus_from(sec: _Section, base: JanusConfig | None = None) -> JanusConfig:
+    """Validate ``[janus]`` (or the ``--janus*`` flags laid out as one) over ``base``."""
+    b = base or JanusConfig()
+    url = sec.text("admin_url", b.admin_url)
+    if url is not None and not re.match(r"^http://[^/\s]+", url):
+        raise ConfigError(sec.key("admin_url"), f"expected an http:// URL such as "
+                          f"http://127.0.0.1:7088/admin, got {_type_name(url)}")
+    every = sec.number("poll_every", b.poll_every)
+    rate = sec.number("max_rate", b.max_rate)
+    if every <= 0 or rate <= 0:
+        raise ConfigError(sec.key("poll_every" if every <= 0 else "max_rate"),
+                          "expected a positive number")
+    creds = b.events_credentials
+    if sec.has("events_secret"):
+        user, sep, pwd = (sec.text("events_secret") or "").partition(":")
+        if not sep or not user or not pwd:
+            raise ConfigError(sec.key("events_secret"), "expected \"USER:PASSWORD\" (the "
+                              "sample event handler's backend_user and backend_pwd; the "
+                              "password is not shown here)")
+        creds = (user, pwd)
+    events = sec.address("events") if sec.has("events") else b.events
+    return JanusConfig(url, sec.text("admin_secret", b.admin_secret), every, rate, events,
+                       creds)
 
 
 def _strings(sec: _Section, table: Mapping[str, Any], key: str) -> list[str]:
@@ -728,6 +795,13 @@ def apply_flags(cfg: RelayConfig, flags: Mapping[str, Any]) -> RelayConfig:
     turn = _turn_flags(cfg.turn, flags)
     if turn is not cfg.turn:
         changes["turn"] = turn
+    janus_flags = {k: flags[f] for f, k in _JANUS_FLAGS.items() if flags.get(f) is not None}
+    if janus_flags:
+        changes["janus"] = _janus_from(_Section("flags", janus_flags, _JANUS_KEYS,
+                                                {v: "--" + k.replace("_", "-")
+                                                 for k, v in _JANUS_FLAGS.items()}), cfg.janus)
+    if flags.get("peer_dump"):
+        changes["peer_dumps"] = cfg.peer_dumps + tuple(Path(p) for p in flags["peer_dump"])
     if flags.get("faults"):
         from proxy.relay.faults import parse_rule
 
@@ -740,6 +814,10 @@ def apply_flags(cfg: RelayConfig, flags: Mapping[str, Any]) -> RelayConfig:
         changes["faults"] = tuple(rules)
     return replace(cfg, **changes)
 
+
+_JANUS_FLAGS = {"janus_admin": "admin_url", "janus_admin_secret": "admin_secret",
+                "janus_events": "events", "janus_events_secret": "events_secret"}
+"""``--janus*`` flag (argparse dest) -> ``[janus]`` key."""
 
 _TURN_FLAGS = {
     "turn": "listen", "turn_user": "users", "turn_realm": "realm", "relay_ip": "relay_ip",

@@ -397,6 +397,24 @@ class Recorder:
             self.bus.publish([self._error("decoder_error", f"SDP re-check failed: {exc!r}",
                                           time.time())])
 
+    def session_sdp(self, sid: str, texts: list[tuple[str, str]]) -> None:
+        """The SDPs a peer applied for session ``sid`` (``(source, text)``, from
+        ``proxy.peerstate``): the verdict rules check its certificates against them, now."""
+        from proxy.verdict import VerdictEngine
+
+        hook = getattr(self.tracker, "verdict_hook", None)
+        recheck = getattr(self.tracker, "recheck", None)
+        if not self.decode or not isinstance(hook, VerdictEngine) or recheck is None:
+            return
+        if self._pending:
+            self.drain()
+        try:
+            hook.use_session_sdp(sid, texts)
+            self.bus.publish(self.changes.watch(recheck(time.time())))
+        except Exception as exc:  # a decoder problem must not stop the relay
+            self.bus.publish([self._error("decoder_error", f"SDP re-check failed: {exc!r}",
+                                          time.time())])
+
     def notice(self, level: str, code: str, message: str, session: str = "") -> Notice:
         """Publish a Notice now (and return it)."""
         n = Notice(ts=time.time(), session=session, level=level, code=code, message=message)

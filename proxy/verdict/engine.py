@@ -111,6 +111,10 @@ class VerdictEngine:
         """Fingerprints from the ``fingerprints`` option, then from the SDPs."""
         self._epoch = 0
         """Bumped when the expectations change: every session's checks are rebuilt."""
+        self._peer_sdps: dict[str, tuple[tuple[ExpectedFingerprint, ...], str | None, int]] = {}
+        """Session id -> (expectations, a=setup conflict, serial) from the SDPs a peer
+        applied for that session (:meth:`use_session_sdp`); they replace the global ones."""
+        self._peer_serial = 0
         self.errors: list[str] = []
         """Engine failures swallowed (for tests and diagnostics; bounded)."""
 
@@ -134,6 +138,24 @@ class VerdictEngine:
         self.expected = (*self.fixed_expected, *from_sdp)
         self.options = dataclasses.replace(self.options, sdps=tuple(sdps))
         self._epoch += 1
+
+    def use_session_sdp(self, sid: str, sdps: Sequence[SdpText]) -> None:
+        """The SDPs a peer applied for one session (Janus's Admin API or events, a
+        browser's dump, matched to the session by ``proxy.peerstate``): its certificates
+        are checked against these (after :attr:`fixed_expected`), not the global ``--sdp``
+        ones; the session's checks are rebuilt the next time it is looked at. Raises
+        ValueError when a text is not an SDP."""
+        from_sdp, conflict = sdp_expectations(sdps)
+        if sid not in self._peer_sdps and len(self._peer_sdps) > self.max_states:
+            self._peer_sdps.pop(next(iter(self._peer_sdps)))
+        self._peer_serial += 1
+        self._peer_sdps[sid] = ((*self.fixed_expected, *from_sdp), conflict, self._peer_serial)
+
+    def _expected_for(self, sid: str) -> tuple[tuple[ExpectedFingerprint, ...], str | None]:
+        peer = self._peer_sdps.get(sid)
+        if peer is not None:
+            return peer[0], peer[1]
+        return self.expected, self.setup_conflict
 
     def settled(self, s: Session) -> bool:
         """Whether time passing alone (a tick, no datagram) can no longer give this
@@ -285,7 +307,9 @@ class VerdictEngine:
         reads them runs (``need_full``: an alert, the end of the handshake, silence).
         """
         c = s.confirm
-        key = (self._epoch, s.handshakes, len(s.messages), len(s.auth_failures),
+        peer = self._peer_sdps.get(s.sid)
+        key = (self._epoch, peer[2] if peer is not None else 0, s.handshakes, len(s.messages),
+               len(s.auth_failures),
                len(s.clienthello_senders), s.client, len(st.malformed),
                c.state, c.retransmitted_after, c.final_copies, len(s.alerts),
                tuple(len(x.messages) for x in s.legs()),
@@ -421,12 +445,13 @@ class VerdictEngine:
         idx = C.role_index(s, role)
         label = s.labels[idx] if idx is not None else None
         chosen: ExpectedFingerprint | None = None
-        for e in self.expected:
+        expected = self._expected_for(s.sid)[0]
+        for e in expected:
             if e.role == role or (e.label is not None and e.label == label):
                 chosen = e
                 break
         if chosen is None:
-            unknown = [e for e in self.expected if e.role is None and e.label is None]
+            unknown = [e for e in expected if e.role is None and e.label is None]
             seen = s.neg.fingerprints.get(role)
             if unknown and seen is not None:
                 match = next((e for e in unknown
@@ -533,9 +558,10 @@ class VerdictEngine:
         add("key logs", lambda: _conflict(ctx))
         for v in self._guard13(ctx, "DTLS 1.3 findings", lambda: T.immediate13(ctx)):
             found.append(v)
-        if self.setup_conflict and s.client is not None:
-            found.append(ctx.verdict("role_conflict", None, self.setup_conflict,
-                                     [Check("a=setup", False, self.setup_conflict)],
+        conflict = self._expected_for(s.sid)[1]
+        if conflict and s.client is not None:
+            found.append(ctx.verdict("role_conflict", None, conflict,
+                                     [Check("a=setup", False, conflict)],
                                      certain=True))
         return self._emit(st, found)
 

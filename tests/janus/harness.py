@@ -224,6 +224,7 @@ def start_bed(
     call_timeout: float = 15.0,
     timeout: float = 60.0,
     kill_when_ready: bool = False,
+    peer_view: str = "off",
 ) -> BedRun:
     """Start one scenario in a fresh namespace, in the background.
 
@@ -231,6 +232,8 @@ def start_bed(
     actpass, ``client`` offers active); ``faults``: relay fault rules
     (``proxy.relay.faults`` syntax); ``keylog``: aiortc writes ``aiortc.keylog``;
     ``expect_failure``: the call waits for Janus's hangup instead of media.
+    ``peer_view``: the proxy follows Janus's Admin API and events instead of --sdp files
+    (:data:`tests.janus.bed.PEER_VIEWS`).
     ``kill_when_ready``: SIGKILL the driver's process group as soon as it has written
     ``result.json`` (the ``hang`` scenario writes it once Janus is up), to prove a
     killed bed leaves nothing behind.
@@ -251,6 +254,8 @@ def start_bed(
         cmd.append("--keylog")
     if expect_failure:
         cmd.append("--expect-failure")
+    if peer_view != "off":
+        cmd += ["--peer-view", peer_view]
     return BedRun(workdir, cmd, timeout, kill_when_ready)
 
 

@@ -39,6 +39,7 @@ class ProxyRun(DtlsproxyProcess):
         sdp_files: list[Path] | None = None,
         peer_a: Address | None = None,
         config: Path | None = None,
+        extra: list[str] | None = None,
     ):
         self.host = host
         self.workdir = workdir
@@ -47,6 +48,7 @@ class ProxyRun(DtlsproxyProcess):
         self.sdp_files = sdp_files or []
         self.peer_a = peer_a
         self.config = config
+        self.extra = extra or []
         # configs/janus.toml names its own log file, relative to the working directory
         self.log_path = workdir / ("janus-session.jsonl" if config else "proxy.jsonl")
         self.proc: subprocess.Popen[bytes] | None = None
@@ -76,7 +78,7 @@ class ProxyRun(DtlsproxyProcess):
             cmd += ["--sdp", str(path)]
         for rule in self.faults:
             cmd += ["--fault", rule]
-        return cmd
+        return cmd + self.extra
 
     async def start(self, timeout: float = 10.0) -> None:
         """Spawn it and wait for both sides' ``listening`` notices in the log."""
