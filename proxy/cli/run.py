@@ -357,9 +357,8 @@ class _Peers:
 
 async def _start_peers(cfg: RelayConfig, relay: Relay, bus: Bus, dumps: list[Any]) -> _Peers:
     """The peers' own views: Janus's Admin API and events, the --peer-dump files."""
-    from proxy.relay.peers import PeerHub
-
     from proxy.events import format_address
+    from proxy.relay.peers import PeerHub
 
     hub = PeerHub(bus, relay.recorder)
     hub.add_own([format_address(side.addr) for c in relay.calls for side in (c.a, c.b)])

@@ -220,14 +220,14 @@ def _disagreements(v: PeerView, f: _Facts, match: Match, own: set[str]
     out: list[tuple[str, str, list[Check]]] = []
     s = f.summary
     ends = {e for e in (s.client, s.server) if e} if s is not None else set()
-    if v.selected_pair is not None and ends and match.strength == 4:
-        if not any(_relayed(a, ends, own) for a in v.selected_pair):
-            pair = describe_pair(v.selected_pair)
-            out.append(("pair", f"{v.name} says ICE selected {pair}, a pair the proxy does not "
-                        f"relay (it sees {' <-> '.join(sorted(ends))}): its media may bypass "
-                        "the proxy", [Check("selected pair", False, "the peer's selected pair "
-                                            "is not the proxy's session",
-                                            {"peer": pair, "proxy": " <-> ".join(sorted(ends))})]))
+    if (v.selected_pair is not None and ends and match.strength == 4
+            and not any(_relayed(a, ends, own) for a in v.selected_pair)):
+        pair = describe_pair(v.selected_pair)
+        seen = " <-> ".join(sorted(ends))
+        out.append(("pair", f"{v.name} says ICE selected {pair}, a pair the proxy does not "
+                    f"relay (it sees {seen}): its media may bypass the proxy",
+                    [Check("selected pair", False, "the peer's selected pair is not the "
+                           "proxy's session", {"peer": pair, "proxy": seen})]))
     if s is not None and v.local_fingerprint and v.dtls_role in ("client", "server"):
         wire = s.fingerprints.get(v.dtls_role)
         if wire and wire.upper() != v.local_fingerprint.upper():

@@ -129,8 +129,8 @@ async def serve_posts(host: str, port: int, handler: Handler, *,
         try:
             await asyncio.wait_for(_serve(reader, writer, (peer[0], peer[1]), handler,
                                           credentials, on_refused), timeout)
-        except (TimeoutError, OSError, h11.ProtocolError):
-            pass
+        except (TimeoutError, OSError, h11.ProtocolError, asyncio.CancelledError):
+            pass  # cancelled: the server closes with the relay
         finally:
             writer.close()
             with contextlib.suppress(Exception):

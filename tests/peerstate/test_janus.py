@@ -74,7 +74,8 @@ def test_events_of_a_clean_call_in_order() -> None:
         ("handle", "detached")]
     (view,) = handles.views.values()
     assert view.remote_sdp is not None and view.remote_sdp.text == call("clean")["offer_to_janus"]
-    assert view.remote_sdp.source == "remote SDP as applied by Janus handle 5705518251734011 (offer)"
+    assert view.remote_sdp.source == ("remote SDP as applied by Janus handle 5705518251734011 "
+                                      "(offer)")
     assert view.local_sdp is not None and view.local_sdp.type == "answer"
     assert view.hangup == "Janus API" and view.closed
 
