@@ -83,6 +83,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--check", action="store_true",
                    help="exit 4 when a session did not establish or has a finding (for CI: "
                    "a capture of a handshake that must be clean)")
+    p.add_argument("--peer-dump", action="append", default=[], type=Path, metavar="FILE",
+                   help="a browser's own view: Chrome's webrtc-internals 'Create Dump' or "
+                        "Firefox's about:webrtc data (repeatable): its SDPs are checked against "
+                        "the session it matches (ICE ufrag), and its view shown beside the "
+                        "proxy's; one process (--jobs 1)")
     p.add_argument("-j", "--jobs", type=_jobs, default=None, metavar="N",
                    help="processes that share the sessions between them (default: one per "
                    "CPU for a capture of 128 KiB or more, but no more than the sessions its "
@@ -162,11 +167,12 @@ def main(args: argparse.Namespace) -> int:
 
 def _main(args: argparse.Namespace) -> int:
     from proxy.analyze.parallel import ShareFailed
-    from proxy.cli.inputs import load_secrets, read_sdps
+    from proxy.cli.inputs import load_secrets, read_peer_dumps, read_sdps
     from proxy.verdict import VerdictEngine, VerdictOptions
 
     try:
         hook = VerdictEngine(VerdictOptions(sdps=read_sdps(args.sdp)), load_secrets(args.keylog))
+        args.peer_views = read_peer_dumps(getattr(args, "peer_dump", []))
     except ValueError as e:
         print(f"dtlsproxy analyze: {e}", file=sys.stderr)
         return 2
@@ -281,6 +287,10 @@ def _jobs_for(args: argparse.Namespace) -> int:
     from proxy.analyze.pipeline import leg_groups
 
     jobs: int | None = args.jobs
+    if getattr(args, "peer_views", None):
+        if jobs is not None and jobs > 1:
+            print("warning: --peer-dump: analysed in one process (--jobs 1)", file=sys.stderr)
+        return 1
     if jobs is None:
         jobs = default_jobs(args.capture)
     elif jobs > 1 and not os.path.isfile(args.capture):
@@ -401,13 +411,20 @@ def _share_events(args: argparse.Namespace, hook: VerdictEngine, share: tuple[in
     from proxy.session import Tracker
 
     first = share[0] == 0
-    return analyze_share(
+    tracker = Tracker(verdict_hook=hook, max_sessions=sys.maxsize)
+    stream = analyze_share(
         args.capture, share,
-        tracker=Tracker(verdict_hook=hook, max_sessions=sys.maxsize),
+        tracker=tracker,
         on_warning=warnings.append if first else None,
         on_frame=progress if first else None,
         legs=getattr(args, "leg_groups", None),
     )
+    views = getattr(args, "peer_views", None)
+    if views:
+        from proxy.analyze.peers import with_peer_views
+
+        return with_peer_views(stream, views, tracker, hook)
+    return stream
 
 
 def _jsonl_share(args: argparse.Namespace, hook: VerdictEngine, share: tuple[int, int],

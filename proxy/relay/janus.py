@@ -143,12 +143,10 @@ class JanusAdminPoller:
         self.known = set(pairs)
         for pair in gone:
             self.visited.pop(pair, None)
-        matched = {key for key, e in self.hub.entries.items() if e.matches}
-
         def rank(p: tuple[int, int]) -> tuple[int, float]:
             if p not in self.visited:
                 return (0, 0.0)
-            return (1 if f"janus {p[1]}" in matched else 2, self.visited[p])
+            return (1 if self.hub.matched(f"janus {p[1]}") else 2, self.visited[p])
 
         for sid, hid in sorted(pairs, key=rank)[:SWEEP_BUDGET]:
             try:

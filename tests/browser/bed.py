@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -417,7 +418,23 @@ async def pair_scenario(sc: Scenario, pc1: str = "pc1", pc2: str = "pc2") -> Jso
             sc.mark(f"echo {pc1}")
     finally:
         res["stats"] = {name: await sc.page("stats", name) for name in (pc1, pc2)}
+        await write_dump(sc, pc1, pc2)
     return res
+
+
+async def write_dump(sc: Scenario, pc1: str, pc2: str) -> None:
+    """The page's own view in the browser's dump format: ``webrtc_internals_dump.txt``
+    (Chromium: chrome://webrtc-internals "Create Dump") or ``about_webrtc.json`` (Firefox)
+    in the work directory, for ``analyze --peer-dump``."""
+    firefox = sc.firefox is not None and sc.where.get(pc1) is sc.firefox
+    if sc.where.get(pc1) is not sc.where.get(pc2):
+        return  # one browser each: not a dump of one browser
+    fn, name = ("aboutWebrtc", "about_webrtc.json") if firefox else (
+        "internalsDump", "webrtc_internals_dump.txt")
+    browser = sc.where.get(pc1) or sc.chrome
+    assert browser is not None
+    dump = await asyncio.to_thread(browser.call, fn, [pc1, pc2])
+    (sc.args.workdir / name).write_text(json.dumps(dump, indent=1))
 
 
 async def firefox_chromium_scenario(sc: Scenario) -> JsonDict:

@@ -15,7 +15,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 PAGE_JS = r"""
-const T = {pcs: {}, dcs: {}, msgs: {}, states: {}, stream: null};
+const T = {pcs: {}, dcs: {}, msgs: {}, states: {}, stream: null, log: {}, sdps: {},
+           configs: {}};
+
+// What chrome://webrtc-internals and about:webrtc record, kept by the page itself so that
+// the harness can write a dump of the same JSON shape (internalsDump, aboutWebrtc).
+function note(name, type, value) {
+  T.log[name].push({time: new Date().toISOString(), type, value});
+}
+
+async function applyDescription(name, local, desc) {
+  const pc = T.pcs[name];
+  const what = local ? 'setLocalDescription' : 'setRemoteDescription';
+  note(name, what, `type: ${desc.type}, sdp: ${desc.sdp}`);
+  await (local ? pc.setLocalDescription(desc) : pc.setRemoteDescription(desc));
+  const applied = local ? pc.localDescription : pc.remoteDescription;
+  note(name, what + 'OnSuccess', `type: ${applied.type}, sdp: ${applied.sdp}`);
+  T.sdps[name].push({timestamp: Date.now(), isLocal: local, sdp: applied.sdp, errors: []});
+}
 
 async function media() {
   if (!T.stream) {
@@ -35,8 +52,17 @@ function newPc(name, withMedia, withData, config) {
   // credential}], iceTransportPolicy: 'relay'} (TURN mode: the one setting a web app changes)
   const pc = new RTCPeerConnection(
     Object.assign({iceServers: [], bundlePolicy: 'max-bundle'}, config || {}));
-  T.pcs[name] = pc; T.msgs[name] = []; T.states[name] = [];
-  pc.onconnectionstatechange = () => T.states[name].push(pc.connectionState);
+  T.pcs[name] = pc; T.msgs[name] = []; T.states[name] = []; T.log[name] = [];
+  T.sdps[name] = []; T.configs[name] = pc.getConfiguration();
+  pc.onconnectionstatechange = () => {
+    T.states[name].push(pc.connectionState);
+    note(name, 'connectionstatechange', pc.connectionState);
+  };
+  pc.oniceconnectionstatechange = () => note(name, 'iceconnectionstatechange',
+                                             pc.iceConnectionState);
+  pc.onicecandidate = e => e.candidate && note(name, 'icecandidate',
+    `sdpMid: ${e.candidate.sdpMid}, sdpMLineIndex: ${e.candidate.sdpMLineIndex}, ` +
+    `candidate: ${e.candidate.candidate}`);
   if (withMedia) for (const t of T.stream.getTracks()) pc.addTrack(t, T.stream);
   if (withData) wire(name, pc.createDataChannel('echo'));
   pc.ondatachannel = e => wire(name, e.channel);
@@ -52,22 +78,64 @@ function gathered(pc) {
 
 async function offer(name) {
   const pc = T.pcs[name];
-  await pc.setLocalDescription(await pc.createOffer());
+  await applyDescription(name, true, await pc.createOffer());
   await gathered(pc);
   return pc.localDescription.sdp;
 }
 
 async function answer(name, sdp) {
   const pc = T.pcs[name];
-  await pc.setRemoteDescription({type: 'offer', sdp});
-  await pc.setLocalDescription(await pc.createAnswer());
+  await applyDescription(name, false, {type: 'offer', sdp});
+  await applyDescription(name, true, await pc.createAnswer());
   await gathered(pc);
   return pc.localDescription.sdp;
 }
 
 async function accept(name, sdp) {
-  await T.pcs[name].setRemoteDescription({type: 'answer', sdp});
+  await applyDescription(name, false, {type: 'answer', sdp});
   return true;
+}
+
+// chrome://webrtc-internals "Create Dump": {PeerConnections: {ID: {updateLog, stats}}},
+// each stat's history under "REPORTID-NAME" as {statsType, values: "[JSON list]"}.
+async function internalsDump(names) {
+  const pcs = {};
+  for (const [i, name] of names.entries()) {
+    const now = new Date().toISOString();
+    const stats = {};
+    (await T.pcs[name].getStats()).forEach(s => {
+      for (const [k, v] of Object.entries(s)) {
+        if (['id', 'type', 'timestamp'].includes(k)) continue;
+        stats[`${s.id}-${k}`] = {startTime: now, endTime: now, statsType: s.type,
+                                 values: JSON.stringify([v])};
+      }
+    });
+    pcs[`1-${i + 1}`] = {pid: 1, rid: 1, lid: i + 1, url: location.href,
+                         rtcConfiguration: JSON.stringify(T.configs[name]), constraints: '',
+                         updateLog: T.log[name], stats};
+  }
+  return {getUserMedia: [], PeerConnections: pcs, UserAgent: navigator.userAgent};
+}
+
+// about:webrtc's data (WebrtcGlobalInformation.getAllStats): {reports: [{pcid, sdpHistory,
+// iceCandidatePairStats, iceCandidateStats, ...}]}.
+async function aboutWebrtc(names) {
+  const reports = [];
+  for (const name of names) {
+    const pc = T.pcs[name];
+    const pairs = [], cands = [];
+    (await pc.getStats()).forEach(s => {
+      if (s.type === 'candidate-pair') pairs.push(s);
+      if (s.type === 'local-candidate' || s.type === 'remote-candidate') cands.push(s);
+    });
+    reports.push({pcid: `${name} (id=${name}) url=${location.href}`, browserId: 1,
+                  timestamp: Date.now(), closed: pc.signalingState === 'closed',
+                  offerer: T.sdps[name][0] && T.sdps[name][0].isLocal,
+                  iceRestarts: 0, iceRollbacks: 0, sdpHistory: T.sdps[name],
+                  iceCandidatePairStats: pairs, iceCandidateStats: cands,
+                  configuration: T.configs[name]});
+  }
+  return {reports};
 }
 
 function until(test, ms) {

@@ -446,3 +446,43 @@ def test_killed_browser_bed_leaves_nothing(tmp_path: Path) -> None:
     assert res.leftovers == []
     assert res.profile_left, "the killed driver could not remove the profile: the harness did"
     assert res.profile is not None and not res.profile.exists()
+
+
+def test_webrtc_internals_dump_feeds_analyze(chromium_pair: BrowserBedResult) -> None:
+    """The page's own view in chrome://webrtc-internals' dump format (the bed writes it
+    from the page: updateLog with every setLocal/RemoteDescription, the getStats history)
+    given to ``analyze --peer-dump``: each peer connection is tied to the sessions of the
+    capture by the ICE ufrags of its SDPs, the fingerprint checks use its SDPs, and its
+    view (DTLS connected, its role, its certificate) agrees with the wire's."""
+    from proxy.peerstate.dumps import parse_dump
+
+    dump = chromium_pair.workdir / "webrtc_internals_dump.txt"
+    views = {v.key: v for v in parse_dump(dump.read_text(), dump.name)}
+    assert set(views) == {"chrome 1-1", "chrome 1-2"}
+    out = subprocess.run(
+        [sys.executable, "-m", "proxy", "analyze", str(chromium_pair.workdir / "proxy.pcapng"),
+         "--peer-dump", str(dump), "--format", "jsonl"],
+        capture_output=True, text=True, check=True)
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    sessions = {e["session"] for e in events if e["event"] == "session_opened"}
+    states = [e for e in events if e["event"] == "peer"]
+    for key, view in views.items():
+        local, remote = view.ufrags()
+        mine = [s for s in states if s["source"] == view.name]
+        assert {s["session"] for s in mine} == sessions, (key, mine)  # both legs of the call
+        assert {s["matched_by"] for s in mine} <= {f"ICE ufrag '{local}:{remote}'",
+                                                  f"ICE ufrag '{remote}:{local}'"}
+        assert mine[-1]["dtls_state"] == "connected"
+        assert mine[-1]["sdps"] == [f"remote SDP (answer) applied by {view.name}",
+                                    f"local SDP (offer) applied by {view.name}"] or mine[-1][
+            "sdps"] == [f"remote SDP (offer) applied by {view.name}",
+                        f"local SDP (answer) applied by {view.name}"]
+    # Chromium's DTLS 1.3 certificates are encrypted and it writes no key log: the
+    # fingerprint checks cannot run (the SDPs are given to them; honest "not judged")
+    for report in [e for e in events if e["event"] == "checks"]:
+        for c in report["evidence"]:
+            if "fingerprint vs SDP" in c["name"]:
+                assert c["passed"] is not False, c
+    assert [e for e in events if e["event"] == "verdict"] == []  # no views_disagree either
+    agree = [e for e in events if e["event"] == "views"][-2:]
+    assert [v["agree"] for v in agree] == [True, True], agree

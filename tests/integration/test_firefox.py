@@ -149,3 +149,37 @@ def test_firefox_and_chromium_offline_with_firefox_key_log(
     for sid in legs:
         assert report(events, sid)["client Finished"]["passed"] is True
     assert [e for e in events if e["event"] == "verdict"] == []
+
+
+def test_about_webrtc_export_feeds_analyze(firefox_pair: BrowserBedResult) -> None:
+    """The page's own view in about:webrtc's data shape ({"reports": [...]} with each
+    peer connection's sdpHistory and candidate pairs; the bed writes it from the page)
+    given to ``analyze --peer-dump`` with the relay's pcapng: both peer connections tied to
+    the sessions by their ICE ufrags, and Firefox's DTLS 1.3 certificates (opened with its
+    key log) checked against the SDPs Firefox applied, with no --sdp."""
+    from proxy.peerstate.dumps import parse_dump
+
+    export = firefox_pair.workdir / "about_webrtc.json"
+    views = parse_dump(export.read_text(), export.name)
+    assert [v.peer for v in views] == ["firefox", "firefox"]
+    out = subprocess.run(
+        [sys.executable, "-m", "proxy", "analyze", str(firefox_pair.workdir / "proxy.pcapng"),
+         "--peer-dump", str(export), "--keylog", str(firefox_pair.workdir / "firefox.keys"),
+         "--format", "jsonl"],
+        capture_output=True, text=True, check=True)
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    sessions = {e["session"] for e in events if e["event"] == "session_opened"}
+    states = [e for e in events if e["event"] == "peer"]
+    for view in views:
+        local, remote = view.ufrags()
+        assert local and remote
+        mine = [s for s in states if s["source"] == view.name]
+        assert {s["session"] for s in mine} == sessions, mine
+        assert mine[0]["matched_by"] in (f"ICE ufrag '{local}:{remote}'",
+                                         f"ICE ufrag '{remote}:{local}'")
+        assert view.selected_pair is not None
+    fingerprint_checks = [c for e in events if e["event"] == "checks"
+                          for c in e["evidence"] if "fingerprint vs SDP" in c["name"]]
+    assert fingerprint_checks and all(c["passed"] is True for c in fingerprint_checks)
+    assert all(any("Firefox peer connection" in k for k in c["values"])
+               for c in fingerprint_checks)

@@ -68,7 +68,7 @@ def test_receiver_takes_batched_and_gzipped_posts_with_the_credentials() -> None
         assert await _post(port, lines[0], None) == 401
         assert await _post(port, b"{not json", "bed:pw") == 200  # said, not fatal
         rx.close()
-        (entry,) = hub.entries.values()  # one handle, not matched (no proxy session here)
+        (entry,) = hub.desk.entries.values()  # one handle, unmatched (no proxy session here)
         assert entry.view.hangup == "Janus API" and entry.view.remote_sdp is not None
         sent = sum(len(parse_events(line)) for line in lines)
         assert (rx.posts, rx.events, rx.refused) == (len(lines) + 1, sent, 2)
