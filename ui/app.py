@@ -484,7 +484,10 @@ class DtlsProxyApp(App[None]):
             if row.culprit:
                 culprit = find_culprit(st) if st is not None else None
                 reason = culprit.reason if culprit is not None else None
-            detail.show(row.event, culprit=reason, notes=self._hello_notes(row.event),
+            notes = self._hello_notes(row.event)
+            if st is not None:  # the peers' own view (Janus's Admin API, events, a dump)
+                notes += [("peer's view", v.sentence) for v in st.peer_views.values()]
+            detail.show(row.event, culprit=reason, notes=notes,
                         vias=st.vias if st is not None else None)
 
     def _hello_notes(self, ev: Event) -> list[tuple[str, str]]:

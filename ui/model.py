@@ -24,6 +24,7 @@ from proxy.events import (
     MediaStats,
     MessageSeen,
     Notice,
+    PeerViews,
     RecordSeen,
     SessionClosed,
     SessionOpened,
@@ -104,6 +105,8 @@ class SessionState:
     """Bumped on every change (the ladder redraws when it moves)."""
     vias: dict[int, str] = field(default_factory=dict)
     """Frame -> how it was carried (TURN: ``t2 channel 0x4000``), for the detail pane."""
+    peer_views: dict[str, PeerViews] = field(default_factory=dict)
+    """A peer's own view beside the proxy's, latest per source (Janus handle, dump)."""
 
     def __post_init__(self) -> None:
         self.items = deque(maxlen=self.history)
@@ -316,6 +319,9 @@ class Model:
             if is_failure_alert(st, ev):
                 self.alerts += 1
                 self._new_alerts.append(sid)
+        elif isinstance(ev, PeerViews):
+            if ev.source in st.peer_views or len(st.peer_views) < MAX_ALERTS:
+                st.peer_views[ev.source] = ev
         elif isinstance(ev, Verdict):
             if len(st.verdicts) < MAX_ALERTS:
                 st.verdicts.append(ev)

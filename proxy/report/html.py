@@ -216,6 +216,8 @@ def session_block(sd: SessionData, opts: ReportOptions) -> SessionBlock:
         parts.append(f'<p class="tobe">also: {esc(v.code)}: {esc(v.reason)}</p>')
     if sd.summary is not None and sd.summary.note:
         parts.append(f'<p class="tobe">{esc(sd.summary.note)}</p>')
+    for pv in sd.peer_views.values():
+        parts.append(f'<p class="tobe">peer\'s view: {esc(pv.sentence)}</p>')
     if sd.verdicts and sd.verdicts[-1].to_be_certain:
         parts.append(f'<p class="tobe">to be certain: {esc(sd.verdicts[-1].to_be_certain)}</p>')
     left = ("client", sd.client_label)

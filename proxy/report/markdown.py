@@ -67,6 +67,8 @@ def session_block(sd: SessionData, opts: ReportOptions) -> SessionBlock:
         notes.append(f"**Also:** {md(v.code)}: {md(scrub(v.reason))}")
     if sd.verdicts and sd.verdicts[-1].to_be_certain:
         notes.append(f"**To be certain:** {md(scrub(sd.verdicts[-1].to_be_certain))}")
+    for pv in sd.peer_views.values():
+        notes.append(f"**Peer's view:** {md(scrub(pv.sentence))}")
     if notes:
         out += ["  \n".join(notes), ""]
     out += _evidence(sd, scrub)

@@ -24,6 +24,7 @@ from proxy.events import (
     MediaStats,
     MessageSeen,
     Notice,
+    PeerViews,
     SessionClosed,
     SessionOpened,
     SessionSummary,
@@ -88,6 +89,9 @@ class SessionData:
     alerts: list[AlertSeen] = field(default_factory=list)
     """Failure alerts only (:func:`~proxy.report.culprit.is_failure_alert`)."""
     checks: CheckReport | None = None
+    peer_views: dict[str, PeerViews] = field(default_factory=dict)
+    """A peer's own view beside the proxy's (Janus, a browser's dump): the latest per
+    source."""
     first_ts: float = 0.0
     last_ts: float = 0.0
     stun: int = 0
@@ -172,6 +176,9 @@ def _absorb(sd: SessionData, ev: Event) -> None:
         sd.summary = ev
     elif isinstance(ev, CheckReport):
         sd.checks = ev
+    elif isinstance(ev, PeerViews):
+        if ev.source in sd.peer_views or len(sd.peer_views) < 8:
+            sd.peer_views[ev.source] = ev
     elif isinstance(ev, StunSeen | MediaStats):
         last = sd.items[-1] if sd.items else None
         if not isinstance(last, Traffic):

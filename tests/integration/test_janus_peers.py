@@ -196,3 +196,36 @@ def _ts(e: dict[str, Any]) -> float:
     import datetime as dt
 
     return dt.datetime.fromisoformat(e["ts"].replace("Z", "+00:00")).timestamp()
+
+
+def test_peer_view_in_the_tui_detail_and_the_report(bed: Beds) -> None:
+    """The corrupted-CertificateVerify call's log in the TUI: the culprit's detail shows
+    Janus's view beside it; ``dtlsproxy view --format markdown`` says it too."""
+    import asyncio
+    import subprocess
+    import sys
+
+    from proxy.capture.eventlog import events_from_jsonl
+    from ui.app import DtlsProxyApp
+    from ui.ladder import LadderTable
+
+    r = bed(**CV_FAULT)
+    log = r.workdir / "proxy.jsonl"
+    app = DtlsProxyApp(events=events_from_jsonl(log))
+
+    async def main() -> list[str]:
+        async with app.run_test(size=(160, 45)) as pilot:
+            await pilot.pause()
+            ladder = app.query_one(LadderTable)
+            cv = next(row for row in ladder.rows_shown if row.type == "CertificateVerify")
+            ladder.select_key(cv.key)
+            await pilot.pause()
+            return [n.label.plain for n in app.query_one("#fields").root.children]
+
+    labels = asyncio.run(main())
+    (peer,) = [x for x in labels if x.startswith("peer's view: ")]
+    assert re.match(r"peer's view: Janus handle \d+ says: .*hung up, reason 'DTLS alert'; "
+                    r"proxy: client CertificateVerify signature does not verify", peer), peer
+    md = subprocess.run([sys.executable, "-m", "proxy", "view", str(log), "--format",
+                         "markdown"], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"\*\*Peer's view:\*\* Janus handle \d+ says: ", md), md[:2000]
