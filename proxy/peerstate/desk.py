@@ -54,7 +54,8 @@ class PeerDesk:
         self.entries: dict[str, _Entry] = {}
         self.by_session: dict[str, set[str]] = {}
         self.unmatched_stun = False
-        """Set when STUN named a session no view matches (the Janus poller looks now)."""
+        """Set when STUN named a session no view matches, or a matched session changed state
+        (the Janus poller looks now: the SDPs before the handshake, the DTLS block after)."""
 
     def matched(self, key: str) -> bool:
         """Whether the view ``key`` is tied to a session."""
@@ -78,6 +79,8 @@ class PeerDesk:
                     touched -= before
             if any(sid not in self.by_session for sid in changed):
                 self.unmatched_stun = True
+        if touched & set(self.by_session):
+            self.unmatched_stun = True  # a matched call changed state: worth a fresh look
         for sid in touched:
             for key in list(self.by_session.get(sid, ())):
                 e = self.entries.get(key)
@@ -117,8 +120,9 @@ class PeerDesk:
     def _match(self, key: str, now: float) -> Answer:
         entry = self.entries[key]
         matches = self.index.match(entry.view)
-        if matches and {m.session for m in matches} == {m.session for m in entry.matches}:
-            matches = entry.matches  # the same sessions: keep the evidence first found
+        if (matches and {m.session for m in matches} == {m.session for m in entry.matches}
+                and matches[0].strength <= entry.matches[0].strength):
+            matches = entry.matches  # the same sessions, no stronger evidence: keep it
         if matches:
             for m in matches:
                 self.by_session.setdefault(m.session, set()).add(key)

@@ -143,13 +143,17 @@ class VerdictEngine:
         """The SDPs a peer applied for one session (Janus's Admin API or events, a
         browser's dump, matched to the session by ``proxy.peerstate``): its certificates
         are checked against these (after :attr:`fixed_expected`), not the global ``--sdp``
-        ones; the session's checks are rebuilt the next time it is looked at. Raises
-        ValueError when a text is not an SDP."""
+        ones; the session's checks are rebuilt the next time it is looked at (a handshake
+        already reported clean gets its report again). Raises ValueError when a text is not
+        an SDP."""
         from_sdp, conflict = sdp_expectations(sdps)
         if sid not in self._peer_sdps and len(self._peer_sdps) > self.max_states:
             self._peer_sdps.pop(next(iter(self._peer_sdps)))
         self._peer_serial += 1
         self._peer_sdps[sid] = ((*self.fixed_expected, *from_sdp), conflict, self._peer_serial)
+        st = self._states.get(sid)
+        if st is not None and st.report_done and not st.alert_done and not st.failure_done:
+            st.report_done = False  # the clean handshake's report again, with these SDPs
 
     def _expected_for(self, sid: str) -> tuple[tuple[ExpectedFingerprint, ...], str | None]:
         peer = self._peer_sdps.get(sid)

@@ -63,7 +63,7 @@ from tests.browser.firefox import Firefox
 from tests.browser.page import PageServer
 from tests.browser.proxyproc import ProxyProcess, TurnProxyProcess
 from tests.janus import netns
-from tests.janus.bed import write_result
+from tests.janus.bed import admin_config, peer_view_flags, write_result
 from tests.janus.janus import CONFIG_DIR, JanusClient, JanusServer, JsonDict
 
 TURN_SCENARIOS = ("turn-janus-server", "turn-janus-client", "turn-cv-fault", "turn-tcp",
@@ -545,8 +545,10 @@ async def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
         users = (("chromium", TURN_PASSWORD),) if uses_janus else tuple(
             (name, TURN_PASSWORD) for name in ("pc1", "pc2"))
         # Janus listens on the namespace's only address, which is the proxy's own too
+        # with Janus: its Admin API and events instead of any SDP (no SDP is touched)
         proxy = TurnProxyProcess(netns.BED_ADDRESS, args.workdir, users=users, faults=faults,
-                                 allow_peer=netns.BED_ADDRESS if uses_janus else None)
+                                 allow_peer=netns.BED_ADDRESS if uses_janus else None,
+                                 extra=peer_view_flags("on") if uses_janus else None)
     else:
         proxy = ProxyProcess(
             netns.BED_ADDRESS, args.workdir, labels=labels, faults=faults, peer_b=peer_b,
@@ -554,12 +556,12 @@ async def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
             allow=netns.BED_ADDRESS if args.scenario == "firefox-chromium" else None,
         )
     streaming = args.scenario in ("turn-janus-client", "turn-cv-fault")
-    server = (
-        JanusServer(args.workdir / "janus.log",
-                    janus_config(args.workdir / "janus-config", streaming=streaming))
-        if uses_janus
-        else None
-    )
+    server = None
+    if uses_janus:
+        config = janus_config(args.workdir / "janus-config", streaming=streaming)
+        if turn:
+            config = admin_config(config, args.workdir)
+        server = JanusServer(args.workdir / "janus.log", config)
     page = PageServer()
     both = uses_firefox and uses_chromium
     chrome = (Chromium(args.profile / "chromium" if both else args.profile,

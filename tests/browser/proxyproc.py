@@ -120,10 +120,13 @@ class TurnProxyProcess(ProxyProcess):
         users: tuple[tuple[str, str], ...],
         allow_peer: str | None = None,
         faults: list[str] | None = None,
+        extra: list[str] | None = None,
     ) -> None:
         super().__init__(host, workdir, faults=faults)
         self.users = users
         self.allow_peer = allow_peer
+        self.extra = extra or []
+        """More flags (the Janus Admin API and events: tests.janus.bed.peer_view_flags)."""
 
     def address(self, side: str = "turn") -> Address:
         """The TURN port (the only address the browser is given)."""
@@ -147,7 +150,7 @@ class TurnProxyProcess(ProxyProcess):
             cmd += ["--turn-allow-peer", self.allow_peer]
         for rule in self.faults:
             cmd += ["--fault", rule]
-        return cmd
+        return cmd + self.extra
 
     async def start(self, timeout: float = 10.0) -> None:
         with (self.workdir / "proxy.stderr").open("wb") as err:

@@ -281,3 +281,39 @@ def test_two_chromiums_through_the_relay_are_one_dtls13_session(
     # by default two clients of the proxy reach each other (their relayed addresses)
     assert {e["username"] for e in res.events("allocation")} == {"pc1", "pc2"}
     assert not [n for n in res.events("notice") if n["code"] == "turn_peer_refused"]
+
+
+# ------------------------- 5. Janus's own view: its Admin API and events, no SDP at all
+
+
+def test_turn_mode_fingerprints_checked_against_the_sdps_janus_applied(
+        turn_client: BrowserBedResult) -> None:
+    """TURN mode with ``--janus-admin`` and ``--janus-events``: the proxy never sees the
+    signalling, yet each certificate is checked against the SDP Janus applied (matched by
+    the ICE ufrags in the STUN relayed inside the allocation)."""
+    res = turn_client
+    cmd = res.data["proxy"]["command"]
+    assert "--janus-admin" in cmd and "--sdp" not in cmd
+    # the report again when Janus's answer arrives after the handshake's: the last one
+    report = res.events("checks")[-1]
+    checks = {c["name"]: c for c in report["evidence"]}
+    for role in ("client", "server"):
+        c = checks[f"{role} certificate fingerprint vs SDP"]
+        assert c["passed"] is True, c
+        assert any(re.search(r"Janus handle \d+", k) for k in c["values"]), c
+    states = res.events("peer")
+    # Janus's own candidate is the session's endpoint at first; the ufrags once STUN flows
+    assert states[0]["matched_by"] in ("candidate 10.99.0.1:20000", "selected pair "
+                                       "10.99.0.1:20000") or states[0]["matched_by"].startswith(
+        "ICE ufrag '"), states[0]
+    assert states[-1]["matched_by"].startswith("ICE ufrag '"), states[-1]
+    assert states[-1]["dtls_role"] == "server"  # Chromium is the client: Janus says so too
+    assert [v for v in res.events("verdict") if v["code"] == "views_disagree"] == []
+
+
+def test_turn_mode_janus_dtls_alert_next_to_the_culprit(
+        turn_cv_fault: BrowserBedResult) -> None:
+    res = turn_cv_fault
+    said = [v["sentence"] for v in res.events("views")]
+    assert any(re.match(r"Janus handle \d+ says: .*hung up, reason 'DTLS alert'; proxy: client "
+                        r"CertificateVerify signature does not verify", s) for s in said), said
