@@ -72,11 +72,10 @@ class PeerDesk:
         changed = self.index.observe(events)
         touched = self.views.observe(events)
         if changed:
-            for key, entry in list(self.entries.items()):
-                if not entry.matches or changed - {m.session for m in entry.matches}:
-                    before = {m.session for m in entry.matches}
-                    self._add(out, self._match(key, now))
-                    touched -= before
+            for key, entry in list(self.entries.items()):  # new evidence: match again
+                before = {m.session for m in entry.matches}
+                self._add(out, self._match(key, now))
+                touched -= before
             if any(sid not in self.by_session for sid in changed):
                 self.unmatched_stun = True
         if touched & set(self.by_session):
@@ -120,9 +119,8 @@ class PeerDesk:
     def _match(self, key: str, now: float) -> Answer:
         entry = self.entries[key]
         matches = self.index.match(entry.view)
-        if (matches and {m.session for m in matches} == {m.session for m in entry.matches}
-                and matches[0].strength <= entry.matches[0].strength):
-            matches = entry.matches  # the same sessions, no stronger evidence: keep it
+        if matches and entry.matches and _same(matches, entry.matches, entry.view):
+            matches = entry.matches  # the same sessions, evidence as good: keep the first
         if matches:
             for m in matches:
                 self.by_session.setdefault(m.session, set()).add(key)
@@ -155,3 +153,15 @@ class PeerDesk:
             events.extend(self.views.compare(v, m, now))
         entry.notes.clear()
         return events, updates
+
+
+def _same(new: list[Match], old: list[Match], view: PeerView) -> bool:
+    """Whether ``old`` still says what ``new`` says: the same sessions, evidence at least as
+    strong, and (ICE ufrags) the view's current ones (an ICE restart brings new ones)."""
+    if {m.session for m in new} != {m.session for m in old}:
+        return False
+    if new[0].strength != old[0].strength:
+        return new[0].strength < old[0].strength
+    local, remote = view.ufrags()
+    return old[0].strength != 4 or (f"'{local}:{remote}'" in old[0].by
+                                    or f"'{remote}:{local}'" in old[0].by)
