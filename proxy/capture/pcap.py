@@ -357,6 +357,36 @@ class Capture:
                 return
             yield btype, rest[:-4], order
 
+    def _secrets_blocks(self) -> Iterator[tuple[bytes, str]]:
+        """(body, byte order) of each Decryption Secrets Block; other blocks are skipped
+        by their length, unread. Ends quietly where the file does not parse."""
+        self._f.seek(0)
+        order = "<"
+        while True:
+            head = self._f.read(12)
+            if len(head) < 12:
+                return
+            if head[:4] == b"\x0a\x0d\x0d\x0a":
+                if head[8:12] == b"\x1a\x2b\x3c\x4d":
+                    order = ">"
+                elif head[8:12] == b"\x4d\x3c\x2b\x1a":
+                    order = "<"
+                else:
+                    return
+            btype, blen = struct.unpack(order + "II", head[:8])
+            if blen < 12 or blen % 4:
+                return
+            if btype == _DSB and blen >= 20:
+                rest = self._f.read(blen - 12)
+                if len(rest) < blen - 12:
+                    return
+                yield (head[8:] + rest)[:-4], order
+            else:
+                try:
+                    self._f.seek(blen - 12, os.SEEK_CUR)
+                except (EOFError, OSError, zlib.error):  # a damaged gzip stream
+                    return
+
     def _pcapng_packets(self) -> Iterator[tuple[int, float, _Interface, bytes, str]]:
         interfaces: list[_Interface] = []
         last_ts = 0.0
@@ -600,7 +630,10 @@ def read_capture(
 
 
 def read_capture_secrets(path: str | os.PathLike[str]) -> list[str]:
-    """TLS key log lines from the pcapng Decryption Secrets Blocks (empty for pcap).
+    """TLS key log lines from the pcapng Decryption Secrets Blocks (empty for pcap), as
+    tshark uses them: every block of the file, wherever it stands. Only the block headers
+    are read, the other blocks are skipped (a quick pass, even over a large capture).
+    Raises :class:`CaptureError` as :func:`read_capture` does.
 
     The lines are secrets: never log them.
     """
@@ -610,9 +643,7 @@ def read_capture_secrets(path: str | os.PathLike[str]) -> list[str]:
         cap.close()
         return lines
     with cap:
-        for btype, body, order in cap._blocks():
-            if btype != _DSB or len(body) < 8:
-                continue
+        for body, order in cap._secrets_blocks():
             stype, slen = struct.unpack_from(order + "II", body)
             if stype == _TLS_KEY_LOG:
                 text = body[8 : 8 + slen].decode("utf-8", errors="replace")

@@ -62,6 +62,13 @@ def add_parser(sub: Any) -> None:
         "--keylog", action="append", default=[], type=Path, metavar="FILE",
         help="NSS key log (CLIENT_RANDOM lines); repeatable, e.g. one per peer",
     )
+    p.add_argument("--rsa-key", action="append", default=[], type=Path, metavar="FILE",
+                   help="the server's RSA private key (PEM, unencrypted): the premaster of a "
+                   "TLS_RSA_* handshake is decrypted with it (Wireshark's RSA keys list); "
+                   "repeatable, each matched to the server certificate")
+    p.add_argument("--no-capture-keys", action="store_true",
+                   help="do not use the key log lines of the capture's own Decryption "
+                   "Secrets Blocks (pcapng; used by default, as tshark does)")
     p.add_argument("--sdp", action="append", default=[], type=Path, metavar="FILE",
                    help="SDP offer/answer whose a=fingerprint lines the certificates must match")
     p.add_argument("--format", choices=("text", "jsonl", "html", "markdown"), default="text",
@@ -167,11 +174,14 @@ def main(args: argparse.Namespace) -> int:
 
 def _main(args: argparse.Namespace) -> int:
     from proxy.analyze.parallel import ShareFailed
-    from proxy.cli.inputs import load_secrets, read_peer_dumps, read_sdps
+    from proxy.cli.inputs import capture_key_lines, load_secrets, read_peer_dumps, read_sdps
     from proxy.verdict import VerdictEngine, VerdictOptions
 
     try:
-        hook = VerdictEngine(VerdictOptions(sdps=read_sdps(args.sdp)), load_secrets(args.keylog))
+        embedded = None if getattr(args, "no_capture_keys", False) else capture_key_lines(
+            args.capture)
+        secrets = load_secrets(args.keylog, getattr(args, "rsa_key", []), embedded=embedded)
+        hook = VerdictEngine(VerdictOptions(sdps=read_sdps(args.sdp)), secrets)
         args.peer_views = read_peer_dumps(getattr(args, "peer_dump", []))
     except ValueError as e:
         print(f"dtlsproxy analyze: {e}", file=sys.stderr)

@@ -22,11 +22,14 @@ if TYPE_CHECKING:
 
 
 def load_secrets(keylogs: Sequence[Path] = (), rsa_keys: Sequence[Path] = (), *,
-                 create_keylogs: bool = False) -> Secrets:
+                 create_keylogs: bool = False,
+                 embedded: tuple[str, Sequence[str]] | None = None) -> Secrets:
     """Key log files (merged, followed as they grow) and server RSA private keys (PEM).
 
     ``create_keylogs``: a key log that does not exist yet is created empty, mode 0600
     (``run``: the peers started after the proxy append to it, SSLKEYLOGFILE).
+    ``embedded``: ``(source, lines)`` of key log lines that came with the capture (its
+    pcapng Decryption Secrets Blocks, :func:`capture_key_lines`), merged after the files.
     """
     if create_keylogs:
         for path in keylogs:
@@ -37,7 +40,26 @@ def load_secrets(keylogs: Sequence[Path] = (), rsa_keys: Sequence[Path] = (), *,
             keylog = KeyLog.load(*keylogs)
         except KeyLogError as e:
             raise ValueError(str(e)) from None
+    if embedded is not None and embedded[1]:
+        keylog = keylog or KeyLog()
+        keylog.add_text("\n".join(embedded[1]) + "\n", embedded[0])
     return Secrets(keylog=keylog, rsa=_load_rsa_keys(rsa_keys))
+
+
+def capture_key_lines(path: str) -> tuple[str, list[str]] | None:
+    """The key log lines of a pcapng's Decryption Secrets Blocks (as tshark uses them
+    without any key log option), named ``CAPTURE (Decryption Secrets Block)``; None for a
+    capture without any, a pipe (read once, by the analysis) or a file that is not a
+    readable capture (the analysis says so)."""
+    from proxy.capture.pcap import CaptureError, read_capture_secrets
+
+    if not os.path.isfile(path):
+        return None
+    try:
+        lines = read_capture_secrets(path)
+    except CaptureError:
+        return None
+    return (f"{path} (Decryption Secrets Block)", lines) if lines else None
 
 
 def read_sdps(paths: Sequence[Path]) -> tuple[SdpText, ...]:
@@ -78,6 +100,9 @@ def _create_private(path: Path) -> None:
             raise ValueError(f"--keylog {path}: cannot create it ({exc.strerror})") from None
 
 
+RSA_HINT = "the premasters of TLS_RSA_* handshakes stay unread without it"
+
+
 def _load_rsa_keys(paths: Sequence[Path]) -> RsaPremaster | None:
     """Server RSA private keys (PEM, unencrypted) for TLS_RSA_* premasters."""
     if not paths:
@@ -90,10 +115,13 @@ def _load_rsa_keys(paths: Sequence[Path]) -> RsaPremaster | None:
         try:
             key = serialization.load_pem_private_key(p.read_bytes(), password=None)
         except OSError as e:
-            raise ValueError(f"{p}: cannot read it ({e.strerror or e})") from None
+            raise ValueError(f"--rsa-key {p}: cannot read it ({e.strerror or e}): "
+                             f"{RSA_HINT}") from None
         except (ValueError, TypeError) as e:
-            raise ValueError(f"{p}: not an unencrypted PEM private key ({e})") from None
+            raise ValueError(f"--rsa-key {p}: not an unencrypted PEM private key ({e}): "
+                             f"{RSA_HINT}") from None
         if not isinstance(key, rsa.RSAPrivateKey):
-            raise ValueError(f"{p}: not an RSA private key (only TLS_RSA_* premasters need one)")
+            raise ValueError(f"--rsa-key {p}: not an RSA private key (only TLS_RSA_* "
+                             "premasters need one)")
         keys.append(key)
     return RsaPremaster(keys)
