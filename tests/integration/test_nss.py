@@ -45,11 +45,14 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run_through_proxy(tmp: Path, db: Path, *faults: str, server: NssOptions | None = None,
                       client: NssOptions | None = None, talk: bool = True,
                       wait: float = 2.0, two_sided: bool = False,
-                      pcap_keys: bool = False) -> list[dict[str, Any]]:
+                      pcap_keys: bool = False, until: str | None = None
+                      ) -> list[dict[str, Any]]:
     """One tstclnt exchange through ``dtlsproxy run``; the JSONL log. Reverse mode (a
     socket toward the server per client), or ``two_sided``: one socket toward the server
     for every client port of 127.0.0.1 (``--allow-a``), as a browser-facing relay has
-    (tstclnt's server serves its second connection only from the first one's port)."""
+    (tstclnt's server serves its second connection only from the first one's port).
+    ``until``: a regex of the proxy's console to wait for (up to 30 s, a loaded machine
+    is slow) after ``wait``, before the proxy is stopped."""
     skeys, ckeys = tmp / "server.keys", tmp / "client.keys"
     args = ["--pcap-keys"] if pcap_keys else []
     for f in faults:
@@ -74,6 +77,8 @@ def run_through_proxy(tmp: Path, db: Path, *faults: str, server: NssOptions | No
                     with contextlib.suppress(BrokenPipeError):
                         srv.send(b"hello from the server through the proxy\n")
                 time.sleep(wait)
+                if until is not None:
+                    proxy.wait_for(until, 30)
             proxy.finish()
     return read_log(tmp / "run.jsonl")
 
@@ -179,7 +184,7 @@ def test_resumption_through_the_proxy(db: Path, tmp_path: Path) -> None:
     server = NssOptions(tickets=True, connections=2, quit_after_handshake=True)
     client = NssOptions(tickets=True, connections=2, request_file=tmp_path / "c.txt")
     log = run_through_proxy(tmp_path, db, server=server, client=client, talk=False,
-                            two_sided=True)
+                            two_sided=True, until=r"s2 client->server flight 3: .*Finished")
     sessions = [e["session"] for e in log if e["event"] == "session_opened"]
     assert len(sessions) == 2
     second = messages(log, sessions[1])
