@@ -530,6 +530,100 @@ class PeerViews(Event):
     sentence: str
 
 
+# ------------------------------------------------------------- data channels
+
+
+@dataclass(frozen=True, slots=True)
+class SctpSeen(Event):
+    """An SCTP control chunk or a DCEP message inside a decrypted DTLS record (RFC 8261):
+    INIT, INIT ACK, COOKIE ECHO/ACK, ABORT, ERROR, SHUTDOWN*, RE-CONFIG, FORWARD-TSN,
+    DATA_CHANNEL_OPEN, DATA_CHANNEL_ACK. DATA, SACK and HEARTBEAT are only counted
+    (:class:`DataChannels`)."""
+
+    EVENT: ClassVar[str] = "sctp"
+    ts: float
+    session: str
+    frame: int
+    dir: str
+    chunk: str
+    """``INIT``, ``ABORT``, ``DATA_CHANNEL_OPEN``..."""
+    stream: int | None = None
+    """The stream of a DCEP message (or of a DATA chunk that does not decode)."""
+    detail: Mapping[str, str] = field(default_factory=dict)
+    """The fields that matter, readable: tags, streams, causes, label, protocol..."""
+    error: str | None = None
+    """Why the chunk (or the packet, or the DCEP message) does not decode."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelInfo:
+    """One data channel of an SCTP association, as seen so far."""
+
+    stream: int
+    label: str | None
+    """From its DATA_CHANNEL_OPEN; None for a channel negotiated out of band (no OPEN)."""
+    protocol: str | None
+    channel_type: str | None
+    """``DATA_CHANNEL_RELIABLE``...; None without an OPEN."""
+    ordered: bool | None
+    reliability: str | None
+    """``reliable``, ``max 3 retransmissions``, ``max lifetime 500 ms``."""
+    priority: int | None
+    opened_by: str | None
+    """Direction label of the DATA_CHANNEL_OPEN's sender."""
+    state: str
+    """``opening`` (OPEN sent, no ACK yet), ``open``, ``negotiated`` (data without an
+    OPEN), ``closed`` (its stream was reset)."""
+    messages: Mapping[str, int] = field(default_factory=dict)
+    """User messages per direction label (DCEP excluded)."""
+    bytes: Mapping[str, int] = field(default_factory=dict)
+    """User message bytes per direction label."""
+
+
+@dataclass(frozen=True, slots=True)
+class DataChannels(Event):
+    """The SCTP association over this session's DTLS and its data channels, as now known;
+    sent when it changes (counters at most once a second, and at the end)."""
+
+    EVENT: ClassVar[str] = "datachannels"
+    ts: float
+    session: str
+    state: str
+    """``encrypted`` (no keys: nothing read), ``cookie-wait`` (INIT sent), ``cookie-echoed``,
+    ``established``, ``shutdown``, ``closed``, ``aborted``, ``not sctp`` (the decrypted
+    data is no SCTP)."""
+    ports: tuple[int, int] | None = None
+    """(source, destination) SCTP ports of the first INIT."""
+    channels: tuple[ChannelInfo, ...] = ()
+    packets: Mapping[str, int] = field(default_factory=dict)
+    """SCTP packets (decrypted records) per direction label."""
+    checksum: Mapping[str, str] = field(default_factory=dict)
+    """Per direction: what its CRC32c field holds in the packets sampled (``zero``,
+    ``ok``, ``bad``, or several, ``zero 3, ok 1``)."""
+    note: str | None = None
+    """A sentence: what blocks the view (no key log), what was negotiated (zero
+    checksum, partial reliability), what failed to decrypt."""
+
+
+@dataclass(frozen=True, slots=True)
+class DataChannelMessage(Event):
+    """One user message of a data channel, only with ``--show-payloads`` (user data)."""
+
+    EVENT: ClassVar[str] = "dc_message"
+    ts: float
+    session: str
+    frame: int
+    dir: str
+    stream: int
+    label: str | None
+    ppid: str
+    size: int
+    text: str | None = None
+    """The message as text (string PPIDs), cut at 1024 characters."""
+    data: bytes = b""
+    """The first 256 bytes of a binary message."""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.EVENT: cls
     for cls in (
@@ -553,6 +647,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
         PeerState,
         PeerNote,
         PeerViews,
+        SctpSeen,
+        DataChannels,
+        DataChannelMessage,
     )
 }
 """``"event"`` name -> class, for readers of JSONL (``dtlsproxy view``)."""

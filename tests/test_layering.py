@@ -11,7 +11,8 @@ from pathlib import Path
 
 PROXY = Path(__file__).resolve().parent.parent / "proxy"
 
-SANS_IO = ("decode", "identify", "session", "verdict", "compare", "turn", "peerstate",
+SANS_IO = ("decode", "identify", "session", "datachannel", "verdict", "compare", "turn",
+           "peerstate",
            "events.py", "sdp.py")
 """Below the line: bytes and time in, events out."""
 
@@ -23,8 +24,10 @@ MAY_IMPORT: dict[str, set[str]] = {
     "decode": {"events.py"},
     "sdp.py": {"events.py"},
     "identify": {"events.py", "decode"},
-    "session": {"events.py", "decode", "identify"},
-    "verdict": {"events.py", "decode", "session", "sdp.py"},
+    # the session hands its decrypted application data to its SCTP association
+    "session": {"events.py", "decode", "identify", "datachannel"},
+    "datachannel": {"events.py", "decode", "sdp.py"},
+    "verdict": {"events.py", "decode", "session", "datachannel", "sdp.py"},
     "turn": {"events.py", "decode"},
     "peerstate": {"events.py"},
     "compare": {"events.py", "decode", "identify", "session"},

@@ -71,6 +71,8 @@ def add_parser(sub: Any) -> None:
                    "Secrets Blocks (pcapng; used by default, as tshark does)")
     p.add_argument("--sdp", action="append", default=[], type=Path, metavar="FILE",
                    help="SDP offer/answer whose a=fingerprint lines the certificates must match")
+    p.add_argument("--show-payloads", action="store_true",
+                   help="show data channel messages (user data; decrypted with --keylog)")
     p.add_argument("--format", choices=("text", "jsonl", "html", "markdown"), default="text",
                    help="output format: text (a ladder per session), jsonl (every event), "
                    "html (one self-contained page to attach to a bug report), markdown (to "
@@ -181,7 +183,9 @@ def _main(args: argparse.Namespace) -> int:
         embedded = None if getattr(args, "no_capture_keys", False) else capture_key_lines(
             args.capture)
         secrets = load_secrets(args.keylog, getattr(args, "rsa_key", []), embedded=embedded)
-        hook = VerdictEngine(VerdictOptions(sdps=read_sdps(args.sdp)), secrets)
+        hook = VerdictEngine(VerdictOptions(sdps=read_sdps(args.sdp),
+                                            show_payloads=getattr(args, "show_payloads", False)),
+                             secrets)
         args.peer_views = read_peer_dumps(getattr(args, "peer_dump", []))
     except ValueError as e:
         print(f"dtlsproxy analyze: {e}", file=sys.stderr)

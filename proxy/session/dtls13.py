@@ -336,7 +336,7 @@ def _open_one(s: Session, sender: int, rec: Record, header: bytes, ts: float, fr
         out.extend(_ack(s, sender, opened, ts, frame))
     elif ct == CT_APPLICATION_DATA:
         out.extend(s._app_data(sender, rec, ts, frame, epoch=opened.epoch,
-                               length=len(opened.content)))
+                               length=len(opened.content), plaintext=opened.content))
     else:
         out.extend(s._encrypted_record(sender, rec, ts, frame, "EncryptedRecord"))
     return out

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from proxy.datachannel.association import Association, encrypted_event
 from proxy.decode.dtls import registry
 from proxy.decode.dtls.crypto.decrypt import AuthenticationFailed
 from proxy.decode.dtls.handshake import AssembledMessage, Reassembler, parse_fragments
@@ -169,6 +170,12 @@ class Session:
         self.relay_notes: dict[int, str] = {}
         """Frame -> the capture's comment on it, for handshake datagrams that a relay wrote
         (``relayed by dtlsproxy``...): who changed a message between two legs."""
+        self.show_payloads = False
+        """Data channel messages become events (user data: only when the user asks)."""
+        self.sctp: Association | None = None
+        """The SCTP association its decrypted application data carries (RFC 8261)."""
+        self._sctp_blocked = False
+        """The sentence on unreadable application data was said."""
         self._replaced = 0
         """Messages replaced in place (a decrypted copy): :meth:`handshake_order` redoes."""
         self._order: tuple[tuple[int, int], list[tuple[int, int, int, int]],
@@ -677,24 +684,65 @@ class Session:
         ]
 
     def _app_data(self, sender: int, rec: Record, ts: float, frame: int,
-                  epoch: int | None = None, length: int | None = None) -> list[Event]:
+                  epoch: int | None = None, length: int | None = None,
+                  plaintext: bytes | None = None) -> list[Event]:
         """Application data is counted; only the first record per direction is an event.
-        ``epoch``/``length``: the real ones of a decrypted DTLS 1.3 record."""
+        ``epoch``/``length``/``plaintext``: the real ones of a decrypted DTLS 1.3 record.
+        A DTLS 1.2 record is decrypted here when keys are known; the plaintext (an SCTP
+        packet, RFC 8261) goes to :attr:`sctp` and stays in memory."""
         d = self.dirs[sender]
         d.app_data_records += 1
         n = rec.length if length is None else length
         d.app_data_bytes += n
         if self.confirm.how is None:
             self.confirm.data_seen(sender, ts, "application data")
-        if d.app_data_records > 1:
-            return []
-        e = rec.epoch if epoch is None else epoch
-        return [
-            MessageSeen(
+        out: list[Event] = []
+        failed = False
+        if plaintext is None and epoch is None and rec.epoch > 0 and self.decrypt is not None:
+            try:
+                plaintext = self.decrypt(self, sender, rec)
+            except AuthenticationFailed:
+                failed = True
+            except DecodeError:
+                failed = True
+        if d.app_data_records == 1:
+            e = rec.epoch if epoch is None else epoch
+            out.append(MessageSeen(
                 ts, self.sid, self.dir_label(sender), None, "ApplicationData", None, None,
                 e, e > 0, 1, (frame,), n, b"", None, None, False, epoch is not None,
-            )
-        ]
+            ))
+        if plaintext is not None or failed:
+            if self.sctp is None:
+                self.sctp = Association(self.show_payloads)
+            if failed:
+                self.sctp.failed(sender)
+            else:
+                labels = (self.dir_label(sender), self.dir_label(1 - sender))
+                out.extend(self.sctp.receive(self.sid, sender, labels, plaintext or b"", ts,
+                                             frame))
+        elif self.sctp is None and not self._sctp_blocked:
+            self._sctp_blocked = True
+            out.append(encrypted_event(self.sid, ts, {self.dir_label(sender): 1},
+                                       self.app_data_note()))
+        return out
+
+    def app_data_note(self) -> str:
+        """What unreadable application data hides, and which key log lines open it."""
+        cr = self.neg.client_random
+        who = f"client_random {cr.hex()[:16]}..." if cr else "this handshake"
+        if self.neg.version == DTLS13:
+            lines = "CLIENT_TRAFFIC_SECRET_0 and SERVER_TRAFFIC_SECRET_0 lines"
+        else:
+            lines = "a CLIENT_RANDOM line"
+        had = (" the key log given has none" if self.decrypt is not None
+               or self.secrets13 is not None else "")
+        return (f"application data is encrypted: the SCTP association and its data channels "
+                f"(labels, messages, ABORT causes) need {lines} in the key log for {who}"
+                + (f";{had}" if had else " (--keylog)"))
+
+    def sctp_flush(self, now: float, final: bool = False) -> list[Event]:
+        """The data channels' last picture when its counters changed since it was sent."""
+        return [] if self.sctp is None else self.sctp.snapshot(self.sid, now, final)
 
     def _alert(self, sender: int, rec: Record, ts: float, frame: int) -> AlertSeen:
         if rec.epoch == 0 and rec.length == 2:

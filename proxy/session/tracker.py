@@ -201,6 +201,7 @@ class Tracker:
             if held:
                 out.extend(held)
                 entry.settled = False
+            out.extend(entry.session.sctp_flush(now))  # data channel counters
             if entry.settled:
                 continue
             s = entry.session
@@ -267,6 +268,7 @@ class Tracker:
         s = entry.session
         out.extend(self._stats(entry, entry.media.flush(now)))
         out.extend(s.flush13(now, final=True))  # DTLS 1.3 records still waiting for keys
+        out.extend(s.sctp_flush(now, final=True))
         if s.current is not None:
             out.extend(s._complete(s.current, now))
         if (

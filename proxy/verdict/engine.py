@@ -189,6 +189,7 @@ class VerdictEngine:
                 s.decrypt = self.decryptor
             if self.keylog is not None and s.secrets13 is None:
                 s.secrets13 = self.keylog.secret
+            s.show_payloads = self.options.show_payloads
         elif st.handshake != s.handshakes:
             st = self._states[s.sid] = _State(handshake=s.handshakes, sizes=st.sizes)
         return st

@@ -42,6 +42,13 @@ class VerdictOptions:
     """SDP offers/answers whose ``a=fingerprint`` (and ``a=setup`` role) the
     certificates must match."""
 
+    show_payloads: bool = False
+    """Data channel messages become events with their text or first bytes (user data:
+    only when the user asks, ``--show-payloads``)."""
+    answer_after: float = 5.0
+    """Seconds an SCTP INIT or a DATA_CHANNEL_OPEN may wait for its answer before that is
+    a finding (the end of a capture judges at once)."""
+
     def __post_init__(self) -> None:
         if self.retransmit_threshold < 1:
             raise ValueError("retransmit_threshold must be at least 1")
