@@ -98,6 +98,8 @@ class Association:
         """Per sender: (size, stream, frame) of its largest user message."""
         self._partial: dict[tuple[int, int, bool, int | None], _Partial] = {}
         self._controls = 0
+        self._sctp_seen = False
+        """A packet decoded whole: from then on a bad one is a malformed SCTP packet."""
         self._dirty = False
         self._structural = True
         self._last_snapshot = float("-inf")
@@ -119,11 +121,19 @@ class Association:
         if self.checksums[sender].total() < CHECKSUM_SAMPLE:
             self.checksums[sender][checksum_status(plaintext)] += 1
         pkt = parse_packet(plaintext)
-        if isinstance(pkt, MalformedPacket):
+        bad = isinstance(pkt, MalformedPacket) or pkt.error is not None
+        if bad and not self._sctp_seen:
+            # application data need not be SCTP (DTLS outside WebRTC): counted, said in
+            # the DataChannels state, never a malformed SCTP packet per record
+            if not self.not_sctp[sender]:
+                self._structural = True
+            self.not_sctp[sender] += 1
+        elif isinstance(pkt, MalformedPacket):
             self.not_sctp[sender] += 1
             out.extend(self._control(SctpSeen(ts, sid, frame, dirl, "SCTP", None, {},
                                               pkt.reason)))
         else:
+            self._sctp_seen = True
             self._packet(sid, sender, dirl, pkt, ts, frame, out)
         out.extend(self.snapshot(sid, ts))
         return out
