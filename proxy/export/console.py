@@ -3,8 +3,10 @@
 One line per flight, per retransmission, per DTLS alert, per relay notice, per
 applied fault, per verdict, one when a session's state changes (established,
 failed...), and one when a TURN allocation opens, gains or loses a permission or a
-channel, or closes (not for its byte counts). Datagrams, records, messages and media
-are not printed one by one.
+channel, or closes (not for its byte counts). With the key log: one line per SCTP
+control chunk and DCEP message, one when the association or a data channel changes
+state (not for its counters), and with ``--show-payloads`` one per data channel
+message. Datagrams, records, messages and media are not printed one by one.
 Colour (ANSI) only when the stream is a TTY and ``NO_COLOR`` is unset.
 """
 
@@ -17,11 +19,14 @@ from typing import TextIO
 
 from proxy.events import (
     AlertSeen,
+    DataChannelMessage,
+    DataChannels,
     Event,
     FaultApplied,
     FlightComplete,
     FlightRetransmitted,
     Notice,
+    SctpSeen,
     SessionClosed,
     SessionOpened,
     SessionSummary,
@@ -55,6 +60,7 @@ class ConsoleRenderer:
         self.colour = colour
         self._states: dict[str, str] = {}
         self._allocations: dict[str, tuple[object, ...]] = {}
+        self._channels: dict[str, tuple[object, ...]] = {}
 
     def _c(self, name: str, text: str) -> str:
         if not self.colour:
@@ -91,6 +97,21 @@ class ConsoleRenderer:
             return f"{head} {self._c('bold', 'VERDICT')} {ev.code}{certain}: {ev.reason}"
         if isinstance(ev, TurnAllocation):
             return self._allocation(ev)
+        if isinstance(ev, SctpSeen):
+            colour = "red" if ev.error or ev.chunk in ("ABORT", "ERROR") else "cyan"
+            stream = f" stream {ev.stream}" if ev.stream is not None else ""
+            detail = ", ".join(f"{k} {v!r}" if k in ("label", "protocol") else f"{k} {v}"
+                               for k, v in ev.detail.items())
+            why = f" -- {ev.error}" if ev.error else ""
+            return (f"{head} {ev.dir} {self._c(colour, 'SCTP ' + ev.chunk)}{stream}"
+                    f"{': ' + detail if detail else ''}{why}")
+        if isinstance(ev, DataChannels):
+            return self._datachannels(ev)
+        if isinstance(ev, DataChannelMessage):
+            what = repr(ev.text) if ev.text is not None else ev.data.hex()
+            label = f" {ev.label!r}" if ev.label is not None else ""
+            return (f"{head} {ev.dir} data channel {ev.stream}{label} {ev.ppid}, "
+                    f"{ev.size} bytes: {what}")
         if isinstance(ev, SessionOpened):
             return f"{head} session opened {ev.labels[0]} <-> {ev.labels[1]}"
         if isinstance(ev, SessionClosed):
@@ -107,6 +128,21 @@ class ConsoleRenderer:
             note = f" -- {ev.note}" if ev.note else ""
             return f"{head} {self._c(colour, ev.state)}{detail}{note}"
         return None
+
+    def _datachannels(self, ev: DataChannels) -> str | None:
+        shape = (ev.state, ev.note, tuple((c.stream, c.label, c.state) for c in ev.channels))
+        if self._channels.get(ev.session) == shape:
+            return None  # only counters changed
+        self._channels[ev.session] = shape
+        head = f"{self._c('dim', _clock(ev.ts))} {ev.session or '--'}"
+        colour = {"established": "green", "encrypted": "yellow", "aborted": "red"}.get(
+            ev.state, "blue")
+        chans = "; ".join(
+            f"{c.stream} {c.label!r} {c.state}" if c.label is not None
+            else f"{c.stream} {c.state}" for c in ev.channels)
+        note = f" -- {ev.note}" if ev.note else ""
+        return (f"{head} {self._c(colour, 'SCTP ' + ev.state)}"
+                f"{' channels ' + chans if chans else ''}{note}")
 
     def _allocation(self, ev: TurnAllocation) -> str | None:
         shape = (ev.state, tuple(sorted(ev.permissions)), tuple(sorted(ev.channels.items())))
