@@ -140,6 +140,8 @@ def add_parser(sub: Any) -> None:
                         "0600, an existing file only with --force")
     o.add_argument("--force", action="store_true", default=None,
                    help="replace an existing --pcap file (the --log-file is appended to)")
+    o.add_argument("--show-payloads", action="store_true", default=None,
+                   help="show and log data channel messages (user data; needs --keylog)")
     o.add_argument("--pcap-keys", action="store_true", default=None,
                    help="also write the --keylog lines of the captured handshakes into the "
                         "pcapng (Decryption Secrets Blocks: Wireshark opens it decrypted, "
@@ -190,7 +192,7 @@ _FLAG_KEYS = (
     "side_a", "side_b", "peer_a", "peer_b", "policy_a", "policy_b", "allow_a", "allow_b",
     "label_a", "label_b", "listen", "upstream", "idle_timeout", "max_sessions",
     "silence_after", "rcvbuf", "loop", "engine", "fault_seed", "log_file", "pcap", "keylog",
-    "pcap_keys",
+    "pcap_keys", "show_payloads",
     "headless", "no_decode", "sdp", "faults", "log_max_bytes", "log_backups", "force",
     "turn", "turn_user", "turn_realm", "turn_secret", "relay_ip", "relay_ports",
     "turn_allow_loopback", "turn_allow_peer", "turn_deny_peer",
@@ -228,7 +230,8 @@ def _verdicts(cfg: RelayConfig) -> VerdictEngine:
     from proxy.cli.inputs import load_secrets, read_sdps
     from proxy.verdict import VerdictEngine, VerdictOptions
 
-    options = VerdictOptions(silence_after=cfg.silence_after or 10.0, sdps=read_sdps(cfg.sdp))
+    options = VerdictOptions(silence_after=cfg.silence_after or 10.0, sdps=read_sdps(cfg.sdp),
+                             show_payloads=cfg.show_payloads)
     keylogs = list(cfg.keylog)
     return VerdictEngine(options, load_secrets(keylogs, create_keylogs=True))
 

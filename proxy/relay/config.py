@@ -222,6 +222,8 @@ class RelayConfig:
     """Write the key log lines of the captured handshakes into the pcapng (Decryption
     Secrets Blocks: Wireshark opens it decrypted; the file then holds secrets)."""
     sdp: tuple[Path, ...] = ()
+    show_payloads: bool = False
+    """Data channel messages shown and logged (user data; decrypted with the key log)."""
     headless: bool = False
     fingerprint_files: tuple[Path, ...] = ()
     """``[fingerprints] files``: the user's known-stack entries (docs/stacks.md)."""
@@ -258,7 +260,7 @@ _RELAY_KEYS = {
 _CALL_KEYS = ("name", "side_a", "side_b", "peer_a", "peer_b", "policy_a", "policy_b",
               "allow_a", "allow_b", "label_a", "label_b")
 _LOG_KEYS = ("file", "max_bytes", "backups", "pcap", "pcap_keys", "force", "keylog",
-             "headless")
+             "headless", "show_payloads")
 _TOP_KEYS = ("relay", "call", "log", "fault", "sdp", "fingerprints", "turn", "janus", "peers")
 _JANUS_KEYS = ("admin_url", "admin_secret", "poll_every", "max_rate", "events",
                "events_secret")
@@ -567,6 +569,7 @@ def from_mapping(doc: Mapping[str, Any]) -> RelayConfig:
         keylog=lsec.paths("keylog"),
         headless=lsec.boolean("headless", False),
         pcap_keys=lsec.boolean("pcap_keys", False),
+        show_payloads=lsec.boolean("show_payloads", False),
         sdp=sdp_files,
         fingerprint_files=fp_files,
         turn=turn,
@@ -788,6 +791,8 @@ def apply_flags(cfg: RelayConfig, flags: Mapping[str, Any]) -> RelayConfig:
         changes["force"] = True
     if flags.get("pcap_keys"):
         changes["pcap_keys"] = True
+    if flags.get("show_payloads"):
+        changes["show_payloads"] = True
     if flags.get("no_decode"):
         changes["decode"] = False
     if flags.get("sdp"):

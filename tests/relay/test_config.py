@@ -221,3 +221,12 @@ def test_any_bytes_as_a_config_file_are_one_config_error_at_most(data: bytes) ->
         path.write_bytes(data)
         with contextlib.suppress(ConfigError):
             load_toml(path)
+
+
+def test_show_payloads_off_unless_asked() -> None:
+    base = ["--side-a", "127.0.0.1:0", "--side-b", "127.0.0.1:0",
+            "--peer-a", "127.0.0.1:1", "--peer-b", "127.0.0.1:2"]
+    assert not flags(*base).show_payloads
+    assert flags(*base, "--show-payloads").show_payloads
+    cfg = from_mapping({"log": {"show_payloads": True}})
+    assert cfg.show_payloads
