@@ -55,6 +55,9 @@ class Datagram:
     comment: str = ""
     """Offline: the capture's comment on the packet (pcapng ``opt_comment``). The relay's
     own ``--pcap`` marks each datagram it sent on with ``relayed by dtlsproxy``."""
+    lost: str = ""
+    """Live relay only: the path fault rule (blackhole, loss, rate) that kept it from its
+    receiver. The decoder records its size (the path's evidence) and decodes nothing."""
 
 
 class Event:

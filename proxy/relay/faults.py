@@ -68,9 +68,24 @@ from proxy.decode.dtls.reader import DecodeError
 from proxy.decode.dtls.record import Record, parse_records
 from proxy.decode.keylog import KeyLog
 from proxy.events import FaultApplied
+from proxy.relay import reshape
+from proxy.relay.reshape import MIN_SIZE
 from proxy.session.dtls13 import Protection
 
-ACTIONS = ("drop", "duplicate", "delay", "corrupt", "truncate")
+ACTIONS = ("drop", "duplicate", "delay", "corrupt", "truncate", "blackhole", "reorder",
+           "refragment", "coalesce", "loss", "rate", "jitter")
+PATH_ACTIONS = frozenset({"blackhole", "loss", "rate"})
+"""Actions that lose datagrams as a network path does: the decoder is told (live), so
+the verdict can infer the path (``Datagram.lost``)."""
+HOLD_ACTIONS = frozenset({"reorder", "coalesce"})
+ALWAYS_BY_DEFAULT = frozenset({"blackhole", "refragment", "coalesce", "loss", "rate", "jitter"})
+"""Path behaviours: they apply to every matching datagram unless ``count`` says less."""
+FLIGHT_ENDS = frozenset({1, 3, 14, 20})
+"""Messages that end a flight once whole: ClientHello, HelloVerifyRequest,
+ServerHelloDone, Finished (a held flight is released when its last one passed)."""
+DEFAULT_HOLD_MS = 200
+"""How long a held datagram waits at most (``reorder,after=K`` with too little traffic
+after it, a held flight whose end is not seen, ``coalesce``)."""
 
 HANDSHAKE_TYPES: dict[str, int] = registry.HANDSHAKE_TYPE_IDS
 """Handshake message names accepted by ``msg=`` (case-insensitive), RFC spelling."""
@@ -93,8 +108,9 @@ _SERVER_FLIGHT4_13 = {8, 11, 13, 15, 20}
 _CLIENT_FLIGHT5_13 = {11, 15, 20}
 
 MATCH_KEYS = ("side", "who", "content", "msg", "flight", "encrypted", "copy", "nth",
-              "reencrypt")
-ACTION_KEYS = ("action", "count", "ms", "offset", "xor", "bytes", "p", "name")
+              "reencrypt", "from", "until")
+ACTION_KEYS = ("action", "count", "ms", "offset", "xor", "bytes", "p", "name", "above",
+               "icmp", "after", "size", "burst", "kbps", "queue")
 
 
 class FaultRuleError(Exception):
@@ -131,6 +147,22 @@ class FaultRule:
     bytes: int = 1
     p: float = 1.0
     name: str = ""
+    above: int = 0
+    """``blackhole``: datagrams larger than this many bytes are lost."""
+    icmp: bool = False
+    """``blackhole``: count each as "would be ICMP too big" (a path that says so)."""
+    after: int | None = None
+    """``reorder``: hold the datagram until this many later ones passed."""
+    size: int = 0
+    """``refragment``: largest record/datagram; ``coalesce``: largest datagram."""
+    burst: float | None = None
+    """``loss``: mean burst length in datagrams (Gilbert-Elliott); None: independent."""
+    kbps: float = 0.0
+    queue: int = 15000
+    """``rate``: the queue's limit in bytes (a full queue drops)."""
+    t_from: float | None = None
+    """Seconds since the engine's first datagram before which the rule does not match."""
+    t_until: float | None = None
 
 
 def _as_int(key: str, value: Any, *, signed: bool = False) -> int:
@@ -230,8 +262,79 @@ def rule_from_mapping(table: Mapping[str, Any]) -> FaultRule:
         if not 0.0 <= p <= 1.0:
             raise FaultRuleError("p", f"expected a probability 0..1, got {v!r}")
         kw["p"] = p
+    _path_keys(action, table, kw)
+    if "count" not in table and action in ALWAYS_BY_DEFAULT:
+        kw["count"] = None
     text = ",".join(f"{k}={_render(table[k])}" for k in table)
     return FaultRule(text=text, **kw)
+
+
+def _as_float(key: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise FaultRuleError(key, f"expected a number, got {value!r}")
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise FaultRuleError(key, f"expected a number, got {value!r}") from None
+    if not out >= 0:
+        raise FaultRuleError(key, f"expected a number >= 0, got {value!r}")
+    return out
+
+
+def _path_keys(action: str, table: Mapping[str, Any], kw: dict[str, Any]) -> None:
+    """The keys of the path actions (blackhole, reorder, refragment, coalesce, loss,
+    rate, jitter) and the time window."""
+    if "from" in table:
+        kw["t_from"] = _as_float("from", table["from"])
+    if "until" in table:
+        kw["t_until"] = _as_float("until", table["until"])
+    if "above" in table:
+        kw["above"] = _as_int("above", table["above"])
+    elif action == "blackhole":
+        raise FaultRuleError("above", "blackhole needs above=BYTES (the largest datagram "
+                             "that still passes)")
+    if "icmp" in table:
+        v = table["icmp"]
+        if v not in (True, False, 1, 0, "1", "0", "true", "false", "yes", "no"):
+            raise FaultRuleError("icmp", f"expected 0 or 1, got {v!r}")
+        kw["icmp"] = v in (True, 1, "1", "true", "yes")
+    if "after" in table:
+        n = _as_int("after", table["after"])
+        if n < 1:
+            raise FaultRuleError("after", "expected a number of datagrams >= 1")
+        kw["after"] = n
+    elif action == "reorder" and "ms" not in table and "flight" not in table:
+        kw["after"] = 1
+    if "size" in table:
+        n = _as_int("size", table["size"])
+        if action == "refragment" and n < MIN_SIZE:
+            raise FaultRuleError("size", f"expected at least {MIN_SIZE} bytes (a record and "
+                                 "a handshake header and one body byte)")
+        kw["size"] = n
+    elif action == "refragment":
+        raise FaultRuleError("size", "refragment needs size=BYTES (the largest record)")
+    elif action == "coalesce":
+        kw["size"] = 65507
+    if "burst" in table:
+        b = _as_float("burst", table["burst"])
+        if b < 1:
+            raise FaultRuleError("burst", "expected a mean burst length >= 1 datagram")
+        kw["burst"] = b
+    if action == "loss" and "p" not in table:
+        raise FaultRuleError("p", "loss needs p=PROBABILITY (the long-run loss rate)")
+    if action == "loss" and kw.get("burst") is not None and kw.get("p", 0) >= 1:
+        raise FaultRuleError("p", "with burst=, p must be below 1")
+    if "kbps" in table:
+        r = _as_float("kbps", table["kbps"])
+        if r <= 0:
+            raise FaultRuleError("kbps", "expected a rate > 0")
+        kw["kbps"] = r
+    elif action == "rate":
+        raise FaultRuleError("kbps", "rate needs kbps=KILOBITS_PER_SECOND")
+    if "queue" in table:
+        kw["queue"] = _as_int("queue", table["queue"])
+    if action == "jitter" and "ms" not in table:
+        raise FaultRuleError("ms", "jitter needs ms=MILLISECONDS (the largest extra delay)")
 
 
 def _render(value: Any) -> str:
@@ -321,6 +424,40 @@ class _Sealed:
 
 
 @dataclass(slots=True)
+class _Hold:
+    """Datagrams a reorder/coalesce rule keeps back."""
+
+    rule: FaultRule
+    side: str
+    items: list[bytes]
+    deadline: float
+    after: int | None
+    """Datagrams still to pass before the release (``reorder,after=K``)."""
+    flight: int | None
+    frame: int
+    dir: str
+    session: str
+
+
+@dataclass(frozen=True, slots=True)
+class _EventMaker:
+    ts: float
+    session: str
+    frame: int
+    dir: str
+
+    def __call__(self, rule: FaultRule, detail: str) -> FaultApplied:
+        return FaultApplied(ts=self.ts, session=self.session, rule=rule.name or rule.text,
+                            action=rule.action, frame=self.frame, dir=self.dir, detail=detail)
+
+
+def _ends_flight(units: list[_Unit], flight: int) -> bool:
+    """A unit of ``flight`` completes a message that ends a flight."""
+    return any(u.flight == flight and u.msg in FLIGHT_ENDS
+               and u.body_offset + u.body_len >= u.total_len for u in units)
+
+
+@dataclass(slots=True)
 class _SideState:
     copies: dict[tuple[int, int], int] = field(default_factory=dict)
     encrypted_hs: int = 0
@@ -368,6 +505,22 @@ class FaultEngine:
         self._sides: dict[str, _SideState] = {}
         self._hello_flight: dict[tuple[str, int], int] = {}
         self._hvr_seen = False
+        self._t0: float | None = None
+        self._holds: dict[tuple[int, str], _Hold] = {}
+        self._bad: dict[int, bool] = {}
+        self._busy: dict[tuple[int, str], float] = {}
+        self._numbers: dict[str, reshape.Renumber] = {}
+        self._renumber = any(r.action == "refragment" for r in self.rules)
+        """Re-cut records need new epoch 0 sequence numbers (see reshape.Renumber)."""
+        self.reshapes = any(r.action in ("refragment", "coalesce", "reorder")
+                            for r in self.rules)
+        """Datagrams may leave in another shape or order than they came."""
+        self.held = False
+        """The last datagram given to :meth:`apply` was held (it goes out later)."""
+        self.lost = ""
+        """The path fault (blackhole, loss, rate) that lost the last datagram, or ''."""
+        self.icmp_too_big = 0
+        """Datagrams a ``blackhole,icmp=1`` rule lost that would have had an ICMP too big."""
 
     def role_of(self, side: str) -> str | None:
         """``client``/``server`` for a side once the handshake told us."""
@@ -391,12 +544,24 @@ class FaultEngine:
         session: str = "",
         dir: str = "",
     ) -> tuple[list[Emission], list[FaultApplied]]:
-        """Run the rules over one datagram received on ``side`` (label ``label``)."""
+        """Run the rules over one datagram received on ``side`` (label ``label``).
+
+        The emissions are what to send now (or after their delay), in order: datagrams
+        held earlier (``reorder``, ``coalesce``) are among them when this one releases
+        them. :attr:`held` says whether this datagram was held; :attr:`lost` names the
+        path fault that lost it."""
+        self.held = False
+        self.lost = ""
+        if self._t0 is None:
+            self._t0 = ts
         self._sides.setdefault(side, _SideState())
         units = self._units(data, side)
         role = self._roles.get(side)
         out = [Emission(data)]
         events: list[FaultApplied] = []
+        before: list[Emission] = []
+        after: list[Emission] = []
+        ev = _EventMaker(ts, session, frame, dir or side)
         for i, rule in enumerate(self.rules):
             if not out:
                 break
@@ -404,30 +569,197 @@ class FaultEngine:
                 continue
             if rule.who is not None and rule.who != role:
                 continue
+            if not self._in_window(rule, ts):
+                continue
             unit = next((u for u in units if _unit_matches(rule, u)), None)
+            hold = self._holds.get((i, side))
+            if hold is not None and hold.flight is not None:
+                if unit is not None:  # the held flight goes on: join it
+                    hold.items.append(data)
+                    self.held = True
+                    out = []
+                    if _ends_flight(units, hold.flight):
+                        after.extend(self._release(hold, ev, events, "its last datagram"))
+                    continue
+                before.extend(self._release(hold, ev, events, "a datagram of another "
+                                            "flight came"))
             if unit is None:
+                continue
+            if rule.action == "blackhole" and len(data) <= rule.above:
                 continue
             self._matches[i] += 1
             if self._matches[i] < rule.nth:
                 continue
             if rule.count is not None and self._fired[i] >= rule.count:
                 continue
-            if rule.p < 1.0 and self._rng.random() >= rule.p:
+            if rule.action == "loss":
+                if not self._lose(i, rule):
+                    continue
+            elif rule.p < 1.0 and self._rng.random() >= rule.p:
                 continue
             self._fired[i] += 1
-            out, detail = _act(rule, unit, out)
-            events.append(
-                FaultApplied(
-                    ts=ts,
-                    session=session,
-                    rule=rule.name or rule.text,
-                    action=rule.action,
-                    frame=frame,
-                    dir=dir or side,
-                    detail=detail,
-                )
-            )
-        return out, events
+            if rule.action in HOLD_ACTIONS:
+                self._hold(i, rule, side, data, ts, ev, events)
+                out = []
+                self.held = True
+                if rule.flight is not None and _ends_flight(units, rule.flight):
+                    after.extend(self._release(self._holds[(i, side)], ev, events,
+                                               "the flight is in one datagram"))
+                continue
+            out, detail = self._act_path(i, rule, unit, out, side, ts, data)
+            if not out and rule.action in PATH_ACTIONS:
+                self.lost = rule.name or rule.text
+            events.append(ev(rule, detail))
+        if out and not self.held:  # it passed: the datagrams waiting for K later ones
+            for key, hold in list(self._holds.items()):
+                if key[1] == side and hold.after is not None:
+                    hold.after -= 1
+                    if hold.after <= 0:
+                        after.extend(self._release(hold, ev, events,
+                                                   f"{hold.rule.after} later datagram(s) "
+                                                   "passed"))
+        emitted = [*before, *out, *after]
+        if self._renumber and emitted:
+            num = self._numbers.setdefault(side, reshape.Renumber())
+            emitted = [Emission(num(e.data), e.delay) for e in emitted]
+        return emitted, events
+
+    # ---------------------------------------------------------------- path actions
+
+    def _in_window(self, rule: FaultRule, ts: float) -> bool:
+        if rule.t_from is None and rule.t_until is None:
+            return True
+        t = ts - (self._t0 if self._t0 is not None else ts)
+        if rule.t_from is not None and t < rule.t_from:
+            return False
+        return rule.t_until is None or t < rule.t_until
+
+    def _lose(self, i: int, rule: FaultRule) -> bool:
+        """``loss``: independent with probability p, or a two-state Gilbert-Elliott chain
+        (the bad state loses everything, the good state nothing) whose bursts last
+        ``burst`` datagrams on average and whose long-run loss rate is p."""
+        if rule.burst is None:
+            return self._rng.random() < rule.p
+        leave_bad = 1.0 / rule.burst
+        enter_bad = rule.p * leave_bad / (1.0 - rule.p)
+        draw = self._rng.random()
+        bad = draw >= leave_bad if self._bad.get(i, False) else draw < enter_bad
+        self._bad[i] = bad
+        return bad
+
+    def _act_path(self, i: int, rule: FaultRule, u: _Unit, out: list[Emission], side: str,
+                  ts: float, data: bytes) -> tuple[list[Emission], str]:
+        what = msg_name(u.msg) if u.msg is not None else u.content
+        a = rule.action
+        if a == "blackhole":
+            self.icmp_too_big += rule.icmp
+            icmp = (f"; would be ICMP too big (fragmentation needed, MTU {rule.above}) "
+                    f"#{self.icmp_too_big}" if rule.icmp else "")
+            return [], (f"lost {len(data)}-byte datagram ({what}): the path drops datagrams "
+                        f"over {rule.above} bytes{icmp}")
+        if a == "loss":
+            how = f"burst state, mean burst {rule.burst:g}" if rule.burst else f"p={rule.p:g}"
+            return [], f"lost datagram ({what}; {how})"
+        if a == "rate":
+            key = (i, side)
+            rate = rule.kbps * 125.0  # bytes per second
+            busy = max(self._busy.get(key, ts), ts)
+            backlog = (busy - ts) * rate
+            if backlog + len(data) > rule.queue:
+                return [], (f"queue full: lost {len(data)}-byte datagram ({what}; "
+                            f"{backlog:.0f} bytes queued at {rule.kbps:g} kbit/s, limit "
+                            f"{rule.queue})")
+            busy += len(data) / rate
+            self._busy[key] = busy
+            wait = busy - ts
+            return ([Emission(e.data, e.delay + wait) for e in out],
+                    f"queued {what} {wait * 1000:.1f} ms at {rule.kbps:g} kbit/s")
+        if a == "jitter":
+            extra = self._rng.uniform(0, rule.ms) / 1000
+            return ([Emission(e.data, e.delay + extra) for e in out],
+                    f"jitter: delayed {what} by {extra * 1000:.1f} ms (up to {rule.ms} ms)")
+        if a == "refragment":
+            only = rule.msg
+            emitted: list[Emission] = []
+            n_cut = 0
+            for e in out:
+                recs, cut = reshape.recut(e.data, rule.size, only)
+                n_cut += cut
+                emitted.extend(Emission(d, e.delay) for d in reshape.pack(recs, rule.size))
+            sizes = ", ".join(str(len(e.data)) for e in emitted)
+            return emitted, (f"re-cut {n_cut} handshake fragment(s) ({what}) into records of "
+                             f"at most {rule.size} bytes: {len(emitted)} datagram(s) of "
+                             f"{sizes} bytes")
+        return _act(rule, u, out)
+
+    def _hold(self, i: int, rule: FaultRule, side: str, data: bytes, ts: float,
+              ev: _EventMaker, events: list[FaultApplied]) -> None:
+        """``reorder`` / ``coalesce``: keep the datagram until its release."""
+        ms = rule.ms if rule.ms else DEFAULT_HOLD_MS
+        if rule.action == "coalesce" and not rule.ms:
+            ms = 20
+        hold = _Hold(rule, side, [data], ts + ms / 1000,
+                     rule.after if rule.action == "reorder" and rule.flight is None else None,
+                     rule.flight, ev.frame, ev.dir, ev.session)
+        if rule.action == "coalesce" and rule.flight is None:
+            hold.after = None
+        self._holds[(i, side)] = hold
+        what = f"flight {rule.flight}" if rule.flight is not None else f"{len(data)}-byte datagram"
+        if rule.action == "reorder":
+            until = (f"until {hold.after} later datagram(s) passed" if hold.after
+                     else "and release it reversed" if rule.flight is not None
+                     else f"for {ms} ms while later ones pass")
+            events.append(ev(rule, f"held {what} {until}"))
+        else:
+            events.append(ev(rule, f"held {what} to pack with the next records"))
+
+    def _release(self, hold: _Hold, ev: _EventMaker, events: list[FaultApplied],
+                 why: str) -> list[Emission]:
+        """Release a hold: its datagrams (reversed for a held flight, packed for
+        ``coalesce``) and the event that says so."""
+        key = next(k for k, h in self._holds.items() if h is hold)
+        del self._holds[key]
+        rule = hold.rule
+        items = hold.items
+        if rule.action == "coalesce":
+            recs = [r for d in items for r in reshape.records(d)]
+            packed = reshape.pack(recs, rule.size)
+            detail = (f"packed {len(recs)} records of {len(items)} datagram(s) into "
+                      f"{len(packed)} datagram(s) of {', '.join(str(len(d)) for d in packed)} "
+                      f"bytes ({why})")
+            out = [Emission(d) for d in packed]
+        elif rule.flight is not None:
+            # the flight reversed: its datagrams, or the records of a one-datagram flight
+            # (each then in a datagram of its own)
+            parts = items if len(items) > 1 else reshape.records(items[0])
+            what = "datagram" if len(items) > 1 else "record"
+            detail = (f"released flight {rule.flight} reversed: {len(parts)} {what}(s), last "
+                      f"first ({why})")
+            out = [Emission(d) for d in reversed(parts)]
+        else:
+            detail = f"released {len(items)} held datagram(s) ({why})"
+            out = [Emission(d) for d in items]
+        events.append(FaultApplied(ts=ev.ts, session=ev.session or hold.session,
+                                   rule=rule.name or rule.text, action=rule.action,
+                                   frame=ev.frame, dir=ev.dir or hold.dir, detail=detail))
+        return out
+
+    def next_due(self) -> float | None:
+        """When the earliest held datagram must go out at the latest (None: none held)."""
+        return min((h.deadline for h in self._holds.values()), default=None)
+
+    def due(self, now: float) -> list[tuple[str, list[Emission], list[FaultApplied]]]:
+        """Release the holds whose time is up: ``(side received on, emissions, events)``."""
+        out = []
+        for hold in [h for h in self._holds.values() if h.deadline <= now]:
+            events: list[FaultApplied] = []
+            ev = _EventMaker(now, hold.session, hold.frame, hold.dir)
+            emitted = self._release(hold, ev, events, "its time was up")
+            if self._renumber:
+                num = self._numbers.setdefault(hold.side, reshape.Renumber())
+                emitted = [Emission(num(e.data), e.delay) for e in emitted]
+            out.append((hold.side, emitted, events))
+        return out
 
     def _units(self, data: bytes, side: str) -> list[_Unit]:
         kind = classify(data)

@@ -147,6 +147,10 @@ class Relayed:
     """The encapsulation the decoder is told of (TURN)."""
     decode: bool = True
     """False: only tapped (TURN control messages, a hop decoded elsewhere)."""
+    decode_each: list[bytes] | None = None
+    """What the receiving peer got now, in order, when a fault reshaped or held it."""
+    lost: str = ""
+    """The path fault that lost it (the decoder learns its size, not its content)."""
 
     def legs(self) -> list[Leg]:
         """The datagram as it was on the wire: inbound leg, then each outbound one."""
@@ -232,6 +236,8 @@ class Recorder:
         legs: list[Leg] | None = None,
         via: str = "",
         decode: bool = True,
+        decode_each: list[bytes] | None = None,
+        lost: str = "",
     ) -> None:
         """Queue one relayed datagram (called right after it was forwarded).
 
@@ -245,14 +251,18 @@ class Recorder:
         ``legs``: the hops as they were on the wire, when they are not ``data`` itself
         (TURN: the client's leg carries the indication or ChannelData around it); ``via``
         names that encapsulation for the decoder; ``decode=False`` only taps the legs
-        (TURN control messages, or a hop decoded elsewhere).
+        (TURN control messages, or a hop decoded elsewhere). ``decode_each``: the
+        payloads the receiving peer got now, in order, when a fault reshaped or held them
+        (re-cut, packed, reordered: none when this one was held, several when it released
+        others); the decoder sees those instead of ``data``. ``lost``: the path fault
+        (blackhole, loss, rate) that lost it; the decoder is told (a size, no delivery).
         """
         if not frame:
             self.frames += 1
             frame = self.frames
         pending = self._pending
         pending.append(Relayed(frame, ts, src, dst, data, side, hop_in, hop_out, out, extra,
-                               received, legs, via, decode))
+                               received, legs, via, decode, decode_each, lost))
         n = len(pending)
         if n == 1:  # a new batch: drained within DRAIN_DELAY at the latest
             if self._loop is None:
@@ -284,20 +294,26 @@ class Recorder:
             ts, src, dst, data, extra = r.ts, r.src, r.dst, r.data, r.faults
             events: list[Event] = []
             if decode and r.decode:
-                if is_media(data):  # RTP/RTCP: only counted
-                    if shedding:
-                        self.shed += 1
-                    else:
-                        run = runs.get((src, dst))
-                        if run is None:
-                            runs[(src, dst)] = [(ts, data)]
-                        else:
-                            run.append((ts, data))
-                else:
+                if r.lost:
                     if runs:
                         self._count_media(runs, out)
-                    events = self._decode(Datagram(ts, src, dst, data, r.frame, r.side, r.via),
-                                          out)
+                    events += self._decode(Datagram(ts, src, dst, r.received or data, r.frame,
+                                                    r.side, r.via, lost=r.lost), out)
+                for data in ([r.data] if r.decode_each is None else r.decode_each):
+                    if is_media(data):  # RTP/RTCP: only counted
+                        if shedding:
+                            self.shed += 1
+                        else:
+                            run = runs.get((src, dst))
+                            if run is None:
+                                runs[(src, dst)] = [(ts, data)]
+                            else:
+                                run.append((ts, data))
+                    else:
+                        if runs:
+                            self._count_media(runs, out)
+                        events += self._decode(Datagram(ts, src, dst, data, r.frame, r.side,
+                                                        r.via), out)
             if extra:
                 # the decoder's session id, and its direction once the roles are known
                 # (client->server), replace the relay's side labels

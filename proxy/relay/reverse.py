@@ -18,7 +18,7 @@ from typing import Any
 
 from proxy.decode.keylog import KeyLog
 from proxy.events import Address, format_address
-from proxy.relay.faults import FaultEngine, FaultRule
+from proxy.relay.faults import Emission, FaultEngine, FaultRule
 from proxy.relay.recorder import Recorder
 from proxy.relay.sockets import Endpoint, bind_socket, open_endpoint, open_upstream
 
@@ -32,7 +32,8 @@ UPSTREAM_LABEL = "upstream"
 class Client:
     """One client source address and its upstream socket."""
 
-    __slots__ = ("addr", "engine", "ep", "last", "pending", "rx", "tx", "up_addr")
+    __slots__ = ("addr", "engine", "ep", "hold_timer", "last", "pending", "rx", "tx",
+                 "up_addr")
 
     def __init__(self, addr: Address, engine: FaultEngine | None) -> None:
         self.addr = addr
@@ -43,6 +44,8 @@ class Client:
         self.rx = 0
         self.tx = 0
         self.engine = engine
+        self.hold_timer: asyncio.TimerHandle | None = None
+        """Releases what a reorder/coalesce rule holds past its time."""
 
 
 class ListenProtocol(asyncio.DatagramProtocol):
@@ -230,22 +233,57 @@ class ReverseRelay:
             src, dst, label = self.upstream, client.addr, UPSTREAM_LABEL
             ep, hop_in, hop_out = None, client.up_addr, self.listen_addr
             send_to = client.addr
-        emissions, events = client.engine.apply(
+        engine = client.engine
+        emissions, events = engine.apply(
             data, side, label=label, frame=frame, ts=ts,
             dir=f"{LISTEN_LABEL}->{UPSTREAM_LABEL}" if side == "a"
             else f"{UPSTREAM_LABEL}->{LISTEN_LABEL}",
         )
+        self._emit(ep, send_to, emissions)
+        self.empty += not data
+        seen = emissions[0].data if emissions else data
+        each = [e.data for e in emissions] if engine.reshapes or engine.lost else None
+        self.recorder.record(ts, src, dst, seen, label, hop_in, hop_out,
+                             out=[e.data for e in emissions], frame=frame, extra=list(events),
+                             received=data, decode_each=each, lost=engine.lost)
+        self._arm_holds(client)
+
+    def _emit(self, ep: Endpoint | None, send_to: Address | None,
+              emissions: list[Emission]) -> None:
         loop = asyncio.get_running_loop()
         for e in emissions:
             if e.delay > 0:
                 loop.call_later(e.delay, _send_later, self, ep, e.data, send_to)
             else:
                 self.send(ep, e.data, send_to)
-        self.empty += not data
-        seen = emissions[0].data if emissions else data
-        self.recorder.record(ts, src, dst, seen, label, hop_in, hop_out,
-                             out=[e.data for e in emissions], frame=frame, extra=list(events),
-                             received=data)
+
+    def _arm_holds(self, client: Client) -> None:
+        assert client.engine is not None
+        due = client.engine.next_due()
+        if due is None or client.hold_timer is not None:
+            return
+        client.hold_timer = asyncio.get_running_loop().call_later(
+            max(0.0, due - time.time()), self._release_holds, client)
+
+    def _release_holds(self, client: Client) -> None:
+        """Send what the client's fault rules held past its time."""
+        client.hold_timer = None
+        if client.engine is None or self.closed or client.ep is None:
+            return
+        now = time.time()
+        for side, emissions, events in client.engine.due(now):
+            if side == "a":
+                src, dst, label = client.addr, self.upstream, LISTEN_LABEL
+                ep, hop_out, send_to = client.ep, client.up_addr, None
+            else:
+                src, dst, label = self.upstream, client.addr, UPSTREAM_LABEL
+                ep, hop_out, send_to = None, self.listen_addr, client.addr
+            self._emit(ep, send_to, emissions)
+            datas = [e.data for e in emissions]
+            self.recorder.record(now, src, dst, datas[0] if datas else b"", label,
+                                 hop_out, hop_out, extra=list(events),
+                                 legs=[(hop_out, dst, d) for d in datas], decode_each=datas)
+        self._arm_holds(client)
 
     def totals(self) -> tuple[int, int]:
         """(datagrams received from clients and the upstream, zero-length among them)."""

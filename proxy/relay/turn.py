@@ -377,8 +377,10 @@ class TurnRelay:
                 rs.send(e.data, peer)
         seen = emissions[0].data if emissions else out.payload
         legs = [*client_leg, *((alloc.relayed, peer, e.data) for e in emissions)]
+        each = [e.data for e in emissions] if engine.reshapes or engine.lost else None
         rec.record(now, src, peer, seen, alloc.username, key[2], alloc.relayed,
-                   frame=frame, extra=list(events), legs=legs, via=via)
+                   frame=frame, extra=list(events), legs=legs, via=via, decode_each=each,
+                   lost=engine.lost)
 
     def from_peer(self, relayed: Address, peer: Address, data: bytes) -> None:
         """A datagram from a peer to a relayed address."""
@@ -464,8 +466,10 @@ class TurnRelay:
             if key[0] == "udp":
                 legs.append((key[2], key[1], res[0]))
         seen = emissions[0].data if emissions else data
+        each = [e.data for e in emissions] if engine.reshapes or engine.lost else None
         rec.record(now, src, dst, seen, "peer", alloc.relayed, key[2], frame=frame,
-                   extra=list(events), legs=legs, via=via, decode=bool(via) or not emissions)
+                   extra=list(events), legs=legs, via=via, decode=bool(via) or not emissions,
+                   decode_each=each, lost=engine.lost)
 
     def _engine(self, a: Address, b: Address) -> FaultEngine:
         pair = frozenset((a, b))

@@ -33,7 +33,7 @@ import asyncio_dgram
 
 from proxy.events import Address, format_address
 from proxy.relay.config import CallConfig, Network, SideConfig
-from proxy.relay.faults import FaultEngine
+from proxy.relay.faults import Emission, FaultEngine
 from proxy.relay.recorder import Recorder
 from proxy.relay.sockets import Endpoint, bind_socket, open_connected, open_endpoint
 
@@ -321,6 +321,8 @@ class Call:
         self.no_peer_dropped = 0
         """Datagrams that arrived while the other side had no peer (not forwarded)."""
         self.closed = False
+        self._hold_timer: asyncio.TimerHandle | None = None
+        self._hold_due = 0.0
 
     @property
     def sides(self) -> tuple[Side, Side]:
@@ -408,28 +410,69 @@ class Call:
 
     def forward_with_faults(self, side: Side, data: bytes, src: Address, ts: float) -> None:
         """Forward through the fault engine (only when rules are configured)."""
-        assert self.faults is not None
+        faults = self.faults
+        assert faults is not None
         other = side.other
         dst = other.peer
         frame = self.recorder.next_frame()
-        emissions, events = self.faults.apply(
+        emissions, events = faults.apply(
             data, side.name, label=side.label, frame=frame, ts=ts, dir=self.direction(side)
         )
         if dst is None:
             self.no_peer(side, ts)
             self.recorder.publish(list(events))
             return
+        self._send(other, dst, emissions)
+        seen = emissions[0].data if emissions else data
+        each = [e.data for e in emissions] if faults.reshapes or faults.lost else None
+        self.recorder.record(
+            ts, src, dst, seen, side.label, side.addr, other.addr,
+            out=[e.data for e in emissions], frame=frame, extra=list(events), received=data,
+            decode_each=each, lost=faults.lost,
+        )
+        self._arm_holds()
+
+    def _send(self, other: Side, dst: Address, emissions: list[Emission]) -> None:
         loop = asyncio.get_running_loop()
         for e in emissions:
             if e.delay > 0:
                 loop.call_later(e.delay, _send_later, other, e.data)
             else:
                 other.send_queue(e.data, dst)
-        seen = emissions[0].data if emissions else data
-        self.recorder.record(
-            ts, src, dst, seen, side.label, side.addr, other.addr,
-            out=[e.data for e in emissions], frame=frame, extra=list(events), received=data,
-        )
+
+    def _arm_holds(self) -> None:
+        """A timer for the earliest datagram a reorder/coalesce rule holds."""
+        assert self.faults is not None
+        due = self.faults.next_due()
+        if due is None or self.closed:
+            return
+        if self._hold_timer is not None:
+            if self._hold_due <= due:
+                return
+            self._hold_timer.cancel()
+        self._hold_due = due
+        self._hold_timer = asyncio.get_running_loop().call_later(
+            max(0.0, due - time.time()), self._release_holds)
+
+    def _release_holds(self) -> None:
+        """Send what the fault rules held past its time (recorded as sent by the proxy)."""
+        self._hold_timer = None
+        if self.faults is None or self.closed:
+            return
+        now = time.time()
+        for name, emissions, events in self.faults.due(now):
+            side = self.a if name == "a" else self.b
+            other, dst = side.other, side.other.peer
+            if dst is None or side.peer is None:
+                continue
+            self._send(other, dst, emissions)
+            datas = [e.data for e in emissions]
+            self.recorder.record(
+                now, side.peer, dst, datas[0] if datas else b"", side.label, side.addr,
+                other.addr, extra=list(events),
+                legs=[(other.addr, dst, d) for d in datas], decode_each=datas,
+            )
+        self._arm_holds()
 
     def no_peer(self, side: Side, ts: float) -> None:
         """A datagram arrived but the other side has no peer yet: dropped, said once."""
@@ -509,6 +552,8 @@ class Call:
 
     def close(self) -> None:
         self.closed = True
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
         for task in list(self._tasks):
             task.cancel()
         for side in self.sides:

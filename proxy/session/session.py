@@ -123,6 +123,20 @@ class MessageRecord:
     the plaintext once decrypted). Empty otherwise: ``raw`` is what was sent."""
 
 
+@dataclass(frozen=True, slots=True)
+class PathLoss:
+    """One datagram the relay's path fault lost (``Datagram.lost``)."""
+
+    sender: int
+    frame: int
+    size: int
+    ts: float
+    rule: str
+
+
+MAX_PATH_LOST = 256
+
+
 class Session:
     """The DTLS side of one session (STUN and media are counted by the tracker)."""
 
@@ -176,6 +190,9 @@ class Session:
         """The SCTP association its decrypted application data carries (RFC 8261)."""
         self._sctp_blocked = False
         """The sentence on unreadable application data was said."""
+        self.path_lost: list[PathLoss] = []
+        """Datagrams a live relay's path fault (blackhole, loss, rate) kept from their
+        receiver, in order (bounded): the evidence of a path that drops them."""
         self._replaced = 0
         """Messages replaced in place (a decrypted copy): :meth:`handshake_order` redoes."""
         self._order: tuple[tuple[int, int], list[tuple[int, int, int, int]],

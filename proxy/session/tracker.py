@@ -32,7 +32,7 @@ from proxy.events import (
 )
 from proxy.identify.stacks import StackDb, default_db
 from proxy.session.legs import LegIndex
-from proxy.session.session import Session
+from proxy.session.session import MAX_PATH_LOST, PathLoss, Session
 from proxy.session.summary import Negotiation
 
 _SENDERS = ("0", "1")
@@ -119,6 +119,11 @@ class Tracker:
         sender = 0 if d.src == entry.addrs[0] else 1
         self._route[(d.src, d.dst)] = (entry, sender)
         kind = classify(d.data)
+        if d.lost:  # a path fault lost it: its size is evidence, its content never arrived
+            if len(s.path_lost) < MAX_PATH_LOST:
+                s.path_lost.append(PathLoss(sender, d.frame, len(d.data), d.ts, d.lost))
+            entry.settled = False
+            return out
         if kind == "rtp" or kind == "rtcp":  # counted there, through the route just set
             out.extend(self.media(d.src, d.dst, [(d.ts, d.data)]))
             return out
