@@ -115,7 +115,7 @@ def test_a_one_datagram_flight_is_reversed_record_by_record(captures_dir: Path) 
 def test_a_held_datagram_goes_out_when_its_time_is_up(captures_dir: Path) -> None:
     dgs = load(captures_dir, FRAGS)
     engine = FaultEngine([parse_rule("who=client,msg=ClientHello,action=reorder,ms=50")])
-    out, events = engine.apply(dgs[0].data, "a", frame=1, ts=100.0)
+    out, _events = engine.apply(dgs[0].data, "a", frame=1, ts=100.0)
     assert out == [] and engine.held and engine.next_due() == pytest.approx(100.05)
     assert engine.due(100.01) == []
     ((side, ems, evs),) = engine.due(100.06)
