@@ -34,7 +34,8 @@ from proxy.verdict.order import order_violations, settled
 
 HT_CERTIFICATE = 11
 HT_CERTIFICATE_VERIFY = 15
-DTLS10 = 0xFEFF
+DTLS10_VERSIONS = frozenset({0xFEFF, 0x0100})
+"""DTLS 1.0 and OpenSSL 0.9.8's pre-RFC 0x0100: the TLS 1.0 PRF, MD5+SHA-1."""
 ROLES = ("client", "server")
 
 CV_CHECK = "client CertificateVerify signature"
@@ -105,7 +106,7 @@ def certificate_verify(s: Session) -> SignatureResult | None:
     if data is None:
         return SignatureResult(Check(CV_CHECK, None, "CertificateVerify not in the transcript"),
                                message=m)
-    dtls10 = body.signature_algorithm is None or s.neg.version == DTLS10
+    dtls10 = body.signature_algorithm is None or s.neg.version in DTLS10_VERSIONS
     r = verify_certificate_verify(der, body.signature_algorithm, body.signature, data,
                                   dtls10=dtls10)
     values = _sig_values(r, {
@@ -144,7 +145,7 @@ def server_key_exchange(s: Session) -> SignatureResult | None:
     if der is None or cr is None or sr is None:
         return SignatureResult(
             Check(SKE_CHECK, None, "server certificate or randoms missing"), message=m)
-    dtls10 = body.signature_algorithm is None or s.neg.version == DTLS10
+    dtls10 = body.signature_algorithm is None or s.neg.version in DTLS10_VERSIONS
     r = verify_server_key_exchange(der, body.signature_algorithm, body.signature, cr, sr,
                                    body.params_raw, dtls10=dtls10)
     values = _sig_values(r, {

@@ -33,7 +33,8 @@ from proxy.decode.keylog import KeyLog
 from proxy.events import Check
 from proxy.session.session import MessageRecord, Session
 
-DTLS10 = 0xFEFF
+DTLS10_VERSIONS = frozenset({0xFEFF, 0x0100})
+"""DTLS 1.0 and OpenSSL 0.9.8's pre-RFC 0x0100: the TLS 1.0 PRF, MD5+SHA-1."""
 
 
 class RsaPremaster:
@@ -156,7 +157,7 @@ class KeyLogDecryptor:
         if ms is not None and params is not None and n.version != 0xFEFC:
             keys = key_block(
                 ms, n.client_random, n.server_random, params,
-                dtls10=n.version == DTLS10,
+                dtls10=n.version in DTLS10_VERSIONS,
                 encrypt_then_mac=bool(n.client_etm and n.server_etm),
             )
         if ms is not None:  # no secret yet (RSA: before the ClientKeyExchange) is not cached
@@ -180,7 +181,7 @@ def decrypted(m: MessageRecord) -> bool:
 
 def prf_hash(s: Session) -> str | None:
     """The Finished PRF/transcript hash name of the session's suite and version."""
-    if s.neg.version == DTLS10:
+    if s.neg.version in DTLS10_VERSIONS:
         return "md5sha1"
     if s.neg.cipher_suite is None:
         return None

@@ -42,8 +42,8 @@ def prepare_keylog(path: Path) -> Path:
 
 
 def _common(cert: Path, key: Path, srtp: str | None, keylog: Path | None, mtu: int | None,
-            cipher: str | None) -> list[str]:
-    args = ["-dtls1_2", "-cert", str(cert), "-key", str(key)]
+            cipher: str | None, protocol: str = "-dtls1_2") -> list[str]:
+    args = [protocol, "-cert", str(cert), "-key", str(key)]
     if srtp:
         args += ["-use_srtp", srtp]
     if keylog:
@@ -62,9 +62,9 @@ class OpenSslServer(ToolProcess):
                  port: int = 0, require_client_cert: bool = True,
                  srtp: str | None = "SRTP_AES128_CM_SHA1_80", keylog: Path | None = None,
                  mtu: int | None = None, cipher: str | None = None,
-                 extra: Sequence[str] = ()) -> None:
+                 extra: Sequence[str] = (), protocol: str = "-dtls1_2") -> None:
         argv = [openssl, "s_server", "-accept", host_port((host, port)), "-naccept", "1"]
-        argv += _common(cert, key, srtp, keylog, mtu, cipher)
+        argv += _common(cert, key, srtp, keylog, mtu, cipher, protocol)
         if require_client_cert:
             argv += ["-Verify", "1"]
         super().__init__(argv + list(extra))
@@ -87,9 +87,9 @@ class OpenSslClient(ToolProcess):
     def __init__(self, openssl: str, connect: Address, cert: Path, key: Path, *,
                  srtp: str | None = "SRTP_AES128_CM_SHA1_80", keylog: Path | None = None,
                  mtu: int | None = None, cipher: str | None = None,
-                 extra: Sequence[str] = ()) -> None:
+                 extra: Sequence[str] = (), protocol: str = "-dtls1_2") -> None:
         argv = [openssl, "s_client", "-connect", host_port(connect)]
-        argv += _common(cert, key, srtp, keylog, mtu, cipher)
+        argv += _common(cert, key, srtp, keylog, mtu, cipher, protocol)
         super().__init__(argv + list(extra))
 
     def wait_handshake(self, timeout: float = 10.0) -> str:

@@ -81,15 +81,17 @@ def _exchange(client: OpenSslClient | GnutlsClient, server: OpenSslServer) -> No
 def capture_openssl_pair(openssl: str, workdir: Path, name: str, server: CertFiles,
                          client: CertFiles, *, host: str = "127.0.0.1",
                          mtu: int | None = None, cipher: str | None = None,
-                         srtp: str | None = "SRTP_AES128_CM_SHA1_80") -> PeerCapture:
-    """s_client -> recorder -> s_server, mutual auth; returns the capture."""
+                         srtp: str | None = "SRTP_AES128_CM_SHA1_80",
+                         protocol: str = "-dtls1_2") -> PeerCapture:
+    """s_client -> recorder -> s_server, mutual auth; returns the capture.
+    ``protocol``: ``-dtls1_2`` or ``-dtls1`` (DTLS 1.0: also ``@SECLEVEL=0`` in ``cipher``)."""
     keylog = workdir / f"{name}.keys"
     with OpenSslServer(openssl, server.cert, server.key, host=host, srtp=srtp, mtu=mtu,
-                       cipher=cipher) as srv:
+                       cipher=cipher, protocol=protocol) as srv:
         addr = srv.wait_ready()
         with record_udp_exchange(addr, host) as rec, OpenSslClient(
             openssl, rec.listen_addr, client.cert, client.key, srtp=srtp, keylog=keylog,
-            mtu=mtu, cipher=cipher,
+            mtu=mtu, cipher=cipher, protocol=protocol,
         ) as cli:
             _exchange(cli, srv)
         datagrams = rec.snapshot()

@@ -48,6 +48,8 @@ class ParseContext:
 
 
 _NO_CONTEXT = ParseContext()
+DTLS_BAD_VER = 0x0100
+"""OpenSSL 0.9.8's pre-RFC DTLS version (``DTLS1_BAD_VER``)."""
 
 
 def _ext_lookup(extensions: tuple[Extension, ...], ext_type: int | str) -> Extension | None:
@@ -703,6 +705,15 @@ def _client_key_exchange(b: _Body) -> ClientKeyExchange:
             psk_identity=identity,
             spans=b.spans,
         )
+    if kx == "RSA" and b.ctx.version == DTLS_BAD_VER:
+        # OpenSSL before 0.9.8f (DTLS1_BAD_VER, Cisco AnyConnect): as in SSLv3, the
+        # EncryptedPreMasterSecret has no 2-byte length: the body is the ciphertext
+        # (what Wireshark's dissect_ssl3_hnd_cli_keyex_rsa does for this version)
+        start = b.r.offset
+        enc = b.r.pull_rest()
+        b.mark("encrypted_pre_master_secret", start)
+        b.done("ClientKeyExchange")
+        return ClientKeyExchange("rsa", encrypted_pre_master_secret=enc, spans=b.spans)
     if kx in ("RSA", "RSA_PSK"):
         enc = b.vector("encrypted_pre_master_secret", 2)
         b.done("ClientKeyExchange")
